@@ -1,0 +1,456 @@
+#include "lib/compat.h"
+#include "lib/config.h"
+
+#include "lib/error.h"
+#include "lib/fs.h"
+#include "lib/strbuf.h"
+
+#include <ini.h>
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static char *xstrdup_lower(const char *s)
+{
+    char *p = xstrdup(s);
+
+    for (char *q = p; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    return p;
+}
+
+void cfg_release(struct cfg *cfg)
+{
+    for (size_t i = 0; i < cfg->nr; i++) {
+        free(cfg->entries[i].section);
+        free(cfg->entries[i].name);
+        free(cfg->entries[i].value);
+        free(cfg->entries[i].origin);
+    }
+    free(cfg->entries);
+    cfg->entries = NULL;
+    cfg->nr = cfg->alloc = 0;
+}
+
+void cfg_add(struct cfg *cfg, enum cfg_level level, const char *section, const char *name,
+             const char *value, const char *origin, unsigned line)
+{
+    struct cfg_entry *e;
+
+    XGROW(cfg->entries, cfg->alloc, cfg->nr + 1);
+    e = &cfg->entries[cfg->nr++];
+    e->section = xstrdup(section);
+    e->name = xstrdup(name);
+    e->value = xstrdup(value);
+    e->level = level;
+    e->origin = origin ? xstrdup(origin) : NULL;
+    e->line = line;
+}
+
+/* inih reads through this, so the handler knows the line it is on. */
+struct ini_stream {
+    const char *p, *end;
+    unsigned line;
+    unsigned too_long; /* first line that did not fit, 0 if none */
+    unsigned nul;      /* first line with a NUL byte, 0 if none */
+};
+
+static char *ini_stream_read(char *str, int num, void *opaque)
+{
+    struct ini_stream *s = opaque;
+    const char *nl;
+    size_t n;
+
+    if (s->p >= s->end || s->too_long || s->nul)
+        return NULL;
+    nl = memchr(s->p, '\n', (size_t)(s->end - s->p));
+    n = nl ? (size_t)(nl - s->p) + 1 : (size_t)(s->end - s->p);
+    s->line++;
+    if (memchr(s->p, '\0', n)) {
+        s->nul = s->line;
+        return NULL;
+    }
+    if (n > (size_t)num - 1) {
+        s->too_long = s->line;
+        return NULL;
+    }
+    memcpy(str, s->p, n);
+    str[n] = '\0';
+    s->p += n;
+    return str;
+}
+
+struct ini_parse_state {
+    struct ini_stream stream;
+    struct cfg *cfg;
+    enum cfg_level level;
+    const char *origin;
+    char msg[128]; /* the handler's own complaint, for its line */
+    unsigned msg_line;
+};
+
+static int cfg_ini_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct ini_parse_state *st = user;
+
+    if (!*section) {
+        if (!st->msg_line) {
+            snprintf(st->msg, sizeof(st->msg), "key '%s' is outside any [section]", name);
+            st->msg_line = st->stream.line;
+        }
+        return 0;
+    }
+    if (!*name) {
+        if (!st->msg_line) {
+            snprintf(st->msg, sizeof(st->msg), "missing key name before '='");
+            st->msg_line = st->stream.line;
+        }
+        return 0;
+    }
+    cfg_add(st->cfg, st->level, section, name, value, st->origin, st->stream.line);
+    return 1;
+}
+
+/* Why inih rejected line `line` of the text, in words. */
+static const char *ini_line_problem(const char *text, size_t len, unsigned line)
+{
+    const char *p = text, *end = text + len;
+
+    for (unsigned i = 1; i < line && p < end; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p < end && *p == '[')
+        return "section header is missing its closing ']'";
+    return "expected 'key = value', '[section]' or a comment";
+}
+
+int cfg_parse_string(struct cfg *cfg, const char *text, size_t len, const char *origin,
+                     enum cfg_level level, char *err, size_t errlen)
+{
+    struct cfg tmp = CFG_INIT;
+    struct ini_parse_state st = {{text, text + len, 0, 0, 0}, &tmp, level, origin, "", 0};
+    int line = ini_parse_stream(ini_stream_read, &st.stream, cfg_ini_handler, &st);
+    int rc = 0;
+
+    if (line < 0) {
+        rc = omv_seterr(err, errlen, OMV_EIO, "%s: cannot parse: out of memory", origin);
+    } else if (st.stream.nul && (!line || st.stream.nul < (unsigned)line)) {
+        rc = omv_seterr(err, errlen, OMV_EPARSE, "%s:%u: contains a NUL byte", origin,
+                        st.stream.nul);
+    } else if (st.stream.too_long && (!line || st.stream.too_long < (unsigned)line)) {
+        rc = omv_seterr(err, errlen, OMV_EPARSE, "%s:%u: line is longer than %d characters", origin,
+                        st.stream.too_long, INI_MAX_LINE - 2);
+    } else if (line > 0) {
+        const char *why =
+            st.msg_line == (unsigned)line ? st.msg : ini_line_problem(text, len, (unsigned)line);
+        rc = omv_seterr(err, errlen, OMV_EPARSE, "%s:%d: %s", origin, line, why);
+    }
+    if (rc < 0) {
+        cfg_release(&tmp);
+        return rc;
+    }
+    for (size_t i = 0; i < tmp.nr; i++) {
+        XGROW(cfg->entries, cfg->alloc, cfg->nr + 1);
+        cfg->entries[cfg->nr++] = tmp.entries[i];
+    }
+    free(tmp.entries);
+    return 0;
+}
+
+int cfg_parse_file(struct cfg *cfg, const char *path, enum cfg_level level, char *err,
+                   size_t errlen)
+{
+    struct strbuf sb = STRBUF_INIT;
+    int rc = fs_read_file(path, &sb, err, errlen);
+
+    if (rc == 0)
+        rc = cfg_parse_string(cfg, sb.buf, sb.len, path, level, err, errlen);
+    strbuf_release(&sb);
+    return rc;
+}
+
+static bool entry_is(const struct cfg_entry *e, const char *section, const char *name)
+{
+    return !strcasecmp(e->section, section) && !strcasecmp(e->name, name);
+}
+
+const struct cfg_entry *cfg_lookup(const struct cfg *cfg, const char *section, const char *name)
+{
+    const struct cfg_entry *best = NULL;
+
+    for (size_t i = 0; i < cfg->nr; i++) {
+        const struct cfg_entry *e = &cfg->entries[i];
+
+        if (entry_is(e, section, name) && (!best || e->level >= best->level))
+            best = e;
+    }
+    return best;
+}
+
+bool cfg_entry_wins(const struct cfg *cfg, const struct cfg_entry *e)
+{
+    return cfg_lookup(cfg, e->section, e->name) == e;
+}
+
+static bool valid_name(const char *s, size_t n)
+{
+    if (!n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && c != '-' && c != '_')
+            return false;
+    }
+    return true;
+}
+
+int cfg_split_key(const char *key, char **section, char **name, char *err, size_t errlen)
+{
+    const char *dot = strrchr(key, '.');
+    char *s;
+
+    if (!dot || !valid_name(key, (size_t)(dot - key)) || !valid_name(dot + 1, strlen(dot + 1)))
+        return omv_seterr(err, errlen, OMV_EINVAL,
+                          "invalid key '%s': expected section.name, e.g. 'build.target'", key);
+    s = xstrndup(key, (size_t)(dot - key));
+    *section = xstrdup_lower(s);
+    free(s);
+    *name = xstrdup_lower(dot + 1);
+    return 0;
+}
+
+int cfg_check_value(const char *value, char *err, size_t errlen)
+{
+    size_t n = strlen(value);
+
+    if (strpbrk(value, "\n\r"))
+        return omv_seterr(err, errlen, OMV_EINVAL, "a value cannot contain a line break");
+    if (n && (isspace((unsigned char)value[0]) || isspace((unsigned char)value[n - 1])))
+        return omv_seterr(err, errlen, OMV_EINVAL, "a value cannot start or end with white space");
+    /* We write "key = value", so a leading ';' follows a space too. */
+    for (size_t i = 0; i < n; i++)
+        if (value[i] == ';' && (i == 0 || isspace((unsigned char)value[i - 1])))
+            return omv_seterr(err, errlen, OMV_EINVAL,
+                              "' ;' in a value would start a comment in the file");
+    return 0;
+}
+
+/* ---- editing ---------------------------------------------------------- */
+
+struct ini_line {
+    const char *p;
+    size_t len; /* without the newline */
+    bool newline;
+};
+
+/* "[ name ]" -> name, when the line is a section header. */
+static bool line_section(const struct ini_line *l, const char **name, size_t *nlen)
+{
+    const char *p = l->p, *end = l->p + l->len, *close;
+
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    if (p == end || *p != '[')
+        return false;
+    close = memchr(p, ']', (size_t)(end - p));
+    if (!close)
+        return false;
+    p++;
+    while (p < close && isspace((unsigned char)*p))
+        p++;
+    while (close > p && isspace((unsigned char)close[-1]))
+        close--;
+    *name = p;
+    *nlen = (size_t)(close - p);
+    return true;
+}
+
+/* Does the line define `name` (key before '=' or ':', trimmed)? */
+static bool line_defines(const struct ini_line *l, const char *name)
+{
+    const char *p = l->p, *end = l->p + l->len, *k;
+
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    if (p == end || *p == ';' || *p == '#' || *p == '[')
+        return false;
+    k = p;
+    while (p < end && *p != '=' && *p != ':')
+        p++;
+    if (p == end)
+        return false;
+    while (p > k && isspace((unsigned char)p[-1]))
+        p--;
+    return (size_t)(p - k) == strlen(name) && !strncasecmp(k, name, (size_t)(p - k));
+}
+
+static bool line_is_key(const struct ini_line *l)
+{
+    const char *p = l->p, *end = l->p + l->len;
+
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    return p < end && *p != ';' && *p != '#' && *p != '[';
+}
+
+static void add_line(struct strbuf *out, const struct ini_line *l)
+{
+    strbuf_add(out, l->p, l->len);
+    if (l->newline)
+        strbuf_addch(out, '\n');
+}
+
+/* Rewrite a "key = value ;comment" line with a new value, keeping the
+ * indentation, the key's spelling and any inline comment. */
+static void add_replaced(struct strbuf *out, const struct ini_line *l, const char *value)
+{
+    const char *p = l->p, *end = l->p + l->len, *eq, *comment = NULL;
+
+    eq = p;
+    while (eq < end && *eq != '=' && *eq != ':')
+        eq++;
+    for (const char *q = eq + 1; q < end; q++) {
+        if (*q == ';' && isspace((unsigned char)q[-1])) {
+            comment = q;
+            break;
+        }
+    }
+    strbuf_add(out, p, (size_t)(eq - p));
+    strbuf_addch(out, *eq);
+    strbuf_addch(out, ' ');
+    strbuf_addstr(out, value);
+    if (comment) {
+        strbuf_addch(out, ' ');
+        strbuf_add(out, comment, (size_t)(end - comment));
+    }
+    strbuf_addch(out, '\n');
+}
+
+int cfg_edit_string(const char *text, size_t len, const char *origin, const char *section,
+                    const char *name, const char *value, char **out, size_t *outlen, char *err,
+                    size_t errlen)
+{
+    struct cfg check = CFG_INIT;
+    struct strbuf sb = STRBUF_INIT;
+    struct ini_line *lines = NULL;
+    size_t nr = 0, alloc = 0;
+    size_t last_def = (size_t)-1, last_in_section = (size_t)-1;
+    bool in_section = false, removed = false;
+    int rc;
+
+    if (value && (rc = cfg_check_value(value, err, errlen)) < 0)
+        return rc;
+    /* Refuse to edit what we cannot read: the user would lose the rest. */
+    rc = cfg_parse_string(&check, text, len, origin, CFG_LEVEL_USER, err, errlen);
+    cfg_release(&check);
+    if (rc < 0)
+        return rc;
+
+    for (const char *p = text, *end = text + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        XGROW(lines, alloc, nr + 1);
+        lines[nr].p = p;
+        lines[nr].len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        lines[nr].newline = nl != NULL;
+        nr++;
+        p = nl ? nl + 1 : end;
+    }
+
+    for (size_t i = 0; i < nr; i++) {
+        const char *sname;
+        size_t slen;
+
+        if (line_section(&lines[i], &sname, &slen)) {
+            in_section = slen == strlen(section) && !strncasecmp(sname, section, slen);
+            if (in_section)
+                last_in_section = i;
+        } else if (in_section && line_is_key(&lines[i])) {
+            last_in_section = i;
+            if (line_defines(&lines[i], name))
+                last_def = i;
+        }
+    }
+
+    in_section = false;
+    for (size_t i = 0; i < nr; i++) {
+        const char *sname;
+        size_t slen;
+        bool defines;
+
+        if (line_section(&lines[i], &sname, &slen))
+            in_section = slen == strlen(section) && !strncasecmp(sname, section, slen);
+        defines = in_section && line_defines(&lines[i], name);
+        if (defines && !value) {
+            removed = true;
+            continue;
+        }
+        if (defines && i == last_def) {
+            add_replaced(&sb, &lines[i], value);
+            continue;
+        }
+        add_line(&sb, &lines[i]);
+        if (value && last_def == (size_t)-1 && i == last_in_section) {
+            if (!lines[i].newline)
+                strbuf_addch(&sb, '\n');
+            strbuf_addf(&sb, "%s = %s\n", name, value);
+        }
+    }
+    if (value && last_in_section == (size_t)-1) {
+        if (sb.len && sb.buf[sb.len - 1] != '\n')
+            strbuf_addch(&sb, '\n');
+        if (sb.len)
+            strbuf_addch(&sb, '\n');
+        strbuf_addf(&sb, "[%s]\n%s = %s\n", section, name, value);
+    }
+    free(lines);
+    if (!value && !removed) {
+        strbuf_release(&sb);
+        return omv_seterr(err, errlen, OMV_ENOENT, "'%s.%s' is not set there", section, name);
+    }
+    *out = strbuf_detach(&sb, outlen);
+    return 0;
+}
+
+int cfg_edit_file(const char *path, const char *section, const char *name, const char *value,
+                  char *err, size_t errlen)
+{
+    struct strbuf old = STRBUF_INIT;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = fs_read_file(path, &old, err, errlen);
+
+    if (rc == OMV_ENOENT && value)
+        rc = 0;
+    if (rc < 0)
+        goto out;
+    rc = cfg_edit_string(old.buf, old.len, path, section, name, value, &text, &len, err, errlen);
+    if (rc < 0)
+        goto out;
+    rc = fs_write_atomic(path, text, len, 0644, err, errlen);
+out:
+    free(text);
+    strbuf_release(&old);
+    return rc;
+}
+
+const char *cfg_level_name(enum cfg_level level)
+{
+    switch (level) {
+    case CFG_LEVEL_DEFAULT:
+        return "default";
+    case CFG_LEVEL_USER:
+        return "user";
+    case CFG_LEVEL_PROJECT:
+        return "project";
+    case CFG_LEVEL_ENV:
+        return "environment";
+    case CFG_LEVEL_CMDLINE:
+        return "command line";
+    }
+    return "?";
+}

@@ -1,0 +1,133 @@
+#include "lib/compat.h"
+#include "lib/json.h"
+
+#include <inttypes.h>
+
+void json_init(struct json_writer *jw, struct strbuf *out)
+{
+    jw->out = out;
+    jw->depth = 0;
+    jw->need_comma[0] = false;
+}
+
+void json_quote(struct strbuf *out, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    strbuf_addch(out, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            strbuf_addstr(out, "\\\"");
+            break;
+        case '\\':
+            strbuf_addstr(out, "\\\\");
+            break;
+        case '\n':
+            strbuf_addstr(out, "\\n");
+            break;
+        case '\r':
+            strbuf_addstr(out, "\\r");
+            break;
+        case '\t':
+            strbuf_addstr(out, "\\t");
+            break;
+        default:
+            if (*p < 0x20 || *p == 0x7f) {
+                strbuf_addstr(out, "\\u00");
+                strbuf_addch(out, hex[*p >> 4]);
+                strbuf_addch(out, hex[*p & 15]);
+            } else {
+                strbuf_addch(out, *p);
+            }
+        }
+    }
+    strbuf_addch(out, '"');
+}
+
+/* Comma, newline, indent and key before a value at the current depth. */
+static void json_prefix(struct json_writer *jw, const char *key)
+{
+    if (jw->depth > 0) {
+        if (jw->need_comma[jw->depth])
+            strbuf_addch(jw->out, ',');
+        strbuf_addch(jw->out, '\n');
+        strbuf_addchars(jw->out, ' ', 2 * (size_t)jw->depth);
+    }
+    jw->need_comma[jw->depth] = true;
+    if (key) {
+        json_quote(jw->out, key);
+        strbuf_addstr(jw->out, ": ");
+    }
+}
+
+static void json_open(struct json_writer *jw, const char *key, int c)
+{
+    json_prefix(jw, key);
+    strbuf_addch(jw->out, c);
+    if (jw->depth + 1 < JSON_MAX_DEPTH)
+        jw->depth++;
+    jw->need_comma[jw->depth] = false;
+}
+
+static void json_close(struct json_writer *jw, int c)
+{
+    bool had_items = jw->need_comma[jw->depth];
+
+    if (jw->depth > 0)
+        jw->depth--;
+    if (had_items) {
+        strbuf_addch(jw->out, '\n');
+        strbuf_addchars(jw->out, ' ', 2 * (size_t)jw->depth);
+    }
+    strbuf_addch(jw->out, c);
+    if (jw->depth == 0)
+        strbuf_addch(jw->out, '\n');
+}
+
+void json_object_begin(struct json_writer *jw, const char *key)
+{
+    json_open(jw, key, '{');
+}
+
+void json_object_end(struct json_writer *jw)
+{
+    json_close(jw, '}');
+}
+
+void json_array_begin(struct json_writer *jw, const char *key)
+{
+    json_open(jw, key, '[');
+}
+
+void json_array_end(struct json_writer *jw)
+{
+    json_close(jw, ']');
+}
+
+void json_string(struct json_writer *jw, const char *key, const char *value)
+{
+    json_prefix(jw, key);
+    if (value)
+        json_quote(jw->out, value);
+    else
+        strbuf_addstr(jw->out, "null");
+}
+
+void json_int(struct json_writer *jw, const char *key, int64_t value)
+{
+    json_prefix(jw, key);
+    strbuf_addf(jw->out, "%" PRId64, value);
+}
+
+void json_bool(struct json_writer *jw, const char *key, bool value)
+{
+    json_prefix(jw, key);
+    strbuf_addstr(jw->out, value ? "true" : "false");
+}
+
+void json_null(struct json_writer *jw, const char *key)
+{
+    json_prefix(jw, key);
+    strbuf_addstr(jw->out, "null");
+}
