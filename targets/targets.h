@@ -1,0 +1,157 @@
+/*
+ * The board database: one INI file per board under targets/boards/, embedded
+ * into the binary at build time and parsed once into a struct target_db.
+ *
+ *     struct target_db db = TARGET_DB_INIT;
+ *     char err[256];
+ *     if (target_db_load(&db, err, sizeof(err)) < 0) ... err says file:line ...
+ *     const struct target *t = target_find(&db, "openmv4");
+ *     ...
+ *     target_db_release(&db);
+ *
+ * Ownership: every string and array hangs off the db and lives until
+ * target_db_release(). Lookups return borrowed pointers into it.
+ */
+#ifndef OMVDEV_TARGETS_TARGETS_H
+#define OMVDEV_TARGETS_TARGETS_H
+
+#include "lib/compat.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* How images reach the board (field "method"). */
+enum target_method {
+    TARGET_METHOD_OPENMV_DFU, /* plain DFU 1.1, one alt per partition */
+    TARGET_METHOD_DFUSE,      /* ST DfuSe addressing (Arduino bootloader) */
+    TARGET_METHOD_SPSDK,      /* NXP blhost/sdphost */
+    TARGET_METHOD_BOSSAC,
+    TARGET_METHOD_PICOTOOL,
+};
+
+/* How a damaged bootloader is restored (field "recovery"). */
+enum target_recovery {
+    TARGET_RECOVERY_NONE,          /* factory-locked (Arduino) */
+    TARGET_RECOVERY_STM32_ROM_DFU, /* BOOT-RST jumper, ST system DFU 0483:df11 */
+    TARGET_RECOVERY_STM32CUBEPROG, /* N6: STM32_Programmer_CLI + FlashLayout.tsv */
+    TARGET_RECOVERY_SPSDK_SDP,     /* RT1060: SDP ROM + flashloader + eFuse */
+    TARGET_RECOVERY_ALIF_SETOOLS,  /* AE3: Alif SE tools over serial ISP */
+};
+
+/* What a DFU alt setting holds (field "role" of an [alt N] section). */
+enum target_role {
+    TARGET_ROLE_BOOTLOADER,
+    TARGET_ROLE_FIRMWARE,
+    TARGET_ROLE_FIRMWARE_HP, /* AE3 high-performance core */
+    TARGET_ROLE_FIRMWARE_HE, /* AE3 high-efficiency core */
+    TARGET_ROLE_ROMFS,
+    TARGET_ROLE_FILESYSTEM_ERASE,
+    TARGET_ROLE_FILESYSTEM, /* a filesystem region that is not the one to erase */
+    TARGET_ROLE_TOC,        /* AE3 table of contents */
+    TARGET_ROLE_RECOVERY,
+    TARGET_ROLE_MEMORY, /* a whole memory addressed by DfuSe (Arduino) */
+};
+
+struct usb_id {
+    uint16_t vid;
+    uint16_t pid;
+};
+
+struct target_alt {
+    unsigned alt;
+    char *name;   /* as the bootloader reports it: FIRMWARE, ROMFS0, ... */
+    char *memory; /* internal, qspi, xspi, ospi, mram */
+    uint32_t start;
+    uint32_t end; /* exclusive */
+    enum target_role role;
+    bool readonly;
+};
+
+/* One image of the default flash, in flash order. */
+struct target_image {
+    char *file; /* artefact name in build/<T>/bin/ */
+    enum target_role role;
+    int alt;           /* -1: none (not a DFU board) */
+    int64_t address;   /* -1: none (placed by alt) */
+    uint64_t max_size; /* 0: unknown */
+};
+
+/* One step of the filesystem erase: write `size` zero bytes. */
+struct target_erase {
+    int alt;         /* -1: none */
+    int64_t address; /* -1: start of the alt */
+    uint32_t size;
+};
+
+struct target {
+    char *name; /* TARGET, e.g. OPENMV4 */
+    char *camera;
+    bool supported;
+    char *mcu;      /* as the seed's table prints it */
+    char *mcu_part; /* board_config.mk MCU */
+    char *port;
+    char *core;
+    struct usb_id app_usb;
+    struct usb_id dfu_usb;      /* 0:0 when none */
+    struct usb_id recovery_usb; /* 0:0 when none */
+    enum target_method method;
+    char *jlink_device; /* NULL: no J-Link support */
+    char *debug_elf;
+    bool boots_external_flash;
+    unsigned min_gcc; /* major*100+minor, 0 when no minimum */
+    enum target_recovery recovery;
+    char **artefacts;
+    size_t nr_artefacts;
+    struct target_alt *alts;
+    size_t nr_alts;
+    struct target_image *images;
+    size_t nr_images;
+    struct target_erase *erases;
+    size_t nr_erases;
+    char *source; /* data file name, for messages */
+};
+
+struct target_db {
+    struct target *targets; /* sorted by name */
+    size_t nr;
+};
+
+#define TARGET_DB_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0                                                                                    \
+    }
+
+/* Parse every embedded board file. On error returns a negative omv_err and
+ * writes "file:line: message" into err. */
+int target_db_load(struct target_db *db, char *err, size_t errlen);
+
+/* Parse one board file's text (exposed for tests and fuzzing). `name` is the
+ * file name used in messages. Appends to db on success. */
+int target_db_parse(struct target_db *db, const char *name, const char *text, char *err,
+                    size_t errlen);
+
+void target_db_release(struct target_db *db);
+
+/* Case-insensitive lookup by TARGET name; NULL when unknown. */
+const struct target *target_find(const struct target_db *db, const char *name);
+
+/* The closest supported TARGET to a misspelling, or NULL when none is close. */
+const char *target_suggest(const struct target_db *db, const char *name);
+
+/* The board whose application or DFU VID:PID is `id`; NULL if none. Recovery
+ * IDs (the ST ROM's 0483:DF11) are shared by many boards and never match. */
+const struct target *target_find_usb(const struct target_db *db, struct usb_id id);
+
+/* The alt with the given role (the first), or NULL. */
+const struct target_alt *target_alt_by_role(const struct target *t, enum target_role role);
+const struct target_alt *target_alt_by_number(const struct target *t, unsigned alt);
+
+const char *target_method_name(enum target_method m);
+const char *target_recovery_name(enum target_recovery r);
+const char *target_role_name(enum target_role r);
+
+/* "37C5:9204" into buf (at least 10 bytes); "" for 0:0. */
+const char *usb_id_str(struct usb_id id, char *buf, size_t len);
+
+#endif
