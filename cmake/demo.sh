@@ -1,0 +1,41 @@
+#!/bin/sh
+# `make demo`: a tour of omvdev as it stands, in a scratch home so nothing of
+# the user's is read or changed. Each step prints the command, then its output.
+set -eu
+: "${DEMO:?DEMO must name the omvdev binary}"
+omvdev=$(cd "$(dirname "$DEMO")" && pwd)/$(basename "$DEMO")
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+export HOME="$scratch/home" XDG_CONFIG_HOME="$scratch/home/.config"
+mkdir -p "$HOME" "$scratch/openmv/boards/OPENMV4"
+: >"$scratch/openmv/Makefile"
+cd "$scratch/openmv"
+
+if [ -t 1 ]; then b=$(printf '\033[1m') r=$(printf '\033[0m'); else b='' r=''; fi
+say() { printf '\n%s$ %s%s%s\n' "$b" "$1" "$r" "${2:-}"; }
+step() {
+    say "omvdev $*"
+    "$omvdev" "$@"
+}
+fails() {
+    say "omvdev $*" "   # fails on purpose"
+    if "$omvdev" "$@"; then echo "demo: expected a failure" >&2; exit 1; fi
+}
+
+step --version
+step targets
+step targets show OPENMV_AE3
+step targets list --format markdown --table erase
+fails targets show OPENMV_N7
+step config set targets.format rst
+step config set --project core.color never
+say "OMVDEV_TARGETS_FORMAT=markdown omvdev -c core.color=auto config list --show-origin --all"
+OMVDEV_TARGETS_FORMAT=markdown "$omvdev" -c core.color=auto config list --show-origin --all
+cp "$XDG_CONFIG_HOME/omvdev/config.ini" "$scratch/good.ini"
+printf '[targets\n' >>"$XDG_CONFIG_HOME/omvdev/config.ini"
+fails targets
+cp "$scratch/good.ini" "$XDG_CONFIG_HOME/omvdev/config.ini"
+say "omvdev --json targets show OPENMV4 | head -12"
+"$omvdev" --json targets show OPENMV4 >"$scratch/h7.json"
+head -12 "$scratch/h7.json"
+printf '\nomvdev: demo finished; every command above ran against the built-in board database.\n'

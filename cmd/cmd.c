@@ -1,0 +1,308 @@
+#include "lib/compat.h"
+#include "cmd/cmd.h"
+
+#include "lib/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define RED    "\033[1;31m"
+#define YELLOW "\033[1;33m"
+#define CYAN   "\033[36m"
+#define BOLD   "\033[1m"
+#define RESET  "\033[0m"
+
+/* Build the whole line first and write it once, so lines from parallel
+ * processes (a production line flashing many cameras) do not interleave. */
+static void emit(const struct omv_ctx *ctx, const char *prefix, const char *color, const char *fmt,
+                 va_list ap)
+{
+    char buf[2048];
+    int n;
+
+    if (ctx->color_err && color)
+        n = snprintf(buf, sizeof(buf), "%s%s%s", color, prefix, RESET);
+    else
+        n = snprintf(buf, sizeof(buf), "%s", prefix);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        n = 0;
+    vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+    fprintf(stderr, "%s\n", buf);
+}
+
+int error(struct omv_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    emit(ctx, "omvdev: error: ", RED, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void warning(struct omv_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ctx->verbosity < 0)
+        return;
+    va_start(ap, fmt);
+    emit(ctx, "omvdev: warning: ", YELLOW, fmt, ap);
+    va_end(ap);
+}
+
+void hint(struct omv_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ctx->verbosity < 0)
+        return;
+    va_start(ap, fmt);
+    emit(ctx, "hint: ", CYAN, fmt, ap);
+    va_end(ap);
+}
+
+void verbose(struct omv_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ctx->verbosity < 1)
+        return;
+    va_start(ap, fmt);
+    emit(ctx, "omvdev: ", NULL, fmt, ap);
+    va_end(ap);
+}
+
+void note(struct omv_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ctx->verbosity < 0)
+        return;
+    va_start(ap, fmt);
+    emit(ctx, "omvdev: ", NULL, fmt, ap);
+    va_end(ap);
+}
+
+const char *color_bold(const struct omv_ctx *ctx)
+{
+    return ctx->color_out ? BOLD : "";
+}
+
+const char *color_reset(const struct omv_ctx *ctx)
+{
+    return ctx->color_out ? RESET : "";
+}
+
+int usage_error(struct omv_ctx *ctx, const struct omv_invocation *inv, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    emit(ctx, "omvdev: error: ", RED, fmt, ap);
+    va_end(ap);
+    hint(ctx, "see 'omvdev %s --help'", inv->path);
+    return OMV_EXIT_USAGE;
+}
+
+const char *cfg_entry_where(const struct cfg_entry *e, char *buf, size_t len)
+{
+    switch (e->level) {
+    case CFG_LEVEL_DEFAULT:
+        snprintf(buf, len, "the built-in default");
+        break;
+    case CFG_LEVEL_USER:
+    case CFG_LEVEL_PROJECT:
+        snprintf(buf, len, "%s:%u", e->origin ? e->origin : "?", e->line);
+        break;
+    case CFG_LEVEL_ENV:
+        snprintf(buf, len, "%s in the environment", e->origin ? e->origin : "?");
+        break;
+    case CFG_LEVEL_CMDLINE:
+        snprintf(buf, len, "-c on the command line");
+        break;
+    }
+    return buf;
+}
+
+void out_write(const char *s, size_t len)
+{
+    fwrite(s, 1, len, stdout);
+}
+
+const struct target_db *ctx_targets(struct omv_ctx *ctx)
+{
+    char err[512];
+
+    if (ctx->db_loaded)
+        return &ctx->db;
+    if (ctx->db_failed)
+        return NULL;
+    if (target_db_load(&ctx->db, err, sizeof(err)) < 0) {
+        /* The data is built in, so this is a defect of the build itself. */
+        error(ctx, "the built-in board database is broken: %s", err);
+        ctx->db_failed = true;
+        return NULL;
+    }
+    ctx->db_loaded = true;
+    return &ctx->db;
+}
+
+const struct target *ctx_target(struct omv_ctx *ctx, const char *name)
+{
+    const struct target_db *db = ctx_targets(ctx);
+    const struct target *t;
+    const char *s;
+
+    if (!db)
+        return NULL;
+    t = target_find(db, name);
+    if (t)
+        return t;
+    error(ctx, "unknown board '%s'", name);
+    s = target_suggest(db, name);
+    if (s)
+        hint(ctx, "did you mean '%s'?", s);
+    else
+        hint(ctx, "'omvdev targets' lists the boards");
+    return NULL;
+}
+
+const struct omv_cmd *cmd_lookup(const struct omv_cmd *table, const char *name)
+{
+    for (const struct omv_cmd *c = table; c && c->name; c++)
+        if (!strcmp(c->name, name))
+            return c;
+    return NULL;
+}
+
+/* ---- config keys ---------------------------------------------------------- */
+
+static void keys_of(const struct omv_cmd *cmd, const char *section,
+                    void (*fn)(void *ud, const char *section, const struct opt *o), void *ud)
+{
+    for (const struct opt *o = cmd->opts; o && o->name; o++) {
+        bool dup = false;
+
+        if (!(o->flags & OPT_CONFIG))
+            continue;
+        /* Subcommands may share an option (targets list/show --format). */
+        for (const struct opt *p = cmd->opts; p != o; p++)
+            dup |= (p->flags & OPT_CONFIG) && !strcmp(p->name, o->name);
+        if (!dup)
+            fn(ud, section, o);
+    }
+    for (const struct omv_cmd *s = cmd->subs; s && s->name; s++)
+        keys_of(s, section, fn, ud);
+}
+
+void config_keys_foreach(const struct omv_ctx *ctx,
+                         void (*fn)(void *ud, const char *section, const struct opt *o), void *ud)
+{
+    for (const struct opt *o = ctx->global_opts; o->name; o++)
+        if (o->flags & OPT_CONFIG)
+            fn(ud, "core", o);
+    for (const struct omv_cmd *c = ctx->commands; c->name; c++)
+        keys_of(c, c->name, fn, ud);
+}
+
+struct key_find {
+    const char *section, *name;
+    const struct opt *found;
+};
+
+static void key_find_cb(void *ud, const char *section, const struct opt *o)
+{
+    struct key_find *kf = ud;
+
+    if (!kf->found && !strcasecmp(section, kf->section) && !strcasecmp(o->name, kf->name))
+        kf->found = o;
+}
+
+const struct opt *config_key_opt(const struct omv_ctx *ctx, const char *section, const char *name)
+{
+    struct key_find kf = {section, name, NULL};
+
+    config_keys_foreach(ctx, key_find_cb, &kf);
+    return kf.found;
+}
+
+/* ---- help ------------------------------------------------------------------ */
+
+static void print_opts(FILE *out, const struct opt *opts, const char *section)
+{
+    for (const struct opt *o = opts; o && o->name; o++) {
+        char left[64];
+        char choices[256];
+
+        if (o->short_name)
+            snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
+                     o->kind == OPT_VALUE ? " " : "", o->kind == OPT_VALUE ? o->argname : "");
+        else
+            snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->kind == OPT_VALUE ? " " : "",
+                     o->kind == OPT_VALUE ? o->argname : "");
+        fprintf(out, "  %-24s %s", left, o->help);
+        if (o->choices)
+            fprintf(out, " (%s)", opt_choices_text(o, choices, sizeof(choices)));
+        if ((o->flags & OPT_CONFIG) && section)
+            fprintf(out, " [config: %s.%s]", section, o->name);
+        fputc('\n', out);
+    }
+    fprintf(out, "  %-24s %s\n", "-h, --help", "show this help");
+}
+
+void help_print_command(struct omv_ctx *ctx, FILE *out, const struct omv_cmd *cmd, const char *path)
+{
+    const char *section = path;
+    char top[64];
+    size_t sp = strcspn(path, " ");
+
+    snprintf(top, sizeof(top), "%.*s", (int)sp, path);
+    section = top;
+    if (cmd->subs) {
+        const char *lead = "usage:";
+
+        for (const struct omv_cmd *s = cmd->subs; s->name; s++) {
+            bool dflt = cmd->default_sub && !strcmp(cmd->default_sub, s->name);
+
+            fprintf(out, "%s omvdev %s %s%s%s%s%s\n", lead, path, dflt ? "[" : "", s->name,
+                    dflt ? "]" : "", *s->synopsis ? " " : "", s->synopsis);
+            lead = "   or:";
+        }
+    } else {
+        fprintf(out, "usage: omvdev %s%s%s\n", path, *cmd->synopsis ? " " : "", cmd->synopsis);
+    }
+    fprintf(out, "\n%s\n", cmd->description);
+    if (cmd->subs) {
+        fprintf(out, "\n%scommands:%s\n", color_bold(ctx), color_reset(ctx));
+        for (const struct omv_cmd *s = cmd->subs; s->name; s++)
+            fprintf(out, "  %-10s %s\n", s->name, s->summary);
+        fprintf(out, "\nSee 'omvdev %s <command> --help' for a command's options.\n", path);
+        return;
+    }
+    fprintf(out, "\n%soptions:%s\n", color_bold(ctx), color_reset(ctx));
+    print_opts(out, cmd->opts, section);
+    if (cmd->flags & CMD_JSON)
+        fprintf(out, "\nWith the global --json option the result is printed as JSON.\n");
+}
+
+void help_print_overview(struct omv_ctx *ctx, FILE *out)
+{
+    fprintf(out, "usage: omvdev [-C DIR] [-c KEY=VALUE] [-v | -q] [--json] [--config FILE]\n"
+                 "              [--color WHEN] <command> [<args>]\n\n"
+                 "omvdev runs the OpenMV firmware developer's loop from one command line.\n");
+    fprintf(out, "\n%scommands:%s\n", color_bold(ctx), color_reset(ctx));
+    for (const struct omv_cmd *c = ctx->commands; c->name; c++)
+        fprintf(out, "  %-12s %s\n", c->name, c->summary);
+    fprintf(out, "\n%sglobal options:%s\n", color_bold(ctx), color_reset(ctx));
+    print_opts(out, ctx->global_opts, "core");
+    fprintf(out, "\n%sexit status:%s\n", color_bold(ctx), color_reset(ctx));
+    fprintf(out, "  0  success\n"
+                 "  1  the command failed; the message says why\n"
+                 "  2  usage error: bad option or argument, unknown command, board or key,\n"
+                 "     or a malformed configuration file\n");
+    fprintf(out, "\nSee 'omvdev help <command>' for a command's options and arguments.\n");
+}

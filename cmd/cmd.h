@@ -1,0 +1,139 @@
+/*
+ * The command layer: the only code that prints for users and picks exit
+ * codes. Every command is `int cmd_<name>(struct omv_ctx *, struct
+ * omv_invocation *)` described by a const struct omv_cmd, and the tables in
+ * omvdev.c drive dispatch, help, the man page, config keys and completion.
+ */
+#ifndef OMVDEV_CMD_CMD_H
+#define OMVDEV_CMD_CMD_H
+
+#include "lib/compat.h"
+#include "lib/config.h"
+#include "lib/opts.h"
+#include "targets/targets.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Exit statuses: documented in README.md and omvdev(1), asserted by tests. */
+enum omv_exit {
+    OMV_EXIT_OK = 0,
+    OMV_EXIT_FAILURE = 1, /* the command ran and failed, or a key is not set */
+    OMV_EXIT_USAGE = 2,   /* bad command line, unknown board or key, broken config file */
+};
+
+struct omv_ctx;
+struct omv_invocation;
+
+enum omv_cmd_flags {
+    CMD_JSON = 1 << 0, /* supports --json */
+};
+
+/* What a command's positional arguments complete to. */
+enum omv_complete {
+    COMPLETE_NONE,
+    COMPLETE_TARGETS,
+    COMPLETE_KEYS,
+    COMPLETE_COMMANDS,
+    COMPLETE_SHELLS,
+};
+
+struct omv_cmd {
+    const char *name; /* NULL ends a table */
+    int (*fn)(struct omv_ctx *ctx, struct omv_invocation *inv);
+    const char *summary;  /* one line, lower case, no period */
+    const char *synopsis; /* arguments after "omvdev <name>" */
+    const char *description;
+    const struct opt *opts;
+    const struct omv_cmd *subs; /* subcommands, or NULL */
+    const char *default_sub;    /* run when no subcommand is named */
+    unsigned flags;
+    enum omv_complete complete;
+};
+
+/* One parsed command line, handed to a command. */
+struct omv_invocation {
+    const struct omv_cmd *cmd;
+    const char *path; /* "targets show", for messages */
+    struct opt_result opts;
+};
+
+struct omv_ctx {
+    const struct omv_cmd *commands; /* the top-level table */
+    const struct opt *global_opts;
+    int verbosity; /* 0 normal, -1 quiet, >0 verbose */
+    bool json;
+    bool color_err;
+    bool color_out;
+    const char *config_file; /* --config */
+    char *user_config_path;  /* NULL when there is no home */
+    char *project_root;      /* NULL outside a firmware repository */
+    char *project_config_path;
+    struct cfg cfg;
+    struct target_db db; /* loaded on first use by ctx_targets() */
+    bool db_loaded;
+    bool db_failed; /* the error was printed once already */
+};
+
+/* ---- messages (stderr) -------------------------------------------------- */
+
+/* "omvdev: error: ..." always; returns -1. */
+int error(struct omv_ctx *ctx, const char *fmt, ...) OMV_PRINTF(2, 3);
+/* "omvdev: warning: ..." unless -q. */
+void warning(struct omv_ctx *ctx, const char *fmt, ...) OMV_PRINTF(2, 3);
+/* "hint: ..." unless -q. */
+void hint(struct omv_ctx *ctx, const char *fmt, ...) OMV_PRINTF(2, 3);
+/* "omvdev: ..." for -v and above. */
+void verbose(struct omv_ctx *ctx, const char *fmt, ...) OMV_PRINTF(2, 3);
+/* "omvdev: ..." unless -q: confirmations of what a command changed. */
+void note(struct omv_ctx *ctx, const char *fmt, ...) OMV_PRINTF(2, 3);
+
+/* Bold (or nothing) for headings on stdout. */
+const char *color_bold(const struct omv_ctx *ctx);
+const char *color_reset(const struct omv_ctx *ctx);
+
+/* Usage error for `inv`: prints the message and the usage hint, returns 2. */
+int usage_error(struct omv_ctx *ctx, const struct omv_invocation *inv, const char *fmt, ...)
+    OMV_PRINTF(3, 4);
+
+/* ---- shared helpers ------------------------------------------------------ */
+
+/* The board database, loaded once; NULL after printing an error. */
+const struct target_db *ctx_targets(struct omv_ctx *ctx);
+
+/* Find a board or print "unknown board" with a suggestion and return NULL. */
+const struct target *ctx_target(struct omv_ctx *ctx, const char *name);
+
+/* Print `cmd`'s help (usage, description, subcommands, options) to `out`. */
+void help_print_command(struct omv_ctx *ctx, FILE *out, const struct omv_cmd *cmd,
+                        const char *path);
+void help_print_overview(struct omv_ctx *ctx, FILE *out);
+const struct omv_cmd *cmd_lookup(const struct omv_cmd *table, const char *name);
+
+/*
+ * Every config key: "core.<opt>" for global options, "<command>.<opt>" for
+ * each OPT_CONFIG option of a command or its subcommands. `fn` is called once
+ * per key with the option that defines it.
+ */
+void config_keys_foreach(const struct omv_ctx *ctx,
+                         void (*fn)(void *ud, const char *section, const struct opt *o), void *ud);
+/* The option behind section.name, or NULL for an unknown key. */
+const struct opt *config_key_opt(const struct omv_ctx *ctx, const char *section, const char *name);
+
+/* Where a config value came from, for messages: "FILE:LINE", "OMVDEV_X in the
+ * environment", "-c on the command line" or "the built-in default". */
+const char *cfg_entry_where(const struct cfg_entry *e, char *buf, size_t len);
+
+/* Print a finished stdout buffer, checking for write errors at exit. */
+void out_write(const char *s, size_t len);
+
+/* The commands: top-level functions and the subcommand tables omvdev.c's
+ * command table points at. */
+extern const struct omv_cmd targets_subcommands[];
+extern const struct omv_cmd config_subcommands[];
+extern const struct opt completion_opts[];
+extern const struct opt help_opts[];
+int cmd_completion(struct omv_ctx *ctx, struct omv_invocation *inv);
+int cmd_help(struct omv_ctx *ctx, struct omv_invocation *inv);
+
+#endif

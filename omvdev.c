@@ -1,0 +1,441 @@
+/*
+ * omvdev: the command table, global options, configuration layers and the
+ * exit status. Everything else lives in cmd/ and below.
+ */
+#include "lib/compat.h"
+
+#include "cmd/cmd.h"
+#include "lib/error.h"
+#include "lib/fs.h"
+#include "lib/strbuf.h"
+#include "lib/suggest.h"
+#include "lib/term.h"
+#include "targets/repo.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef OMVDEV_VERSION
+#define OMVDEV_VERSION "unknown"
+#endif
+
+static const char *const color_choices[] = {"auto", "always", "never", NULL};
+
+static const struct opt global_opts[] = {
+    {"directory", 'C', OPT_VALUE, "DIR", "run as if omvdev was started in DIR", NULL, OPT_REPEAT,
+     NULL},
+    {"set", 'c', OPT_VALUE, "KEY=VALUE", "set a configuration value for this run", NULL, OPT_REPEAT,
+     NULL},
+    {"verbose", 'v', OPT_FLAG, NULL, "say more about what is done", NULL, 0, NULL},
+    {"quiet", 'q', OPT_FLAG, NULL, "print only errors", NULL, 0, NULL},
+    {"json", 0, OPT_FLAG, NULL, "print results as JSON (with \"schema\": 1)", NULL, 0, NULL},
+    {"config", 0, OPT_VALUE, "FILE", "read FILE instead of the user configuration file", NULL, 0,
+     NULL},
+    {"color", 0, OPT_VALUE, "WHEN", "colour messages and headings", color_choices, OPT_CONFIG,
+     "auto"},
+    {"version", 0, OPT_FLAG, NULL, "print omvdev's version", NULL, 0, NULL},
+    {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
+};
+
+static const struct omv_cmd commands[] = {
+    {"targets", NULL, "list the boards omvdev knows, with their USB and flashing facts", "",
+     "The board database: every OpenMV and Arduino camera the firmware builds for, with its\n"
+     "MCU, USB IDs, DFU alt settings, images, J-Link device and recovery method. The\n"
+     "markdown and rst formats reproduce the tables of the firmware guide.",
+     NULL, targets_subcommands, "list", CMD_JSON, COMPLETE_NONE},
+    {"config", NULL, "read and change omvdev's layered configuration", "",
+     "Settings come, lowest precedence first, from the built-in defaults, the user file\n"
+     "($XDG_CONFIG_HOME/omvdev/config.ini, or --config FILE), the project file (.omvdev.ini\n"
+     "at the root of the firmware repository), the environment (OMVDEV_<SECTION>_<KEY>)\n"
+     "and the command line (-c section.key=value, then each command's own options).\n"
+     "Keys are the long option names under [command] sections, e.g. [targets] format.",
+     NULL, config_subcommands, "list", CMD_JSON, COMPLETE_NONE},
+    {"completion", cmd_completion, "print a shell completion script", "bash|zsh|fish",
+     "Print a completion script for the shell, generated from omvdev's command table.\n"
+     "  bash: eval \"$(omvdev completion bash)\"     (or save it in\n"
+     "        ~/.local/share/bash-completion/completions/omvdev)\n"
+     "  zsh:  omvdev completion zsh > \"${fpath[1]}/_omvdev\"\n"
+     "  fish: omvdev completion fish > ~/.config/fish/completions/omvdev.fish",
+     completion_opts, NULL, NULL, 0, COMPLETE_SHELLS},
+    {"help", cmd_help, "show help for omvdev or one of its commands", "[COMMAND [SUBCOMMAND]]",
+     "Show the help of a command (the same as 'omvdev COMMAND --help'), or the overview.\n"
+     "--man prints the omvdev(1) manual page in roff, generated from the command table.",
+     help_opts, NULL, NULL, 0, COMPLETE_COMMANDS},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, COMPLETE_NONE},
+};
+
+/* ---- configuration layers --------------------------------------------------- */
+
+struct defaults_ud {
+    struct cfg *cfg;
+};
+
+static void add_default(void *ud, const char *section, const struct opt *o)
+{
+    struct defaults_ud *d = ud;
+
+    if (o->def)
+        cfg_add(d->cfg, CFG_LEVEL_DEFAULT, section, o->name, o->def, NULL, 0);
+}
+
+static void env_name(struct strbuf *sb, const char *section, const char *name)
+{
+    strbuf_addstr(sb, "OMVDEV_");
+    for (const char *s = section; *s; s++)
+        strbuf_addch(sb, *s == '-' ? '_' : toupper((unsigned char)*s));
+    strbuf_addch(sb, '_');
+    for (const char *s = name; *s; s++)
+        strbuf_addch(sb, *s == '-' ? '_' : toupper((unsigned char)*s));
+}
+
+static void add_env(void *ud, const char *section, const struct opt *o)
+{
+    struct defaults_ud *d = ud;
+    struct strbuf var = STRBUF_INIT;
+    const char *v;
+
+    env_name(&var, section, o->name);
+    v = getenv(var.buf);
+    if (v)
+        cfg_add(d->cfg, CFG_LEVEL_ENV, section, o->name, v, var.buf, 0);
+    strbuf_release(&var);
+}
+
+struct key_names {
+    const char *names[128];
+    char *owned[128];
+    size_t n;
+};
+
+static void collect_key(void *ud, const char *section, const struct opt *o)
+{
+    struct key_names *k = ud;
+    struct strbuf sb = STRBUF_INIT;
+
+    if (k->n >= ARRAY_SIZE(k->names))
+        return;
+    strbuf_addf(&sb, "%s.%s", section, o->name);
+    k->owned[k->n] = strbuf_detach(&sb, NULL);
+    k->names[k->n] = k->owned[k->n];
+    k->n++;
+}
+
+/* Warn about keys nobody reads; reject values a known key cannot take. */
+static int check_config(struct omv_ctx *ctx)
+{
+    struct key_names keys = {{0}, {0}, 0};
+    int rc = 0;
+
+    config_keys_foreach(ctx, collect_key, &keys);
+    for (size_t i = 0; i < ctx->cfg.nr && rc == 0; i++) {
+        const struct cfg_entry *e = &ctx->cfg.entries[i];
+        const struct opt *o = config_key_opt(ctx, e->section, e->name);
+        char where[512], choices[256];
+
+        if (!o) {
+            struct strbuf key = STRBUF_INIT;
+            const char *s;
+
+            strbuf_addf(&key, "%s.%s", e->section, e->name);
+            warning(ctx, "%s: unknown key '%s'", cfg_entry_where(e, where, sizeof(where)), key.buf);
+            s = suggest(key.buf, keys.names, keys.n);
+            if (s)
+                hint(ctx, "did you mean '%s'?", s);
+            strbuf_release(&key);
+            continue;
+        }
+        if (!opt_choice_ok(o, e->value)) {
+            error(ctx, "%s: invalid value '%s' for '%s.%s' (expected %s)",
+                  cfg_entry_where(e, where, sizeof(where)), e->value, e->section, e->name,
+                  opt_choices_text(o, choices, sizeof(choices)));
+            rc = -1;
+        }
+    }
+    for (size_t i = 0; i < keys.n; i++)
+        free(keys.owned[i]);
+    return rc;
+}
+
+static int load_config(struct omv_ctx *ctx, const char *const *sets)
+{
+    struct defaults_ud d = {&ctx->cfg};
+    struct strbuf sb = STRBUF_INIT;
+    char err[1024];
+    int rc;
+
+    config_keys_foreach(ctx, add_default, &d);
+
+    if (ctx->config_file) {
+        ctx->user_config_path = xstrdup(ctx->config_file);
+    } else if (fs_xdg_config_home(&sb, err, sizeof(err)) == 0) {
+        fs_path_join(&sb, "", "omvdev/config.ini");
+        ctx->user_config_path = strbuf_detach(&sb, NULL);
+    }
+    if (ctx->user_config_path) {
+        rc = cfg_parse_file(&ctx->cfg, ctx->user_config_path, CFG_LEVEL_USER, err, sizeof(err));
+        verbose(ctx, "user config: %s%s", ctx->user_config_path,
+                rc == OMV_ENOENT ? " (not there)" : "");
+        if (rc == OMV_ENOENT && !ctx->config_file)
+            rc = 0;
+        if (rc < 0) {
+            error(ctx, "%s", err);
+            if (rc == OMV_EPARSE)
+                hint(ctx, "fix that line (every omvdev command reads this file), or run "
+                          "without it: omvdev --config /dev/null ...");
+            return rc;
+        }
+    }
+
+    strbuf_reset(&sb);
+    if (repo_find(".", &sb, err, sizeof(err)) == 0) {
+        ctx->project_root = strbuf_detach(&sb, NULL);
+        fs_path_join(&sb, ctx->project_root, ".omvdev.ini");
+        ctx->project_config_path = strbuf_detach(&sb, NULL);
+        rc = cfg_parse_file(&ctx->cfg, ctx->project_config_path, CFG_LEVEL_PROJECT, err,
+                            sizeof(err));
+        verbose(ctx, "firmware repository: %s", ctx->project_root);
+        verbose(ctx, "project config: %s%s", ctx->project_config_path,
+                rc == OMV_ENOENT ? " (not there)" : "");
+        if (rc < 0 && rc != OMV_ENOENT) {
+            error(ctx, "%s", err);
+            if (rc == OMV_EPARSE)
+                hint(ctx, "fix that line: every omvdev command in this repository reads it");
+            return rc;
+        }
+    } else {
+        verbose(ctx, "not inside a firmware repository: no project config");
+    }
+    strbuf_release(&sb);
+
+    config_keys_foreach(ctx, add_env, &d);
+
+    for (; *sets; sets++) {
+        const char *eq = strchr(*sets, '=');
+        char *key, *section = NULL, *name = NULL;
+
+        if (!eq) {
+            error(ctx, "-c '%s' has no '=': expected -c section.key=value", *sets);
+            return -1;
+        }
+        key = xstrndup(*sets, (size_t)(eq - *sets));
+        rc = cfg_split_key(key, &section, &name, err, sizeof(err));
+        if (rc == 0 && !config_key_opt(ctx, section, name)) {
+            rc = OMV_ENOENT;
+            snprintf(err, sizeof(err), "unknown config key '%s' in -c", key);
+        }
+        if (rc == 0)
+            cfg_add(&ctx->cfg, CFG_LEVEL_CMDLINE, section, name, eq + 1, NULL, 0);
+        free(key);
+        free(section);
+        free(name);
+        if (rc < 0) {
+            error(ctx, "%s", err);
+            hint(ctx, "'omvdev config list' shows the keys");
+            return rc;
+        }
+    }
+    return check_config(ctx);
+}
+
+/* ---- dispatch ---------------------------------------------------------------- */
+
+static int run_leaf(struct omv_ctx *ctx, const struct omv_cmd *cmd, const char *top,
+                    const char *path, int argc, char **argv)
+{
+    struct omv_invocation inv = {cmd, path, {0}};
+    char err[512], where[512], choices[256];
+    int rc;
+
+    opt_result_init(&inv.opts, cmd->opts);
+    for (const struct opt *o = cmd->opts; o->name; o++) {
+        const struct cfg_entry *e;
+
+        if (!(o->flags & OPT_CONFIG) || !(e = cfg_lookup(&ctx->cfg, top, o->name)))
+            continue;
+        if (!opt_choice_ok(o, e->value)) {
+            rc = error(ctx, "%s: invalid value '%s' for '%s.%s' (expected %s)",
+                       cfg_entry_where(e, where, sizeof(where)), e->value, top, o->name,
+                       opt_choices_text(o, choices, sizeof(choices)));
+            rc = OMV_EXIT_USAGE;
+            goto out;
+        }
+        opt_set_default(&inv.opts, cmd->opts, o->name, e->value, e->origin);
+    }
+    if (opt_parse(cmd->opts, argc, argv, 0, &inv.opts, err, sizeof(err)) < 0) {
+        rc = usage_error(ctx, &inv, "%s", err);
+        goto out;
+    }
+    if (inv.opts.help) {
+        help_print_command(ctx, stdout, cmd, path);
+        rc = OMV_EXIT_OK;
+        goto out;
+    }
+    if (ctx->json && !(cmd->flags & CMD_JSON)) {
+        rc = usage_error(ctx, &inv, "'omvdev %s' has no JSON output", path);
+        goto out;
+    }
+    rc = cmd->fn(ctx, &inv);
+out:
+    opt_result_release(&inv.opts);
+    return rc;
+}
+
+static int run(struct omv_ctx *ctx, const struct omv_cmd *cmd, const char *top, const char *path,
+               int argc, char **argv)
+{
+    const struct omv_cmd *sub;
+    struct strbuf sub_path = STRBUF_INIT;
+    int rc;
+
+    if (!cmd->subs)
+        return run_leaf(ctx, cmd, top, path, argc, argv);
+
+    if (argc > 0 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
+        help_print_command(ctx, stdout, cmd, path);
+        return OMV_EXIT_OK;
+    }
+    if (argc == 0 || argv[0][0] == '-') {
+        sub = cmd_lookup(cmd->subs, cmd->default_sub);
+    } else {
+        sub = cmd_lookup(cmd->subs, argv[0]);
+        if (!sub) {
+            const char *names[32];
+            size_t n = 0;
+            const char *s;
+
+            for (const struct omv_cmd *c = cmd->subs; c->name && n < ARRAY_SIZE(names); c++)
+                names[n++] = c->name;
+            error(ctx, "'%s' is not an 'omvdev %s' command", argv[0], path);
+            s = suggest(argv[0], names, n);
+            if (s)
+                hint(ctx, "did you mean 'omvdev %s %s'?", path, s);
+            else
+                hint(ctx, "see 'omvdev %s --help'", path);
+            return OMV_EXIT_USAGE;
+        }
+        argc--;
+        argv++;
+    }
+    strbuf_addf(&sub_path, "%s %s", path, sub->name);
+    rc = run(ctx, sub, top, sub_path.buf, argc, argv);
+    strbuf_release(&sub_path);
+    return rc;
+}
+
+static int unknown_command(struct omv_ctx *ctx, const char *name)
+{
+    const char *names[32];
+    size_t n = 0;
+    const char *s;
+
+    for (const struct omv_cmd *c = commands; c->name && n < ARRAY_SIZE(names); c++)
+        names[n++] = c->name;
+    error(ctx, "'%s' is not an omvdev command", name);
+    s = suggest(name, names, n);
+    if (s)
+        hint(ctx, "did you mean 'omvdev %s'?", s);
+    else
+        hint(ctx, "'omvdev --help' lists the commands");
+    return OMV_EXIT_USAGE;
+}
+
+static void ctx_release(struct omv_ctx *ctx)
+{
+    cfg_release(&ctx->cfg);
+    if (ctx->db_loaded)
+        target_db_release(&ctx->db);
+    free(ctx->user_config_path);
+    free(ctx->project_root);
+    free(ctx->project_config_path);
+}
+
+int main(int argc, char **argv)
+{
+    struct omv_ctx ctx;
+    struct opt_result g;
+    const struct omv_cmd *cmd;
+    const struct cfg_entry *color;
+    char err[512];
+    int rc;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.commands = commands;
+    ctx.global_opts = global_opts;
+    ctx.color_err = term_want_color(2, "auto");
+
+    opt_result_init(&g, global_opts);
+    if (opt_parse(global_opts, argc - 1, argv + 1, OPT_STOP_AT_ARG, &g, err, sizeof(err)) < 0) {
+        error(&ctx, "%s", err);
+        hint(&ctx, "see 'omvdev --help'");
+        rc = OMV_EXIT_USAGE;
+        goto out;
+    }
+    ctx.verbosity = (int)opt_count(&g, global_opts, "verbose");
+    if (opt_count(&g, global_opts, "quiet"))
+        ctx.verbosity = -1;
+    ctx.json = opt_count(&g, global_opts, "json") > 0;
+    ctx.config_file = opt_value(&g, global_opts, "config");
+
+    for (const char *const *dir = opt_values(&g, global_opts, "directory"); *dir; dir++) {
+        if (chdir(*dir) < 0) {
+            error(&ctx, "cannot change to directory '%s': %s", *dir, strerror(errno));
+            rc = OMV_EXIT_USAGE;
+            goto out;
+        }
+    }
+
+    if (opt_count(&g, global_opts, "version")) {
+        if (ctx.json)
+            printf("{\n  \"schema\": 1,\n  \"version\": \"%s\"\n}\n", OMVDEV_VERSION);
+        else
+            printf("omvdev %s\n", OMVDEV_VERSION);
+        rc = OMV_EXIT_OK;
+        goto out;
+    }
+
+    if (load_config(&ctx, opt_values(&g, global_opts, "set")) < 0) {
+        rc = OMV_EXIT_USAGE;
+        goto out;
+    }
+    /* The --color option beats core.color from any layer. */
+    color = cfg_lookup(&ctx.cfg, "core", "color");
+    {
+        const char *when = opt_value(&g, global_opts, "color");
+
+        if (!when)
+            when = color ? color->value : "auto";
+        ctx.color_err = term_want_color(2, when);
+        ctx.color_out = !ctx.json && term_want_color(1, when);
+    }
+
+    if (g.help) {
+        help_print_overview(&ctx, stdout);
+        rc = OMV_EXIT_OK;
+        goto out;
+    }
+    if (g.nr_args == 0) {
+        help_print_overview(&ctx, stderr);
+        rc = OMV_EXIT_USAGE;
+        goto out;
+    }
+    cmd = cmd_lookup(commands, g.args[0]);
+    if (!cmd) {
+        rc = unknown_command(&ctx, g.args[0]);
+        goto out;
+    }
+    rc = run(&ctx, cmd, cmd->name, cmd->name, g.nr_args - 1, g.args + 1);
+    if (rc < 0)
+        rc = OMV_EXIT_FAILURE;
+out:
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        error(&ctx, "cannot write to standard output: %s", strerror(errno));
+        if (rc == OMV_EXIT_OK)
+            rc = OMV_EXIT_FAILURE;
+    }
+    opt_result_release(&g);
+    ctx_release(&ctx);
+    return rc;
+}
