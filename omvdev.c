@@ -53,6 +53,13 @@ static const struct omv_cmd commands[] = {
      "and the command line (-c section.key=value, then each command's own options).\n"
      "Keys are the long option names under [command] sections, e.g. [targets] format.",
      NULL, config_subcommands, "list", CMD_JSON, COMPLETE_NONE},
+    {"devices", cmd_devices, "list connected cameras and bootloaders",
+     "[--watch [--timeout SECONDS]] [--all]",
+     "List every OpenMV or Arduino camera on USB, in firmware or in a bootloader (OpenMV DFU,\n"
+     "ST system bootloader, Arduino, NXP SDP/flashloader), with its board, serial number,\n"
+     "USB port, bootloader version and DFU alt names. --watch then prints each plug and\n"
+     "unplug as it happens (with --json, one JSON object per line).",
+     devices_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"completion", cmd_completion, "print a shell completion script", "bash|zsh|fish",
      "Print a completion script for the shell, generated from omvdev's command table.\n"
      "  bash: eval \"$(omvdev completion bash)\"     (or save it in\n"

@@ -133,6 +133,8 @@ extern const struct omv_cmd targets_subcommands[];
 extern const struct omv_cmd config_subcommands[];
 extern const struct opt completion_opts[];
 extern const struct opt help_opts[];
+extern const struct opt devices_opts[];
+int cmd_devices(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_completion(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_help(struct omv_ctx *ctx, struct omv_invocation *inv);
 

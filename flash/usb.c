@@ -1,0 +1,255 @@
+#include "lib/compat.h"
+#include "flash/usb.h"
+
+#include "lib/error.h"
+#include "lib/strbuf.h"
+
+#include <libusb.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct usb_ctx {
+    libusb_context *ctx;
+    libusb_hotplug_callback_handle hotplug;
+    bool hotplug_registered;
+    int changes; /* plug/unplug events seen by the callback */
+};
+
+/* libusb's error codes in this module's terms. */
+static int usb_err(int libusb_rc)
+{
+    switch (libusb_rc) {
+    case LIBUSB_ERROR_ACCESS:
+        return USB_ERR_ACCESS;
+    case LIBUSB_ERROR_BUSY:
+        return USB_ERR_BUSY;
+    case LIBUSB_ERROR_NO_DEVICE:
+    case LIBUSB_ERROR_NOT_FOUND:
+        return USB_ERR_NODEV;
+    case LIBUSB_ERROR_TIMEOUT:
+        return USB_ERR_TIMEOUT;
+    case LIBUSB_ERROR_PIPE:
+        return USB_ERR_PIPE;
+    case LIBUSB_ERROR_IO:
+        return USB_ERR_IO;
+    default:
+        return USB_ERR_OTHER;
+    }
+}
+
+const char *usb_strerror(int err)
+{
+    switch (err) {
+    case USB_ERR_ACCESS:
+        return "permission denied";
+    case USB_ERR_BUSY:
+        return "the device is in use by another program";
+    case USB_ERR_NODEV:
+        return "the device is gone (unplugged or reset)";
+    case USB_ERR_TIMEOUT:
+        return "the device did not answer in time";
+    case USB_ERR_PIPE:
+        return "the device refused the request (STALL)";
+    case USB_ERR_IO:
+        return "the transfer failed on the wire (a disconnect or a bad cable)";
+    case USB_ERR_OTHER:
+        return "USB error";
+    }
+    return omv_strerror(err);
+}
+
+int usb_open_ctx(struct usb_ctx **out, char *err, size_t errlen)
+{
+    struct usb_ctx *u = xcalloc(1, sizeof(*u));
+    int rc = libusb_init(&u->ctx);
+
+    if (rc < 0) {
+        free(u);
+        return omv_seterr(err, errlen, usb_err(rc), "cannot use USB: %s",
+                          libusb_strerror((enum libusb_error)rc));
+    }
+    *out = u;
+    return 0;
+}
+
+void usb_close_ctx(struct usb_ctx *u)
+{
+    if (!u)
+        return;
+    if (u->hotplug_registered)
+        libusb_hotplug_deregister_callback(u->ctx, u->hotplug);
+    libusb_exit(u->ctx);
+    free(u);
+}
+
+static char *read_string(libusb_device_handle *h, uint8_t index)
+{
+    unsigned char buf[256];
+    int n;
+
+    if (!index)
+        return NULL;
+    n = libusb_get_string_descriptor_ascii(h, index, buf, sizeof(buf));
+    return n >= 0 ? xstrndup((const char *)buf, (size_t)n) : NULL;
+}
+
+/* Take the DFU functional descriptor (type 0x21) from a run of extra descriptors. */
+static void scan_functional(struct usb_device_info *info, const unsigned char *x, int left)
+{
+    for (; left >= 2 && x[0] >= 2 && x[0] <= left; left -= x[0], x += x[0]) {
+        if (x[1] != 0x21 || x[0] < 7)
+            continue;
+        info->dfu_attributes = x[2];
+        info->dfu_detach_timeout = (uint16_t)(x[3] | x[4] << 8);
+        info->dfu_transfer_size = (uint16_t)(x[5] | x[6] << 8);
+        /* A 7-byte descriptor is DFU 1.0, which had no version field. */
+        info->dfu_version = (uint16_t)(x[0] >= 9 ? x[7] | x[8] << 8 : 0x0100);
+    }
+}
+
+/* The DFU interface: its alts and the functional descriptor. */
+static void read_dfu(libusb_device *dev, libusb_device_handle *h, struct usb_device_info *info)
+{
+    struct libusb_config_descriptor *cfg = NULL;
+
+    if (libusb_get_active_config_descriptor(dev, &cfg) < 0 &&
+        libusb_get_config_descriptor(dev, 0, &cfg) < 0)
+        return;
+    for (uint8_t i = 0; i < cfg->bNumInterfaces && !info->dfu; i++) {
+        const struct libusb_interface *intf = &cfg->interface[i];
+
+        for (int a = 0; a < intf->num_altsetting; a++) {
+            const struct libusb_interface_descriptor *alt = &intf->altsetting[a];
+
+            if (alt->bInterfaceClass != 0xFE || alt->bInterfaceSubClass != 0x01)
+                continue;
+            if (!info->dfu) {
+                info->dfu = true;
+                info->dfu_interface = alt->bInterfaceNumber;
+                info->dfu_runtime = alt->bInterfaceProtocol == 1;
+                info->alt_names = xcalloc((size_t)intf->num_altsetting, sizeof(char *));
+            }
+            info->alt_names[info->nr_alts] = h ? read_string(h, alt->iInterface) : NULL;
+            if (!info->alt_names[info->nr_alts])
+                info->alt_names[info->nr_alts] = xstrdup("");
+            info->nr_alts++;
+            /* The functional descriptor follows an alt, or the configuration. */
+            scan_functional(info, alt->extra, alt->extra_length);
+        }
+    }
+    if (info->dfu && !info->dfu_transfer_size)
+        scan_functional(info, cfg->extra, cfg->extra_length);
+    libusb_free_config_descriptor(cfg);
+}
+
+int usb_list(struct usb_ctx *u, struct usb_device_info **out, size_t *n, char *err, size_t errlen)
+{
+    libusb_device **list = NULL;
+    ssize_t count = libusb_get_device_list(u->ctx, &list);
+    struct usb_device_info *devs;
+
+    if (count < 0)
+        return omv_seterr(err, errlen, usb_err((int)count), "cannot list USB devices: %s",
+                          libusb_strerror((enum libusb_error)count));
+    devs = xcalloc((size_t)count + 1, sizeof(*devs));
+    for (ssize_t i = 0; i < count; i++) {
+        struct usb_device_info *info = &devs[i];
+        struct libusb_device_descriptor dd;
+        libusb_device_handle *h = NULL;
+        uint8_t ports[8];
+        int np = libusb_get_port_numbers(list[i], ports, sizeof(ports)), rc;
+        struct strbuf path = STRBUF_INIT;
+
+        libusb_get_device_descriptor(list[i], &dd);
+        info->vid = dd.idVendor;
+        info->pid = dd.idProduct;
+        info->bcd_device = dd.bcdDevice;
+        info->bus = libusb_get_bus_number(list[i]);
+        info->address = libusb_get_device_address(list[i]);
+        strbuf_addf(&path, "%u", info->bus);
+        for (int p = 0; p < np; p++)
+            strbuf_addf(&path, "%c%u", p ? '.' : '-', ports[p]);
+        info->port_path = strbuf_detach(&path, NULL);
+        rc = libusb_open(list[i], &h);
+        if (rc < 0) {
+            info->open_error = usb_err(rc);
+            info->open_error_text = xstrdup(libusb_strerror((enum libusb_error)rc));
+            h = NULL;
+        } else {
+            info->manufacturer = read_string(h, dd.iManufacturer);
+            info->product = read_string(h, dd.iProduct);
+            info->serial = read_string(h, dd.iSerialNumber);
+        }
+        read_dfu(list[i], h, info);
+        if (h)
+            libusb_close(h);
+    }
+    libusb_free_device_list(list, 1);
+    *out = devs;
+    *n = (size_t)count;
+    return 0;
+}
+
+void usb_list_free(struct usb_device_info *devs, size_t n)
+{
+    if (!devs)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(devs[i].port_path);
+        free(devs[i].manufacturer);
+        free(devs[i].product);
+        free(devs[i].serial);
+        free(devs[i].open_error_text);
+        for (size_t a = 0; a < devs[i].nr_alts; a++)
+            free(devs[i].alt_names[a]);
+        free(devs[i].alt_names);
+    }
+    free(devs);
+}
+
+bool usb_has_hotplug(void)
+{
+    return libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) != 0;
+}
+
+static int LIBUSB_CALL hotplug_cb(libusb_context *ctx, libusb_device *dev,
+                                  libusb_hotplug_event event, void *user)
+{
+    struct usb_ctx *u = user;
+
+    (void)ctx;
+    (void)dev;
+    (void)event;
+    u->changes++;
+    return 0;
+}
+
+int usb_wait_change(struct usb_ctx *u, int timeout_ms, char *err, size_t errlen)
+{
+    int before;
+
+    if (!u->hotplug_registered) {
+        int rc = libusb_hotplug_register_callback(
+            u->ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0,
+            LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
+            hotplug_cb, u, &u->hotplug);
+
+        if (rc < 0)
+            return omv_seterr(err, errlen, usb_err(rc), "cannot watch USB: %s",
+                              libusb_strerror((enum libusb_error)rc));
+        u->hotplug_registered = true;
+    }
+    before = u->changes;
+    for (int waited = 0; u->changes == before && (timeout_ms < 0 || waited < timeout_ms);
+         waited += 100) {
+        struct timeval tv = {0, 100000};
+        int rc = libusb_handle_events_timeout_completed(u->ctx, &tv, NULL);
+
+        if (rc < 0 && rc != LIBUSB_ERROR_INTERRUPTED)
+            return omv_seterr(err, errlen, usb_err(rc), "cannot watch USB: %s",
+                              libusb_strerror((enum libusb_error)rc));
+    }
+    return u->changes != before;
+}
