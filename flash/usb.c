@@ -253,3 +253,176 @@ int usb_wait_change(struct usb_ctx *u, int timeout_ms, char *err, size_t errlen)
     }
     return u->changes != before;
 }
+
+/* Open the device with this VID:PID (and serial): *h on success. */
+static int open_match(struct usb_ctx *u, uint16_t vid, uint16_t pid, const char *serial,
+                      libusb_device_handle **out, char *err, size_t errlen)
+{
+    libusb_device **list = NULL;
+    ssize_t count = libusb_get_device_list(u->ctx, &list);
+    int rc = OMV_ENOENT, last_open = 0;
+
+    if (count < 0)
+        return omv_seterr(err, errlen, usb_err((int)count), "cannot list USB devices: %s",
+                          libusb_strerror((enum libusb_error)count));
+    for (ssize_t i = 0; i < count && rc == OMV_ENOENT; i++) {
+        struct libusb_device_descriptor dd;
+        libusb_device_handle *h;
+        char *sn;
+
+        libusb_get_device_descriptor(list[i], &dd);
+        if (dd.idVendor != vid || dd.idProduct != pid)
+            continue;
+        last_open = libusb_open(list[i], &h);
+        if (last_open < 0)
+            continue;
+        sn = read_string(h, dd.iSerialNumber);
+        if (!serial || (sn && !strcmp(sn, serial))) {
+            *out = h;
+            rc = 0;
+        } else {
+            libusb_close(h);
+        }
+        free(sn);
+    }
+    libusb_free_device_list(list, 1);
+    if (rc == OMV_ENOENT && last_open < 0)
+        return omv_seterr(err, errlen, usb_err(last_open), "cannot open %04X:%04X: %s", vid, pid,
+                          libusb_strerror((enum libusb_error)last_open));
+    if (rc == OMV_ENOENT)
+        omv_seterr(err, errlen, rc, "no %04X:%04X%s%s on USB", vid, pid,
+                   serial ? " with serial " : "", serial ? serial : "");
+    return rc;
+}
+
+/* The CDC communication and data interfaces, and the data bulk endpoints. */
+static int find_cdc(libusb_device_handle *h, int *comm, int *data, uint8_t *ep_out, uint8_t *ep_in)
+{
+    struct libusb_config_descriptor *cfg = NULL;
+
+    *comm = *data = -1;
+    *ep_out = *ep_in = 0;
+    if (libusb_get_active_config_descriptor(libusb_get_device(h), &cfg) < 0)
+        return -1;
+    for (uint8_t i = 0; i < cfg->bNumInterfaces; i++) {
+        const struct libusb_interface_descriptor *alt = &cfg->interface[i].altsetting[0];
+
+        if (alt->bInterfaceClass == LIBUSB_CLASS_COMM && alt->bInterfaceSubClass == 2 && *comm < 0)
+            *comm = alt->bInterfaceNumber;
+        if (alt->bInterfaceClass != LIBUSB_CLASS_DATA || *data >= 0)
+            continue;
+        *data = alt->bInterfaceNumber;
+        for (uint8_t e = 0; e < alt->bNumEndpoints; e++) {
+            const struct libusb_endpoint_descriptor *ep = &alt->endpoint[e];
+
+            if ((ep->bmAttributes & 3) != LIBUSB_TRANSFER_TYPE_BULK)
+                continue;
+            if (ep->bEndpointAddress & LIBUSB_ENDPOINT_IN)
+                *ep_in = ep->bEndpointAddress;
+            else
+                *ep_out = ep->bEndpointAddress;
+        }
+    }
+    libusb_free_config_descriptor(cfg);
+    return *comm >= 0 && *data >= 0 && *ep_in && *ep_out ? 0 : -1;
+}
+
+struct usb_cdc {
+    libusb_device_handle *h;
+    int intf;
+    uint8_t ep_out, ep_in;
+    char name[16]; /* "37C5:1204", for messages */
+};
+
+static int cdc_fail(struct usb_cdc *c, int rc, const char *what, char *err, size_t errlen)
+{
+    return omv_seterr(err, errlen, usb_err(rc), "cannot %s %s: %s", what, c->name,
+                      libusb_strerror((enum libusb_error)rc));
+}
+
+int usb_cdc_open(struct usb_ctx *u, uint16_t vid, uint16_t pid, const char *serial, uint32_t baud,
+                 struct usb_cdc **out, char *err, size_t errlen)
+{
+    struct usb_cdc *c = xcalloc(1, sizeof(*c));
+    unsigned char coding[7] = {(unsigned char)baud,
+                               (unsigned char)(baud >> 8),
+                               (unsigned char)(baud >> 16),
+                               (unsigned char)(baud >> 24),
+                               0,
+                               0,
+                               8};
+    int comm, rc;
+
+    snprintf(c->name, sizeof(c->name), "%04X:%04X", vid, pid);
+    c->intf = -1;
+    rc = open_match(u, vid, pid, serial, &c->h, err, errlen);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    if (find_cdc(c->h, &comm, &c->intf, &c->ep_out, &c->ep_in) < 0) {
+        rc = omv_seterr(err, errlen, OMV_ENOENT, "%s has no CDC serial interface", c->name);
+        c->intf = -1;
+        goto fail;
+    }
+    /* The kernel's cdc_acm driver may own it; take it over for the session. */
+    libusb_set_auto_detach_kernel_driver(c->h, 1);
+    rc = libusb_claim_interface(c->h, c->intf);
+    if (rc < 0) {
+        c->intf = -1;
+        rc = cdc_fail(c, rc, "claim the serial port of", err, errlen);
+        goto fail;
+    }
+    rc = libusb_control_transfer(c->h, 0x21, 0x20, 0, (uint16_t)comm, coding, sizeof(coding), 1000);
+    if (rc >= 0) /* DTR and RTS */
+        rc = libusb_control_transfer(c->h, 0x21, 0x22, 0x0003, (uint16_t)comm, NULL, 0, 1000);
+    if (rc < 0) {
+        rc = cdc_fail(c, rc, "set up the serial port of", err, errlen);
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:
+    usb_cdc_close(c);
+    return rc;
+}
+
+int usb_cdc_write(struct usb_cdc *c, const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+    int done = 0;
+    int rc = libusb_bulk_transfer(c->h, c->ep_out, (unsigned char *)(uintptr_t)data, (int)len,
+                                  &done, 2000);
+
+    if (rc < 0)
+        return cdc_fail(c, rc, "write to", err, errlen);
+    if ((size_t)done != len)
+        return omv_seterr(err, errlen, USB_ERR_TIMEOUT,
+                          "cannot write to %s: %d of %zu bytes "
+                          "went out",
+                          c->name, done, len);
+    return 0;
+}
+
+int usb_cdc_read(struct usb_cdc *c, uint8_t *buf, size_t cap, size_t *got, int timeout_ms,
+                 char *err, size_t errlen)
+{
+    int done = 0;
+    int rc = libusb_bulk_transfer(c->h, c->ep_in, buf, (int)cap, &done,
+                                  (unsigned)(timeout_ms > 0 ? timeout_ms : 1));
+
+    *got = (size_t)done;
+    if (rc == LIBUSB_ERROR_TIMEOUT)
+        return 0;
+    return rc < 0 ? cdc_fail(c, rc, "read from", err, errlen) : 0;
+}
+
+void usb_cdc_close(struct usb_cdc *c)
+{
+    if (!c)
+        return;
+    if (c->intf >= 0)
+        libusb_release_interface(c->h, c->intf);
+    if (c->h)
+        libusb_close(c->h);
+    free(c);
+}

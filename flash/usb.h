@@ -59,6 +59,22 @@ void usb_close_ctx(struct usb_ctx *u);
 int usb_list(struct usb_ctx *u, struct usb_device_info **out, size_t *n, char *err, size_t errlen);
 void usb_list_free(struct usb_device_info *devs, size_t n);
 
+/*
+ * A session on the CDC-ACM serial port of the device with this VID:PID (and
+ * serial number, unless NULL): the line coding is set to `baud` 8N1 and DTR
+ * raised, then bytes go out on the data interface's bulk OUT endpoint and
+ * come in on its bulk IN endpoint. OMV_ENOENT when no such device is on the
+ * bus. usb_cdc_close() releases the device (NULL is fine).
+ */
+struct usb_cdc;
+int usb_cdc_open(struct usb_ctx *u, uint16_t vid, uint16_t pid, const char *serial, uint32_t baud,
+                 struct usb_cdc **out, char *err, size_t errlen);
+int usb_cdc_write(struct usb_cdc *c, const uint8_t *data, size_t len, char *err, size_t errlen);
+/* Read what arrives within timeout_ms; *got is 0 when nothing did. */
+int usb_cdc_read(struct usb_cdc *c, uint8_t *buf, size_t cap, size_t *got, int timeout_ms,
+                 char *err, size_t errlen);
+void usb_cdc_close(struct usb_cdc *c);
+
 /* Text for a USB_ERR_* code (or an omv_err). */
 const char *usb_strerror(int err);
 

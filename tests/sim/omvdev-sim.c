@@ -62,6 +62,7 @@ struct sim {
     gint64 t0_us;
     unsigned next_devnum;
     int verbose;
+    unsigned pending; /* re-enumerations scheduled but not done yet */
 };
 
 static void urb_free(struct urb *u)
@@ -199,6 +200,7 @@ static gboolean rebirth_cb(gpointer p)
         inherit_memory(r->sim, dev);
         plug(r->sim, dev);
     }
+    r->sim->pending--;
     g_free(r->spec);
     g_free(r);
     return G_SOURCE_REMOVE;
@@ -217,6 +219,7 @@ static void apply_transition(struct slot *slot)
 
         r->sim = slot->sim;
         r->spec = carry_serial(d->next_spec, d->serial);
+        slot->sim->pending++;
         /* A real device needs a moment to re-enumerate; 50 ms of virtual time. */
         g_timeout_add((guint)(50 * (slot->sim->timescale > 0 ? slot->sim->timescale : 0.02)),
                       rebirth_cb, r);
@@ -479,8 +482,10 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         apply_transition(slot);
         return TRUE;
     case USBDEVFS_GETDRIVER:
-        umockdev_ioctl_client_complete(client, -1, ENODATA); /* no kernel driver bound */
+    case USBDEVFS_IOCTL: /* disconnect the kernel driver: there is none */
+        umockdev_ioctl_client_complete(client, -1, ENODATA);
         return TRUE;
+    case USBDEVFS_DISCONNECT_CLAIM: /* detach-and-claim: with no driver, a claim */
     case USBDEVFS_CLAIMINTERFACE:
     case USBDEVFS_RELEASEINTERFACE:
     case USBDEVFS_CLEAR_HALT:
@@ -555,7 +560,7 @@ static void reexec_with_preload(char **argv)
 
 int main(int argc, char **argv)
 {
-    struct sim sim = {NULL, NULL, 0, 0, 2, 0};
+    struct sim sim = {NULL, NULL, 0, 0, 2, 0, 0};
     const char *state_dir = NULL;
     GPtrArray *specs = g_ptr_array_new();
     gint status = -1;
@@ -620,6 +625,10 @@ int main(int argc, char **argv)
     g_strfreev(child_env);
     g_child_watch_add(pid, child_exited, &status);
     while (status < 0)
+        g_main_context_iteration(NULL, TRUE);
+    /* A device that left just before the command ended still comes back, so --state
+     * shows what the hardware would be doing now. */
+    while (sim.pending)
         g_main_context_iteration(NULL, TRUE);
 
     if (state_dir) {
