@@ -810,7 +810,7 @@ struct sim_dev *sim_model_camera(const char *target, char *err, size_t errlen)
     d->dev_class = 0xEF; /* miscellaneous, common class, interface association */
     d->dev_subclass = 0x02;
     d->dev_protocol = 0x01;
-    d->state = DFU_STATE_APP_IDLE; /* not a DFU device: nothing for DFU faults to match */
+    d->state = SIM_DFU_STATE_APP_IDLE; /* not a DFU device: nothing for DFU faults to match */
     add_cdc_config(d);
 
     c = xcalloc(1, sizeof(*c));

@@ -413,7 +413,7 @@ static int mem_program(struct sim_dev *d, const struct alt *a, uint32_t addr, co
 /* A request the device refuses: STALL, and per DFU 1.1 dfuERROR/errSTALLEDPKT. */
 static int stall_error(struct sim_dev *d, uint8_t status)
 {
-    d->state = DFU_STATE_ERROR;
+    d->state = SIM_DFU_STATE_ERROR;
     model(d)->status = status;
     return SIM_STALL;
 }
@@ -443,21 +443,21 @@ static int dfuse_dnload(struct sim_dev *d, const struct sim_setup *s, const uint
 {
     struct dfuse *m = model(d);
 
-    if (d->state != DFU_STATE_IDLE && d->state != DFU_STATE_DNLOAD_IDLE) {
+    if (d->state != SIM_DFU_STATE_IDLE && d->state != SIM_DFU_STATE_DNLOAD_IDLE) {
         sim_note(d, "DNLOAD refused in state %d", d->state);
         return SIM_STALL;
     }
     if (d->cur_alt >= m->nr_alts)
         return SIM_STALL;
     if (s->wLength == 0) {
-        d->state = DFU_STATE_MANIFEST_SYNC;
-        m->status = DFU_STATUS_OK;
+        d->state = SIM_DFU_STATE_MANIFEST_SYNC;
+        m->status = SIM_DFU_STATUS_OK;
         sim_note(d, "leave requested");
         return SIM_OK;
     }
     if (s->wLength > m->b->transfer_size) {
         sim_note(d, "DNLOAD of %u bytes exceeds wTransferSize %u", s->wLength, m->b->transfer_size);
-        return stall_error(d, DFU_STATUS_ERR_STALLEDPKT);
+        return stall_error(d, SIM_DFU_STATUS_ERR_STALLEDPKT);
     }
     /*
      * wBlockNum 1 is not used by DfuSe (AN2662); ST's library ignores such a
@@ -466,11 +466,11 @@ static int dfuse_dnload(struct sim_dev *d, const struct sim_setup *s, const uint
      */
     if (s->wValue == 1) {
         sim_note(d, "DNLOAD wBlockNum 1 is not allowed");
-        return stall_error(d, DFU_STATUS_ERR_STALLEDPKT);
+        return stall_error(d, SIM_DFU_STATUS_ERR_STALLEDPKT);
     }
     if (s->wValue == 0 && !command_ok(m->b, data, s->wLength)) {
         sim_note(d, "unknown command 0x%02X (%u bytes)", data[0], s->wLength);
-        return stall_error(d, DFU_STATUS_ERR_STALLEDPKT);
+        return stall_error(d, SIM_DFU_STATUS_ERR_STALLEDPKT);
     }
     if (s->wValue >= 2) {
         m->data_index = d->blocks_downloaded++;
@@ -479,7 +479,7 @@ static int dfuse_dnload(struct sim_dev *d, const struct sim_setup *s, const uint
     memcpy(m->buf, data, s->wLength);
     m->len = s->wLength;
     m->block = s->wValue;
-    d->state = DFU_STATE_DNLOAD_SYNC;
+    d->state = SIM_DFU_STATE_DNLOAD_SYNC;
     return SIM_OK;
 }
 
@@ -489,8 +489,8 @@ static void fail_now(struct sim_dev *d, uint8_t status, const char *what, uint32
     struct dfuse *m = model(d);
 
     sim_note(d, "%s 0x%08X: %s", what, addr,
-             status == DFU_STATUS_ERR_TARGET ? "errTARGET, not in this alt's memory" : "error");
-    d->state = DFU_STATE_ERROR;
+             status == SIM_DFU_STATUS_ERR_TARGET ? "errTARGET, not in this alt's memory" : "error");
+    d->state = SIM_DFU_STATE_ERROR;
     m->status = status;
     m->poll_ms = 0;
 }
@@ -502,7 +502,7 @@ static void do_erase(struct sim_dev *d, const struct alt *a, uint32_t addr)
     uint32_t start;
 
     if (a->region < 0 || !g || !(g->type & MEM_ERASE)) {
-        fail_now(d, DFU_STATUS_ERR_TARGET, "ERASE", addr);
+        fail_now(d, SIM_DFU_STATUS_ERR_TARGET, "ERASE", addr);
         return;
     }
     start = g->start + (addr - g->start) / g->sector * g->sector;
@@ -530,13 +530,13 @@ static void do_mass_erase(struct sim_dev *d, const struct alt *a)
             all = false;
     }
     if (a->region < 0 || !any) {
-        fail_now(d, DFU_STATUS_ERR_TARGET, "MASS_ERASE", a->base);
+        fail_now(d, SIM_DFU_STATUS_ERR_TARGET, "MASS_ERASE", a->base);
         return;
     }
     r = &d->regions[a->region];
     sim_note(d, "command MASS_ERASE");
     m->poll_ms = m->b->mass_erase_poll;
-    m->result = DFU_STATUS_OK;
+    m->result = SIM_DFU_STATUS_OK;
     if (all && r->base == a->base && r->size == a->size) {
         m->result = (uint8_t)mem_erase_all(d, a);
         return;
@@ -547,7 +547,7 @@ static void do_mass_erase(struct sim_dev *d, const struct alt *a)
 
         if (!(g->type & MEM_ERASE))
             continue;
-        for (uint32_t k = 0; k < g->count && m->result == DFU_STATUS_OK; k++)
+        for (uint32_t k = 0; k < g->count && m->result == SIM_DFU_STATUS_OK; k++)
             m->result = (uint8_t)mem_erase(d, a, g->start + k * g->sector, g->sector);
     }
 }
@@ -562,7 +562,7 @@ static void do_unprotect(struct sim_dev *d)
         if (m->alts[i].mem == MEM_INTERNAL)
             mem_erase_all(d, &m->alts[i]);
     m->poll_ms = m->b->mass_erase_poll;
-    m->result = DFU_STATUS_OK;
+    m->result = SIM_DFU_STATUS_OK;
     m->unprotect = true;
 }
 
@@ -573,7 +573,7 @@ static void execute(struct sim_dev *d)
     const struct alt *a = &m->alts[d->cur_alt];
     uint32_t *ptr = &m->ptr[d->cur_alt];
 
-    m->result = DFU_STATUS_OK;
+    m->result = SIM_DFU_STATUS_OK;
     m->poll_ms = POLL_PROG_MS;
     if (m->block == 0) {
         uint32_t addr = m->len == 5 ? get32(m->buf + 1) : 0;
@@ -581,7 +581,7 @@ static void execute(struct sim_dev *d)
         switch (m->buf[0]) {
         case CMD_SET_ADDRESS:
             if (!range_ok(a, addr, 1, 0)) {
-                fail_now(d, DFU_STATUS_ERR_TARGET, "SET_ADDRESS", addr);
+                fail_now(d, SIM_DFU_STATUS_ERR_TARGET, "SET_ADDRESS", addr);
                 return;
             }
             *ptr = m->jump = addr;
@@ -602,23 +602,23 @@ static void execute(struct sim_dev *d)
         uint32_t addr = (uint32_t)addr64;
 
         if (addr64 > UINT32_MAX || !range_ok(a, addr, m->len, MEM_WRITE) || a->mem == MEM_OPTION) {
-            fail_now(d, DFU_STATUS_ERR_TARGET, "write", addr);
+            fail_now(d, SIM_DFU_STATUS_ERR_TARGET, "write", addr);
             return;
         }
         m->jump = addr;
         if (sim_fault(d, SIM_FAULT_REFUSE_WRITE, m->data_index)) {
             sim_note(d, "write 0x%08X+%zu refused (fault): errWRITE", addr, m->len);
-            m->result = DFU_STATUS_ERR_WRITE;
+            m->result = SIM_DFU_STATUS_ERR_WRITE;
         } else {
             m->result = (uint8_t)mem_program(d, a, addr, m->buf, m->len);
-            if (m->result != DFU_STATUS_OK)
+            if (m->result != SIM_DFU_STATUS_OK)
                 sim_note(d, "write 0x%08X+%zu failed: status %u", addr, m->len, m->result);
         }
     }
-    if (d->state == DFU_STATE_ERROR)
+    if (d->state == SIM_DFU_STATE_ERROR)
         return;
-    d->state = DFU_STATE_DNBUSY;
-    m->status = DFU_STATUS_OK;
+    d->state = SIM_DFU_STATE_DNBUSY;
+    m->status = SIM_DFU_STATUS_OK;
 }
 
 static int dfuse_getstatus(struct sim_dev *d, const struct sim_setup *s, uint8_t *data, size_t *len)
@@ -631,23 +631,23 @@ static int dfuse_getstatus(struct sim_dev *d, const struct sim_setup *s, uint8_t
     int state;
 
     switch (d->state) {
-    case DFU_STATE_DNLOAD_SYNC:
+    case SIM_DFU_STATE_DNLOAD_SYNC:
         execute(d);
-        if (d->state == DFU_STATE_DNBUSY)
+        if (d->state == SIM_DFU_STATE_DNBUSY)
             poll = m->poll_ms;
         break;
-    case DFU_STATE_DNBUSY:
+    case SIM_DFU_STATE_DNBUSY:
         if (m->wedged) {
             poll = POLL_WEDGE_MS;
-        } else if (m->result != DFU_STATUS_OK) {
-            d->state = DFU_STATE_ERROR;
+        } else if (m->result != SIM_DFU_STATUS_OK) {
+            d->state = SIM_DFU_STATE_ERROR;
             m->status = m->result;
         } else {
-            d->state = DFU_STATE_DNLOAD_IDLE;
+            d->state = SIM_DFU_STATE_DNLOAD_IDLE;
         }
         break;
-    case DFU_STATE_MANIFEST_SYNC:
-        d->state = DFU_STATE_MANIFEST;
+    case SIM_DFU_STATE_MANIFEST_SYNC:
+        d->state = SIM_DFU_STATE_MANIFEST;
         poll = POLL_LEAVE_MS;
         leave = true;
         break;
@@ -687,7 +687,7 @@ static int dfuse_upload(struct sim_dev *d, const struct sim_setup *s, uint8_t *d
     uint64_t addr64;
     uint32_t addr;
 
-    if (d->state != DFU_STATE_IDLE && d->state != DFU_STATE_UPLOAD_IDLE) {
+    if (d->state != SIM_DFU_STATE_IDLE && d->state != SIM_DFU_STATE_UPLOAD_IDLE) {
         sim_note(d, "UPLOAD refused in state %d", d->state);
         return SIM_STALL;
     }
@@ -695,7 +695,7 @@ static int dfuse_upload(struct sim_dev *d, const struct sim_setup *s, uint8_t *d
         return SIM_STALL;
     a = &m->alts[d->cur_alt];
     if (n == 0) {
-        d->state = DFU_STATE_IDLE;
+        d->state = SIM_DFU_STATE_IDLE;
         *len = 0;
         return SIM_OK;
     }
@@ -704,13 +704,13 @@ static int dfuse_upload(struct sim_dev *d, const struct sim_setup *s, uint8_t *d
         memcpy(data, m->b->commands, *len);
     } else if (s->wValue == 1) {
         sim_note(d, "UPLOAD wBlockNum 1 is not allowed");
-        return stall_error(d, DFU_STATUS_ERR_STALLEDPKT);
+        return stall_error(d, SIM_DFU_STATUS_ERR_STALLEDPKT);
     } else {
         addr64 = (uint64_t)(s->wValue - 2u) * m->b->transfer_size + m->ptr[d->cur_alt];
         addr = (uint32_t)addr64;
         if (addr64 > UINT32_MAX || !range_ok(a, addr, 1, MEM_READ)) {
             sim_note(d, "read 0x%08X: errTARGET, not in this alt's memory", addr);
-            return stall_error(d, DFU_STATUS_ERR_TARGET);
+            return stall_error(d, SIM_DFU_STATUS_ERR_TARGET);
         }
         /* A read running past the end of the memory is cut short (UNCERTAIN). */
         if (addr64 + n > (uint64_t)a->base + a->size)
@@ -719,16 +719,16 @@ static int dfuse_upload(struct sim_dev *d, const struct sim_setup *s, uint8_t *d
         *len = n;
     }
     /* A short frame ends the upload (DFU 1.1). */
-    d->state = *len < s->wLength ? DFU_STATE_IDLE : DFU_STATE_UPLOAD_IDLE;
+    d->state = *len < s->wLength ? SIM_DFU_STATE_IDLE : SIM_DFU_STATE_UPLOAD_IDLE;
     return SIM_OK;
 }
 
 /* usbd_dfu.c DFU_Abort/DFU_Detach: back to dfuIDLE only from these states. */
 static bool abortable(int state)
 {
-    return state == DFU_STATE_IDLE || state == DFU_STATE_DNLOAD_SYNC ||
-           state == DFU_STATE_DNLOAD_IDLE || state == DFU_STATE_MANIFEST_SYNC ||
-           state == DFU_STATE_UPLOAD_IDLE;
+    return state == SIM_DFU_STATE_IDLE || state == SIM_DFU_STATE_DNLOAD_SYNC ||
+           state == SIM_DFU_STATE_DNLOAD_IDLE || state == SIM_DFU_STATE_MANIFEST_SYNC ||
+           state == SIM_DFU_STATE_UPLOAD_IDLE;
 }
 
 static int dfuse_control(struct sim_dev *d, const struct sim_setup *s, uint8_t *data, size_t *len)
@@ -739,43 +739,43 @@ static int dfuse_control(struct sim_dev *d, const struct sim_setup *s, uint8_t *
     if ((s->bmRequestType & 0x7F) != 0x21 || s->wIndex != 0)
         return SIM_STALL;
     switch (s->bRequest) {
-    case DFU_DNLOAD:
+    case SIM_DFU_DNLOAD:
         return in ? SIM_STALL : dfuse_dnload(d, s, data);
-    case DFU_UPLOAD:
+    case SIM_DFU_UPLOAD:
         return in ? dfuse_upload(d, s, data, len) : SIM_STALL;
-    case DFU_GETSTATUS:
+    case SIM_DFU_GETSTATUS:
         return in ? dfuse_getstatus(d, s, data, len) : SIM_STALL;
-    case DFU_GETSTATE:
+    case SIM_DFU_GETSTATE:
         if (!in)
             return SIM_STALL;
         if (s->wLength)
             data[0] = (uint8_t)d->state;
         *len = s->wLength ? 1 : 0;
         return SIM_OK;
-    case DFU_CLRSTATUS:
+    case SIM_DFU_CLRSTATUS:
         if (in)
             return SIM_STALL;
         if (m->wedged)
             sim_note(d, "rev V: CLRSTATUS ends the wedged erase");
         m->wedged = false;
-        if (d->state == DFU_STATE_ERROR) {
-            d->state = DFU_STATE_IDLE;
-            m->status = DFU_STATUS_OK;
+        if (d->state == SIM_DFU_STATE_ERROR) {
+            d->state = SIM_DFU_STATE_IDLE;
+            m->status = SIM_DFU_STATUS_OK;
         } else {
             /* ST's library: CLRSTATUS outside dfuERROR is itself an error. */
-            d->state = DFU_STATE_ERROR;
-            m->status = DFU_STATUS_ERR_UNKNOWN;
+            d->state = SIM_DFU_STATE_ERROR;
+            m->status = SIM_DFU_STATUS_ERR_UNKNOWN;
         }
         return SIM_OK;
-    case DFU_ABORT:
-    case DFU_DETACH:
+    case SIM_DFU_ABORT:
+    case SIM_DFU_DETACH:
         if (in)
             return SIM_STALL;
         if (abortable(d->state)) {
-            d->state = DFU_STATE_IDLE;
-            m->status = DFU_STATUS_OK;
+            d->state = SIM_DFU_STATE_IDLE;
+            m->status = SIM_DFU_STATUS_OK;
         } else {
-            sim_note(d, "%s ignored in state %d", s->bRequest == DFU_ABORT ? "ABORT" : "DETACH",
+            sim_note(d, "%s ignored in state %d", s->bRequest == SIM_DFU_ABORT ? "ABORT" : "DETACH",
                      d->state);
         }
         /* UNCERTAIN: with WillDetach ST's library re-attaches to the bus and
@@ -806,8 +806,8 @@ static void dfuse_reset(struct sim_dev *d)
     struct dfuse *m = model(d);
 
     /* A bus reset re-initialises the DFU class: the chip keeps running the bootloader. */
-    d->state = DFU_STATE_IDLE;
-    m->status = DFU_STATUS_OK;
+    d->state = SIM_DFU_STATE_IDLE;
+    m->status = SIM_DFU_STATUS_OK;
     m->wedged = false;
     reset_pointers(m);
     sim_note(d, "USB reset: the bootloader's DFU state starts over");

@@ -251,7 +251,7 @@ static int mem_program(struct sim_dev *d, enum mem mem, uint32_t addr, const uin
     int rc;
 
     if ((uint64_t)addr + n > (uint64_t)r->base + r->size)
-        return DFU_STATUS_ERR_ADDRESS;
+        return SIM_DFU_STATUS_ERR_ADDRESS;
     if (mem_specs[mem].program_us)
         d->timing.unit_program_us = mem_specs[mem].program_us;
     rc = sim_region_program(d, r, addr, p, n);
@@ -283,7 +283,7 @@ static int internal_write(struct sim_dev *d, uint32_t addr, const uint8_t *buf, 
     padded = (n + word - 1) / word * word;
     memcpy(tmp, buf, n);
     memset(tmp + n, 0, padded - n); /* the tail word: uint8_t tmp[FLASH_WORD_SIZE] = {0} */
-    return mem_program(d, MEM_INTERNAL, addr, tmp, padded) == DFU_STATUS_OK ? 0 : -1;
+    return mem_program(d, MEM_INTERNAL, addr, tmp, padded) == SIM_DFU_STATUS_OK ? 0 : -1;
 }
 
 /* NOR flash (stm32_qspi.c, stm32_xspi.c, alif_ospi.c): erase at a block boundary, program. */
@@ -293,7 +293,7 @@ static int nor_write(struct sim_dev *d, enum mem mem, uint32_t addr, const uint8
 
     if (addr % block == 0 && mem_erase(d, mem, addr, block) != 0)
         return -1;
-    return mem_program(d, mem, addr, buf, n) == DFU_STATUS_OK ? 0 : -1;
+    return mem_program(d, mem, addr, buf, n) == SIM_DFU_STATUS_OK ? 0 : -1;
 }
 
 /* alif_flash.c axi_flash_write: 16-byte aligned, rounded up from the transfer buffer. */
@@ -306,7 +306,7 @@ static int mram_write(struct sim_dev *d, uint32_t addr, size_t n)
         return -1;
     /* MRAM overwrites: no erase, so clear the bytes before the (ANDing) program. */
     memset(r->data + (addr - r->base), 0xFF, padded);
-    return mem_program(d, MEM_MRAM, addr, model(d)->buf, padded) == DFU_STATUS_OK ? 0 : -1;
+    return mem_program(d, MEM_MRAM, addr, model(d)->buf, padded) == SIM_DFU_STATUS_OK ? 0 : -1;
 }
 
 /* alif_ospi.c spi_flash_recovery. */
@@ -357,13 +357,13 @@ static void finish(struct sim_dev *d, uint8_t status)
     struct omvbl *m = model(d);
 
     m->flashing = false;
-    if (status == DFU_STATUS_OK) {
-        if (m->state == DFU_STATE_DNBUSY)
-            m->state = DFU_STATE_DNLOAD_SYNC;
-        else if (m->state == DFU_STATE_MANIFEST)
-            m->state = DFU_STATE_MANIFEST_SYNC; /* manifestation tolerant */
+    if (status == SIM_DFU_STATUS_OK) {
+        if (m->state == SIM_DFU_STATE_DNBUSY)
+            m->state = SIM_DFU_STATE_DNLOAD_SYNC;
+        else if (m->state == SIM_DFU_STATE_MANIFEST)
+            m->state = SIM_DFU_STATE_MANIFEST_SYNC; /* manifestation tolerant */
     } else {
-        m->state = DFU_STATE_ERROR;
+        m->state = SIM_DFU_STATE_ERROR;
         m->status = status;
     }
 }
@@ -377,27 +377,27 @@ static void download(struct sim_dev *d)
 
     if (p->rdonly) {
         sim_note(d, "%s is read-only: errWRITE", p->name);
-        finish(d, DFU_STATUS_ERR_WRITE);
+        finish(d, SIM_DFU_STATUS_ERR_WRITE);
     } else if (addr + m->length > p->limit) {
         sim_note(d, "write 0x%08llX+%u past the %s limit 0x%08X: errADDRESS",
                  (unsigned long long)addr, m->length, p->name, p->limit);
-        finish(d, DFU_STATUS_ERR_ADDRESS);
+        finish(d, SIM_DFU_STATUS_ERR_ADDRESS);
     } else if (sim_fault(d, SIM_FAULT_REFUSE_WRITE, m->data_index)) {
         sim_note(d, "write 0x%08llX+%u refused (fault): errWRITE", (unsigned long long)addr,
                  m->length);
-        finish(d, DFU_STATUS_ERR_WRITE);
+        finish(d, SIM_DFU_STATUS_ERR_WRITE);
     } else if (flash_write(d, p->mem, (uint32_t)addr, m->length) != 0) {
         sim_note(d, "write 0x%08llX+%u failed: errWRITE", (unsigned long long)addr, m->length);
-        finish(d, DFU_STATUS_ERR_WRITE);
+        finish(d, SIM_DFU_STATUS_ERR_WRITE);
     } else {
-        finish(d, DFU_STATUS_OK);
+        finish(d, SIM_DFU_STATUS_OK);
     }
 }
 
 static void reset_state(struct omvbl *m)
 {
-    m->state = DFU_STATE_IDLE;
-    m->status = DFU_STATUS_OK;
+    m->state = SIM_DFU_STATE_IDLE;
+    m->status = SIM_DFU_STATUS_OK;
     m->flashing = false;
 }
 
@@ -408,29 +408,29 @@ static int getstatus(struct sim_dev *d, const struct sim_setup *s, uint8_t *data
     int reply = m->state;
     uint8_t out[6];
 
-    if (m->state == DFU_STATE_DNLOAD_SYNC) {
+    if (m->state == SIM_DFU_STATE_DNLOAD_SYNC) {
         if (m->flashing) {
-            reply = DFU_STATE_DNBUSY; /* poll: the partition's delay, 0 on every board */
+            reply = SIM_DFU_STATE_DNBUSY; /* poll: the partition's delay, 0 on every board */
             m->attached = true;
-            m->state = DFU_STATE_DNBUSY;
+            m->state = SIM_DFU_STATE_DNBUSY;
             download(d);
         } else {
-            reply = m->state = DFU_STATE_DNLOAD_IDLE;
+            reply = m->state = SIM_DFU_STATE_DNLOAD_IDLE;
         }
-    } else if (m->state == DFU_STATE_MANIFEST_SYNC) {
+    } else if (m->state == SIM_DFU_STATE_MANIFEST_SYNC) {
         if (m->flashing) {
-            reply = DFU_STATE_MANIFEST;
+            reply = SIM_DFU_STATE_MANIFEST;
             m->attached = true;
-            m->state = DFU_STATE_MANIFEST;
+            m->state = SIM_DFU_STATE_MANIFEST;
             sim_note(d, "manifest: %s write-protected again", m->t->parts[d->cur_alt].name);
-            finish(d, DFU_STATUS_OK);
+            finish(d, SIM_DFU_STATUS_OK);
         } else {
-            reply = m->state = DFU_STATE_IDLE;
+            reply = m->state = SIM_DFU_STATE_IDLE;
         }
     }
     d->state = reply;
     /* The status byte is the one before the work: an error shows on the next GETSTATUS. */
-    out[0] = reply == DFU_STATE_DNBUSY ? DFU_STATUS_OK : m->status;
+    out[0] = reply == SIM_DFU_STATE_DNBUSY ? SIM_DFU_STATUS_OK : m->status;
     out[1] = out[2] = out[3] = 0;
     out[4] = (uint8_t)reply;
     out[5] = 0;
@@ -459,7 +459,7 @@ static int upload(struct sim_dev *d, const struct sim_setup *s, uint8_t *data, s
         sim_note(d, "upload %s block %u: past the limit, 4-byte EOF frame", p->name, s->wValue);
     } else if (p->mem == MEM_RECOVERY) {
         *len = 0;
-        finish(d, DFU_STATUS_ERR_FILE);
+        finish(d, SIM_DFU_STATUS_ERR_FILE);
         sim_note(d, "upload %s: not readable, errFILE", p->name);
     } else {
         sim_region_read(region(d, p->mem), (uint32_t)addr, data, s->wLength);
@@ -486,14 +486,14 @@ static int omvbl_control(struct sim_dev *d, const struct sim_setup *s, uint8_t *
     if ((s->bmRequestType & 0x7F) != 0x21 || s->wIndex != 0 || d->cur_alt >= m->nr_parts)
         return SIM_STALL;
     switch (s->bRequest) {
-    case DFU_DETACH:
+    case SIM_DFU_DETACH:
         if (in)
             return SIM_STALL;
         leave(d, "DETACH");
         break;
-    case DFU_DNLOAD:
+    case SIM_DFU_DNLOAD:
         if (in || s->wLength > XFER ||
-            (m->state != DFU_STATE_IDLE && m->state != DFU_STATE_DNLOAD_IDLE)) {
+            (m->state != SIM_DFU_STATE_IDLE && m->state != SIM_DFU_STATE_DNLOAD_IDLE)) {
             sim_note(d, "DNLOAD refused in state %d", m->state);
             return SIM_STALL;
         }
@@ -504,23 +504,23 @@ static int omvbl_control(struct sim_dev *d, const struct sim_setup *s, uint8_t *
             memcpy(m->buf, data, s->wLength);
             m->data_index = d->blocks_downloaded++;
             d->bytes_downloaded += s->wLength;
-            m->state = DFU_STATE_DNLOAD_SYNC;
+            m->state = SIM_DFU_STATE_DNLOAD_SYNC;
         } else {
-            m->state = DFU_STATE_MANIFEST_SYNC;
+            m->state = SIM_DFU_STATE_MANIFEST_SYNC;
         }
         break;
-    case DFU_UPLOAD:
+    case SIM_DFU_UPLOAD:
         rc = in ? upload(d, s, data, len) : SIM_STALL;
         break;
-    case DFU_GETSTATUS:
+    case SIM_DFU_GETSTATUS:
         return in ? getstatus(d, s, data, len) : SIM_STALL;
-    case DFU_CLRSTATUS:
-    case DFU_ABORT:
+    case SIM_DFU_CLRSTATUS:
+    case SIM_DFU_ABORT:
         if (in)
             return SIM_STALL;
         reset_state(m);
         break;
-    case DFU_GETSTATE:
+    case SIM_DFU_GETSTATE:
         if (!in)
             return SIM_STALL;
         if (s->wLength)

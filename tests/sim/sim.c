@@ -43,7 +43,7 @@ struct sim_dev *sim_dev_new(uint16_t vid, uint16_t pid, uint16_t bcd_device,
     d->timing.mass_erase_us = 16 * 1100000;
     d->timing.ctrl_fixed_us = 1000;
     d->timing.ctrl_packet_us = 55;
-    d->state = DFU_STATE_IDLE;
+    d->state = SIM_DFU_STATE_IDLE;
     return d;
 }
 
@@ -190,26 +190,26 @@ int sim_region_erase_sector(struct sim_dev *d, struct sim_region *r, uint32_t ad
     uint32_t start;
 
     if (addr < r->base || addr - r->base >= r->size)
-        return DFU_STATUS_ERR_ADDRESS;
+        return SIM_DFU_STATUS_ERR_ADDRESS;
     if (r->readonly)
-        return DFU_STATUS_ERR_ERASE;
+        return SIM_DFU_STATUS_ERR_ERASE;
     start = (addr - r->base) / r->sector * r->sector;
     memset(r->data + start, 0xFF, r->size - start < r->sector ? r->size - start : r->sector);
     r->erases++;
     sim_busy(d, erase_cost(d, d->timing.sector_erase_us));
     sim_note(d, "erase %s 0x%08X+%u", r->name, r->base + start, r->sector);
-    return DFU_STATUS_OK;
+    return SIM_DFU_STATUS_OK;
 }
 
 int sim_region_erase_all(struct sim_dev *d, struct sim_region *r)
 {
     if (r->readonly)
-        return DFU_STATUS_ERR_ERASE;
+        return SIM_DFU_STATUS_ERR_ERASE;
     memset(r->data, 0xFF, r->size);
     r->erases++;
     sim_busy(d, erase_cost(d, d->timing.mass_erase_us));
     sim_note(d, "mass erase %s", r->name);
-    return DFU_STATUS_OK;
+    return SIM_DFU_STATUS_OK;
 }
 
 int sim_region_program(struct sim_dev *d, struct sim_region *r, uint32_t addr, const uint8_t *p,
@@ -218,9 +218,9 @@ int sim_region_program(struct sim_dev *d, struct sim_region *r, uint32_t addr, c
     uint32_t off;
 
     if (addr < r->base || (uint64_t)addr - r->base + n > r->size)
-        return DFU_STATUS_ERR_ADDRESS;
+        return SIM_DFU_STATUS_ERR_ADDRESS;
     if (r->readonly)
-        return DFU_STATUS_ERR_WRITE;
+        return SIM_DFU_STATUS_ERR_WRITE;
     off = addr - r->base;
     if (r->strict) {
         /* Every programming unit touched must still be erased (H7 ECC words). */
@@ -231,7 +231,7 @@ int sim_region_program(struct sim_dev *d, struct sim_region *r, uint32_t addr, c
                 if (r->data[u + i] != 0xFF) {
                     sim_note(d, "program 0x%08X: flash word at 0x%08X is not erased", addr,
                              r->base + (uint32_t)u);
-                    return DFU_STATUS_ERR_PROG;
+                    return SIM_DFU_STATUS_ERR_PROG;
                 }
         memcpy(r->data + off, p, n);
     } else {
@@ -241,7 +241,7 @@ int sim_region_program(struct sim_dev *d, struct sim_region *r, uint32_t addr, c
     r->programs++;
     sim_busy(d, (n + r->unit - 1) / r->unit * d->timing.unit_program_us);
     sim_note(d, "program %s 0x%08X+%zu", r->name, addr, n);
-    return DFU_STATUS_OK;
+    return SIM_DFU_STATUS_OK;
 }
 
 void sim_region_read(const struct sim_region *r, uint32_t addr, uint8_t *out, size_t n)

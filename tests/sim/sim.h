@@ -40,46 +40,46 @@ struct sim_setup {
 };
 
 enum {
-    DFU_DETACH = 0,
-    DFU_DNLOAD = 1,
-    DFU_UPLOAD = 2,
-    DFU_GETSTATUS = 3,
-    DFU_CLRSTATUS = 4,
-    DFU_GETSTATE = 5,
-    DFU_ABORT = 6,
+    SIM_DFU_DETACH = 0,
+    SIM_DFU_DNLOAD = 1,
+    SIM_DFU_UPLOAD = 2,
+    SIM_DFU_GETSTATUS = 3,
+    SIM_DFU_CLRSTATUS = 4,
+    SIM_DFU_GETSTATE = 5,
+    SIM_DFU_ABORT = 6,
 };
 
-enum dfu_state {
-    DFU_STATE_APP_IDLE = 0,
-    DFU_STATE_APP_DETACH = 1,
-    DFU_STATE_IDLE = 2,
-    DFU_STATE_DNLOAD_SYNC = 3,
-    DFU_STATE_DNBUSY = 4,
-    DFU_STATE_DNLOAD_IDLE = 5,
-    DFU_STATE_MANIFEST_SYNC = 6,
-    DFU_STATE_MANIFEST = 7,
-    DFU_STATE_MANIFEST_WAIT_RESET = 8,
-    DFU_STATE_UPLOAD_IDLE = 9,
-    DFU_STATE_ERROR = 10,
+enum sim_dfu_state {
+    SIM_DFU_STATE_APP_IDLE = 0,
+    SIM_DFU_STATE_APP_DETACH = 1,
+    SIM_DFU_STATE_IDLE = 2,
+    SIM_DFU_STATE_DNLOAD_SYNC = 3,
+    SIM_DFU_STATE_DNBUSY = 4,
+    SIM_DFU_STATE_DNLOAD_IDLE = 5,
+    SIM_DFU_STATE_MANIFEST_SYNC = 6,
+    SIM_DFU_STATE_MANIFEST = 7,
+    SIM_DFU_STATE_MANIFEST_WAIT_RESET = 8,
+    SIM_DFU_STATE_UPLOAD_IDLE = 9,
+    SIM_DFU_STATE_ERROR = 10,
 };
 
-enum dfu_status {
-    DFU_STATUS_OK = 0x00,
-    DFU_STATUS_ERR_TARGET = 0x01,
-    DFU_STATUS_ERR_FILE = 0x02,
-    DFU_STATUS_ERR_WRITE = 0x03,
-    DFU_STATUS_ERR_ERASE = 0x04,
-    DFU_STATUS_ERR_CHECK_ERASED = 0x05,
-    DFU_STATUS_ERR_PROG = 0x06,
-    DFU_STATUS_ERR_VERIFY = 0x07,
-    DFU_STATUS_ERR_ADDRESS = 0x08,
-    DFU_STATUS_ERR_NOTDONE = 0x09,
-    DFU_STATUS_ERR_FIRMWARE = 0x0A,
-    DFU_STATUS_ERR_VENDOR = 0x0B,
-    DFU_STATUS_ERR_USBR = 0x0C,
-    DFU_STATUS_ERR_POR = 0x0D,
-    DFU_STATUS_ERR_UNKNOWN = 0x0E,
-    DFU_STATUS_ERR_STALLEDPKT = 0x0F,
+enum sim_dfu_status {
+    SIM_DFU_STATUS_OK = 0x00,
+    SIM_DFU_STATUS_ERR_TARGET = 0x01,
+    SIM_DFU_STATUS_ERR_FILE = 0x02,
+    SIM_DFU_STATUS_ERR_WRITE = 0x03,
+    SIM_DFU_STATUS_ERR_ERASE = 0x04,
+    SIM_DFU_STATUS_ERR_CHECK_ERASED = 0x05,
+    SIM_DFU_STATUS_ERR_PROG = 0x06,
+    SIM_DFU_STATUS_ERR_VERIFY = 0x07,
+    SIM_DFU_STATUS_ERR_ADDRESS = 0x08,
+    SIM_DFU_STATUS_ERR_NOTDONE = 0x09,
+    SIM_DFU_STATUS_ERR_FIRMWARE = 0x0A,
+    SIM_DFU_STATUS_ERR_VENDOR = 0x0B,
+    SIM_DFU_STATUS_ERR_USBR = 0x0C,
+    SIM_DFU_STATUS_ERR_POR = 0x0D,
+    SIM_DFU_STATUS_ERR_UNKNOWN = 0x0E,
+    SIM_DFU_STATUS_ERR_STALLEDPKT = 0x0F,
 };
 
 /* Results of a request. */
@@ -288,7 +288,7 @@ const struct sim_fault *sim_fault_find(const struct sim_dev *d, enum sim_fault_k
  * the old serial number appended unless next_spec names one. */
 void sim_leave(struct sim_dev *d, const char *next_spec);
 
-/* Memory operations; return a DFU status (DFU_STATUS_OK on success). */
+/* Memory operations; return a DFU status (SIM_DFU_STATUS_OK on success). */
 int sim_region_erase_sector(struct sim_dev *d, struct sim_region *r, uint32_t addr);
 int sim_region_erase_all(struct sim_dev *d, struct sim_region *r);
 int sim_region_program(struct sim_dev *d, struct sim_region *r, uint32_t addr, const uint8_t *p,

@@ -44,7 +44,7 @@ static struct status getstatus(struct sim_dev *d)
     uint8_t b[6] = {0};
     size_t n = 0;
 
-    st.rc = ctl(d, 0xA1, DFU_GETSTATUS, 0, 0, b, 6, &n);
+    st.rc = ctl(d, 0xA1, SIM_DFU_GETSTATUS, 0, 0, b, 6, &n);
     if (st.rc == SIM_OK && n == 6) {
         st.status = b[0];
         st.poll = (unsigned)(b[1] | b[2] << 8 | b[3] << 16);
@@ -55,29 +55,29 @@ static struct status getstatus(struct sim_dev *d)
 
 static int dnload(struct sim_dev *d, uint16_t block, const void *data, uint16_t len)
 {
-    return ctl(d, 0x21, DFU_DNLOAD, block, 0, (void *)(uintptr_t)data, len, NULL);
+    return ctl(d, 0x21, SIM_DFU_DNLOAD, block, 0, (void *)(uintptr_t)data, len, NULL);
 }
 
 static int upload(struct sim_dev *d, uint16_t block, void *buf, uint16_t len, size_t *got)
 {
-    return ctl(d, 0xA1, DFU_UPLOAD, block, 0, buf, len, got);
+    return ctl(d, 0xA1, SIM_DFU_UPLOAD, block, 0, buf, len, got);
 }
 
 static int clrstatus(struct sim_dev *d)
 {
-    return ctl(d, 0x21, DFU_CLRSTATUS, 0, 0, NULL, 0, NULL);
+    return ctl(d, 0x21, SIM_DFU_CLRSTATUS, 0, 0, NULL, 0, NULL);
 }
 
 static int abort_req(struct sim_dev *d)
 {
-    return ctl(d, 0x21, DFU_ABORT, 0, 0, NULL, 0, NULL);
+    return ctl(d, 0x21, SIM_DFU_ABORT, 0, 0, NULL, 0, NULL);
 }
 
 static int getstate(struct sim_dev *d)
 {
     uint8_t b = 0xEE;
 
-    return ctl(d, 0xA1, DFU_GETSTATE, 0, 0, &b, 1, NULL) == SIM_OK ? b : -1;
+    return ctl(d, 0xA1, SIM_DFU_GETSTATE, 0, 0, &b, 1, NULL) == SIM_OK ? b : -1;
 }
 
 static int set_interface(struct sim_dev *d, uint16_t alt)
@@ -239,7 +239,7 @@ static struct status command(struct sim_dev *d, uint8_t cmd, const uint32_t *add
     if (dnload(d, 0, b, addr ? 5 : 1) != SIM_OK)
         return st;
     st = getstatus(d);
-    if (st.state != DFU_STATE_DNBUSY)
+    if (st.state != SIM_DFU_STATE_DNBUSY)
         return st;
     return getstatus(d);
 }
@@ -259,7 +259,7 @@ static struct status dfuse_write(struct sim_dev *d, uint32_t addr, const uint8_t
 {
     struct status st = set_address(d, addr);
 
-    if (st.state != DFU_STATE_DNLOAD_IDLE)
+    if (st.state != SIM_DFU_STATE_DNLOAD_IDLE)
         return st;
     if (dnload(d, 2, p, n) != SIM_OK) {
         st.rc = SIM_STALL;
@@ -267,7 +267,7 @@ static struct status dfuse_write(struct sim_dev *d, uint32_t addr, const uint8_t
         return st;
     }
     st = getstatus(d);
-    if (st.state != DFU_STATE_DNBUSY)
+    if (st.state != SIM_DFU_STATE_DNBUSY)
         return st;
     return getstatus(d);
 }
@@ -298,7 +298,7 @@ static void test_st_identity(void)
     CHECK_INT(d->regions[0].size, ==, 2 * 1024 * 1024);
     CHECK_INT(d->regions[0].unit, ==, 32);
     CHECK(d->regions[0].strict);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
     sim_dev_free(d);
 
     d = spec("st-rom:F427,serial=X1");
@@ -326,20 +326,21 @@ static void test_st_write_readback(void)
     size_t got = 0;
 
     pattern(data, sizeof(data), 1);
-    CHECK_STATUS(set_address(d, addr), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(set_address(d, addr), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     /* ERASE: dfuDNBUSY with 1000 ms, the work charged as device time, then DNLOAD-IDLE. */
     CHECK_INT(dnload(d, 0, (const uint8_t[]){0x41, 0x00, 0x00, 0x04, 0x08}, 5), ==, SIM_OK);
     st = getstatus(d);
-    CHECK_STATUS(st, DFU_STATUS_OK, DFU_STATE_DNBUSY);
+    CHECK_STATUS(st, SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNBUSY);
     CHECK_INT(st.poll, ==, 1000);
     CHECK_INT(sim_dev_wait_us(d), ==, d->timing.sector_erase_us);
     st = getstatus(d);
-    CHECK_STATUS(st, DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(st, SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK_INT(st.poll, ==, 0);
     CHECK_INT(d->regions[0].erases, ==, 1);
 
     pattern(data, sizeof(data), 1);
-    CHECK_STATUS(dfuse_write(d, addr, data, sizeof(data)), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(dfuse_write(d, addr, data, sizeof(data)), SIM_DFU_STATUS_OK,
+                 SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(!memcmp(mem(d, addr), data, sizeof(data)));
     CHECK_INT(d->blocks_downloaded, ==, 1);
     CHECK_INT(d->bytes_downloaded, ==, 2048);
@@ -347,11 +348,11 @@ static void test_st_write_readback(void)
     /* UPLOAD needs dfuIDLE: ABORT first, then read at the pointer with wValue 2. */
     CHECK_INT(upload(d, 2, back, sizeof(back), &got), ==, SIM_STALL);
     CHECK_INT(abort_req(d), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
     CHECK_INT(upload(d, 2, back, sizeof(back), &got), ==, SIM_OK);
     CHECK_INT(got, ==, sizeof(back));
     CHECK(!memcmp(back, data, sizeof(data)));
-    CHECK_INT(getstate(d), ==, DFU_STATE_UPLOAD_IDLE);
+    CHECK_INT(getstate(d), ==, SIM_DFU_STATE_UPLOAD_IDLE);
     CHECK_CONTAINS(d->log.buf, "command ERASE 0x08040000");
     CHECK_CONTAINS(d->log.buf, "program internal 0x08040000+2048");
     sim_dev_free(d);
@@ -363,7 +364,7 @@ static void test_st_page_erase(void)
 
     memset(mem(d, 0x08020000), 0x00, 0x40000);
     /* Any address inside the sector erases the whole sector. */
-    CHECK_STATUS(erase_page(d, 0x08041234), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(erase_page(d, 0x08041234), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x08040000, 0x20000, 0xFF));
     CHECK(all_bytes(d, 0x08020000, 0x20000, 0x00));
     CHECK_INT(d->regions[0].erases, ==, 1);
@@ -377,20 +378,20 @@ static void test_st_h7_errprog(void)
     struct status st;
 
     pattern(data, sizeof(data), 2);
-    CHECK_STATUS(dfuse_write(d, 0x08000000, data, sizeof(data)), DFU_STATUS_OK,
-                 DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(dfuse_write(d, 0x08000000, data, sizeof(data)), SIM_DFU_STATUS_OK,
+                 SIM_DFU_STATE_DNLOAD_IDLE);
     /* The same flash words again without an erase: the ECC flash refuses. */
-    CHECK_STATUS(set_address(d, 0x08000020), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(set_address(d, 0x08000020), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK_INT(dnload(d, 2, data, 32), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNBUSY);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_ERR_PROG, DFU_STATE_ERROR);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNBUSY);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_ERR_PROG, SIM_DFU_STATE_ERROR);
     CHECK_INT(dnload(d, 2, data, 32), ==, SIM_STALL); /* not in dfuERROR */
     CHECK_INT(clrstatus(d), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
     /* After an erase the words take data again. */
-    CHECK_STATUS(erase_page(d, 0x08000000), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(erase_page(d, 0x08000000), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     st = dfuse_write(d, 0x08000020, data, 32);
-    CHECK_STATUS(st, DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(st, SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     sim_dev_free(d);
 }
 
@@ -403,11 +404,11 @@ static void test_st_get_commands(void)
     CHECK_INT(upload(d, 0, b, 4, &got), ==, SIM_OK);
     CHECK_INT(got, ==, 4);
     CHECK(b[0] == 0x00 && b[1] == 0x21 && b[2] == 0x41 && b[3] == 0x92);
-    CHECK_INT(getstate(d), ==, DFU_STATE_UPLOAD_IDLE);
+    CHECK_INT(getstate(d), ==, SIM_DFU_STATE_UPLOAD_IDLE);
     CHECK_INT(abort_req(d), ==, SIM_OK);
     CHECK_INT(upload(d, 0, b, sizeof(b), &got), ==, SIM_OK);
     CHECK_INT(got, ==, 4); /* a short frame: the upload is over */
-    CHECK_INT(getstate(d), ==, DFU_STATE_IDLE);
+    CHECK_INT(getstate(d), ==, SIM_DFU_STATE_IDLE);
     sim_dev_free(d);
 
     d = spec("arduino:PORTENTA");
@@ -425,17 +426,17 @@ static void test_st_address_rule(void)
     size_t got = 0;
 
     pattern(data, sizeof(data), 3);
-    CHECK_STATUS(set_address(d, a), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(set_address(d, a), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK_INT(dnload(d, 3, data, sizeof(data)), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNBUSY);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNBUSY);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     /* (3 - 2) * 2048 + pointer */
     CHECK(!memcmp(mem(d, a + 2048), data, sizeof(data)));
     CHECK(all_bytes(d, a, 2048, 0xFF));
     /* A short block uses the device's 2048 too, not wLength. */
     CHECK_INT(dnload(d, 5, data, 64), ==, SIM_OK);
     getstatus(d);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(!memcmp(mem(d, a + 3 * 2048), data, 64));
     CHECK_INT(abort_req(d), ==, SIM_OK);
     CHECK_INT(upload(d, 3, back, sizeof(back), &got), ==, SIM_OK);
@@ -452,38 +453,40 @@ static void test_st_errors(void)
 
     /* wBlockNum 1 is not a DfuSe block. */
     CHECK_INT(dnload(d, 1, data, 16), ==, SIM_STALL);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_ERR_STALLEDPKT, DFU_STATE_ERROR);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_ERR_STALLEDPKT, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
     CHECK_INT(upload(d, 1, b, sizeof(b), &got), ==, SIM_STALL);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_ERR_STALLEDPKT, DFU_STATE_ERROR);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_ERR_STALLEDPKT, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
 
     /* An address outside the flash: errTARGET on the first GETSTATUS. */
     CHECK_INT(dnload(d, 0, (const uint8_t[]){0x21, 0x00, 0x00, 0x00, 0x20}, 5), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_ERR_TARGET, DFU_STATE_ERROR);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_ERR_TARGET, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
-    CHECK_STATUS(erase_page(d, 0x08200000), DFU_STATUS_ERR_TARGET, DFU_STATE_ERROR);
+    CHECK_STATUS(erase_page(d, 0x08200000), SIM_DFU_STATUS_ERR_TARGET, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
     /* A write that runs past the end of the flash. */
-    CHECK_STATUS(dfuse_write(d, 0x081FFC00, data, 2048), DFU_STATUS_ERR_TARGET, DFU_STATE_ERROR);
+    CHECK_STATUS(dfuse_write(d, 0x081FFC00, data, 2048), SIM_DFU_STATUS_ERR_TARGET,
+                 SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
     /* An unknown command byte. */
     CHECK_INT(dnload(d, 0, (const uint8_t[]){0x55}, 1), ==, SIM_STALL);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_ERR_STALLEDPKT, DFU_STATE_ERROR);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_ERR_STALLEDPKT, SIM_DFU_STATE_ERROR);
 
     /* CLRSTATUS: in dfuERROR -> dfuIDLE; anywhere else it is itself an error. */
     CHECK_INT(clrstatus(d), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_ERR_UNKNOWN, DFU_STATE_ERROR);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_ERR_UNKNOWN, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
     /* Option bytes: readable, not written by this model. */
     CHECK_INT(set_interface(d, 1), ==, SIM_OK);
     CHECK_INT(upload(d, 2, b, sizeof(b), &got), ==, SIM_OK);
     CHECK_INT(got, ==, sizeof(b));
     CHECK_INT(abort_req(d), ==, SIM_OK);
-    CHECK_STATUS(dfuse_write(d, 0x5200201C, data, 4), DFU_STATUS_ERR_TARGET, DFU_STATE_ERROR);
+    CHECK_STATUS(dfuse_write(d, 0x5200201C, data, 4), SIM_DFU_STATUS_ERR_TARGET,
+                 SIM_DFU_STATE_ERROR);
     sim_dev_free(d);
 }
 
@@ -492,11 +495,11 @@ static void test_st_leave(void)
     struct sim_dev *d = spec("st-rom:H743");
     struct status st;
 
-    CHECK_STATUS(set_address(d, 0x08000000), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(set_address(d, 0x08000000), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK_INT(dnload(d, 2, NULL, 0), ==, SIM_OK);
     CHECK_INT(d->transition, ==, SIM_STAY);
     st = getstatus(d);
-    CHECK_STATUS(st, DFU_STATUS_OK, DFU_STATE_MANIFEST);
+    CHECK_STATUS(st, SIM_DFU_STATUS_OK, SIM_DFU_STATE_MANIFEST);
     CHECK_INT(st.poll, ==, 1);
     CHECK_INT(d->transition, ==, SIM_DISAPPEAR);
     CHECK(d->gone);
@@ -509,7 +512,7 @@ static void test_st_leave(void)
     /* after=SPEC: what the chip comes back as once it left. */
     d = spec("st-rom:H743,serial=R1,after=openmv-bl:OPENMV4");
     CHECK_INT(dnload(d, 0, NULL, 0), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_MANIFEST);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_MANIFEST);
     CHECK_INT(d->transition, ==, SIM_BECOME);
     CHECK_STR(d->next_spec, "openmv-bl:OPENMV4");
     sim_dev_free(d);
@@ -521,7 +524,7 @@ static void test_st_unprotect_and_reset(void)
 
     memset(mem(d, 0x08000000), 0x12, 0x1000);
     CHECK_INT(dnload(d, 0, (const uint8_t[]){0x92}, 1), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNBUSY);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNBUSY);
     CHECK_INT(d->transition, ==, SIM_BECOME);
     CHECK_STR(d->next_spec, "st-rom:H743,rev=V");
     CHECK(all_bytes(d, 0x08000000, 0x1000, 0xFF));
@@ -531,10 +534,10 @@ static void test_st_unprotect_and_reset(void)
     d = spec("st-rom:H743,rev=V");
     CHECK_INT(dnload(d, 0, (const uint8_t[]){0x41, 0x00, 0x00, 0x10, 0x08}, 5), ==, SIM_OK);
     getstatus(d);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNBUSY);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNBUSY);
     sim_dev_reset(d);
     CHECK_INT(d->transition, ==, SIM_STAY);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
     sim_dev_free(d);
 }
 
@@ -547,11 +550,11 @@ static void test_rev_v_wedge(void)
     int busy = 0;
 
     memset(mem(d, 0x08100000), 0x00, 0x20000);
-    CHECK_STATUS(set_address(d, 0x08100000), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(set_address(d, 0x08100000), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK_INT(dnload(d, 0, (const uint8_t[]){0x41, 0x00, 0x00, 0x10, 0x08}, 5), ==, SIM_OK);
     for (int i = 0; i < 100; i++) {
         st = getstatus(d);
-        if (st.rc == SIM_OK && st.status == DFU_STATUS_OK && st.state == DFU_STATE_DNBUSY &&
+        if (st.rc == SIM_OK && st.status == SIM_DFU_STATUS_OK && st.state == SIM_DFU_STATE_DNBUSY &&
             st.poll == 1000)
             busy++;
     }
@@ -560,12 +563,12 @@ static void test_rev_v_wedge(void)
     CHECK(all_bytes(d, 0x08100000, 0x20000, 0xFF));
     /* ABORT does not help (usbd_dfu.c ignores it in dfuDNBUSY). */
     CHECK_INT(abort_req(d), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNBUSY);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNBUSY);
     /* CubeProgrammer's way out: CLRSTATUS twice. */
     CHECK_INT(clrstatus(d), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_ERR_UNKNOWN, DFU_STATE_ERROR);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_ERR_UNKNOWN, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
     CHECK_INT(upload(d, 2, back, sizeof(back), &got), ==, SIM_OK);
     CHECK_INT(got, ==, sizeof(back));
     CHECK(all_bytes(d, 0x08100000, 1, 0xFF));
@@ -583,24 +586,24 @@ static void test_rev_v_normal_paths(void)
     struct status st;
 
     /* Bank 1: the usual two answers. */
-    CHECK_STATUS(erase_page(d, 0x08000000), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(erase_page(d, 0x08000000), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     /* Mass erase: normal, and bank 2 takes data afterwards. */
     memset(mem(d, 0x08100000), 0x00, 0x100);
     CHECK_INT(dnload(d, 0, (const uint8_t[]){0x41}, 1), ==, SIM_OK);
     st = getstatus(d);
-    CHECK_STATUS(st, DFU_STATUS_OK, DFU_STATE_DNBUSY);
+    CHECK_STATUS(st, SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNBUSY);
     CHECK_INT(sim_dev_wait_us(d), ==, d->timing.mass_erase_us);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x08000000, 0x200000, 0xFF));
     pattern(data, sizeof(data), 4);
-    CHECK_STATUS(dfuse_write(d, 0x08100000, data, sizeof(data)), DFU_STATUS_OK,
-                 DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(dfuse_write(d, 0x08100000, data, sizeof(data)), SIM_DFU_STATUS_OK,
+                 SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(!memcmp(mem(d, 0x08100000), data, sizeof(data)));
     sim_dev_free(d);
 
     /* Rev Y (the default) erases bank 2 like bank 1. */
     d = spec("st-rom:H743,rev=Y");
-    CHECK_STATUS(erase_page(d, 0x081E0000), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(erase_page(d, 0x081E0000), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     sim_dev_free(d);
 }
 
@@ -611,31 +614,31 @@ static void test_f4_f7_geometry(void)
 
     memset(mem(d, 0x08000000), 0x00, 0x200000);
     /* sector 4: 64 KiB at 0x08010000 */
-    CHECK_STATUS(erase_page(d, 0x08010000), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(erase_page(d, 0x08010000), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x08010000, 0x10000, 0xFF));
     CHECK(all_bytes(d, 0x0800C000, 0x4000, 0x00));
     CHECK(all_bytes(d, 0x08020000, 0x20000, 0x00));
     /* sector 3: 16 KiB */
-    CHECK_STATUS(erase_page(d, 0x0800C123), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(erase_page(d, 0x0800C123), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x0800C000, 0x4000, 0xFF));
     CHECK(all_bytes(d, 0x08008000, 0x4000, 0x00));
     /* bank 2: 16 KiB sectors again at 0x08100000, 64 KiB at 0x08110000 */
-    CHECK_STATUS(erase_page(d, 0x08110000), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(erase_page(d, 0x08110000), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x08110000, 0x10000, 0xFF));
     CHECK(all_bytes(d, 0x0810C000, 0x4000, 0x00));
     CHECK(all_bytes(d, 0x08120000, 0x100, 0x00));
     /* NOR flash: programming again ANDs the bits, no error. */
-    CHECK_STATUS(dfuse_write(d, 0x08010000, &a, 1), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
-    CHECK_STATUS(dfuse_write(d, 0x08010000, &b, 1), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(dfuse_write(d, 0x08010000, &a, 1), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(dfuse_write(d, 0x08010000, &b, 1), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK_INT(*mem(d, 0x08010000), ==, 0x00);
     sim_dev_free(d);
 
     d = spec("st-rom:F765");
     memset(mem(d, 0x08000000), 0x00, 0x200000);
-    CHECK_STATUS(erase_page(d, 0x08050000), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(erase_page(d, 0x08050000), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x08040000, 0x40000, 0xFF));
     CHECK(all_bytes(d, 0x08020000, 0x20000, 0x00));
-    CHECK_STATUS(erase_page(d, 0x08018000), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(erase_page(d, 0x08018000), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x08018000, 0x8000, 0xFF));
     CHECK(all_bytes(d, 0x08010000, 0x8000, 0x00));
     sim_dev_free(d);
@@ -681,37 +684,37 @@ static void test_arduino_portenta(void)
 
     /* Firmware at 0x08040000 through alt 0. */
     pattern(data, sizeof(data), 5);
-    CHECK_STATUS(erase_page(d, 0x08040000), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
-    CHECK_STATUS(dfuse_write(d, 0x08040000, data, sizeof(data)), DFU_STATUS_OK,
-                 DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(erase_page(d, 0x08040000), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(dfuse_write(d, 0x08040000, data, sizeof(data)), SIM_DFU_STATUS_OK,
+                 SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(!memcmp(mem(d, 0x08040000), data, sizeof(data)));
     /* wTransferSize 4096 in the address rule */
     CHECK_INT(dnload(d, 3, data, 32), ==, SIM_OK);
     getstatus(d);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(!memcmp(mem(d, 0x08041000), data, 32));
     /* The pointer must lie in the current alt's memory. */
-    CHECK_STATUS(set_address(d, 0x90B00000), DFU_STATUS_ERR_TARGET, DFU_STATE_ERROR);
+    CHECK_STATUS(set_address(d, 0x90B00000), SIM_DFU_STATUS_ERR_TARGET, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
     /* The bootloader's own sector is read-only ('a'). */
-    CHECK_STATUS(erase_page(d, 0x08000000), DFU_STATUS_ERR_TARGET, DFU_STATE_ERROR);
+    CHECK_STATUS(erase_page(d, 0x08000000), SIM_DFU_STATUS_ERR_TARGET, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
 
     /* ROMFS at 0x90B00000 through alt 1 (QSPI, 4 KiB sectors). */
     CHECK_INT(set_interface(d, 1), ==, SIM_OK);
     CHECK_INT(d->cur_alt, ==, 1);
     memset(mem(d, 0x90AFF000), 0x00, 0x3000);
-    CHECK_STATUS(set_address(d, 0x08040000), DFU_STATUS_ERR_TARGET, DFU_STATE_ERROR);
+    CHECK_STATUS(set_address(d, 0x08040000), SIM_DFU_STATUS_ERR_TARGET, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
     CHECK_INT(dnload(d, 0, (const uint8_t[]){0x41, 0x00, 0x00, 0xB0, 0x90}, 5), ==, SIM_OK);
     getstatus(d);
     CHECK_INT(sim_dev_wait_us(d), <, 200000); /* a NOR sector, not a 128 KiB flash sector */
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x90B00000, 0x1000, 0xFF));
     CHECK(all_bytes(d, 0x90B01000, 0x1000, 0x00));
     CHECK(all_bytes(d, 0x90AFF000, 0x1000, 0x00));
-    CHECK_STATUS(dfuse_write(d, 0x90B00000, data, sizeof(data)), DFU_STATUS_OK,
-                 DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(dfuse_write(d, 0x90B00000, data, sizeof(data)), SIM_DFU_STATUS_OK,
+                 SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(!memcmp(d->regions[1].data + 0xB00000, data, sizeof(data)));
     CHECK_INT(abort_req(d), ==, SIM_OK);
     CHECK_INT(upload(d, 2, back, sizeof(back), &got), ==, SIM_OK);
@@ -719,9 +722,9 @@ static void test_arduino_portenta(void)
     CHECK(!memcmp(back, data, sizeof(back)));
     CHECK_INT(abort_req(d), ==, SIM_OK);
     /* leave, as the IDE's romfs command does */
-    CHECK_STATUS(set_address(d, 0x90B00000), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(set_address(d, 0x90B00000), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK_INT(dnload(d, 2, NULL, 0), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_MANIFEST);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_MANIFEST);
     CHECK_INT(d->transition, ==, SIM_DISAPPEAR);
     sim_dev_free(d);
 }
@@ -748,10 +751,10 @@ static struct status omv_block(struct sim_dev *d, uint16_t block, const uint8_t 
     if (dnload(d, block, p, n) != SIM_OK)
         return st;
     st = getstatus(d);
-    if (st.state != DFU_STATE_DNBUSY)
+    if (st.state != SIM_DFU_STATE_DNBUSY)
         return st;
     CHECK_INT(st.poll, ==, 0);
-    CHECK_INT(st.status, ==, DFU_STATUS_OK);
+    CHECK_INT(st.status, ==, SIM_DFU_STATUS_OK);
     return getstatus(d);
 }
 
@@ -759,8 +762,8 @@ static struct status omv_block(struct sim_dev *d, uint16_t block, const uint8_t 
 static void omv_finish(struct sim_dev *d)
 {
     CHECK_INT(dnload(d, 0, NULL, 0), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_MANIFEST);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_MANIFEST);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
 }
 
 static void test_omv4_identity(void)
@@ -798,10 +801,10 @@ static void test_omv4_firmware(void)
 
     pattern(data, sizeof(data), 6);
     CHECK_INT(set_interface(d, 2), ==, SIM_OK);
-    CHECK_STATUS(omv_block(d, 0, data, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, data, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     /* the erase of the 128 KiB sector is device time */
     CHECK_INT(d->regions[0].erases, ==, 1);
-    CHECK_STATUS(omv_block(d, 1, data + 4096, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 1, data + 4096, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK_INT(d->regions[0].erases, ==, 1);
     omv_finish(d);
     CHECK(!memcmp(mem(d, 0x08040000), data, sizeof(data)));
@@ -822,22 +825,22 @@ static void test_omv4_implicit_erase(void)
     pattern(a, sizeof(a), 7);
     pattern(b, sizeof(b), 8);
     CHECK_INT(set_interface(d, 1), ==, SIM_OK); /* FILESYSTEM 0x08020000 */
-    CHECK_STATUS(omv_block(d, 0, a, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
-    CHECK_STATUS(omv_block(d, 1, a, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, a, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 1, a, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     omv_finish(d);
     CHECK(!memcmp(mem(d, 0x08021000), a, 4096));
     /* A new download: block 0 starts the sector, which is erased, block 1 with it. */
-    CHECK_STATUS(omv_block(d, 0, b, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, b, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     omv_finish(d);
     CHECK(!memcmp(mem(d, 0x08020000), b, 4096));
     CHECK(all_bytes(d, 0x08021000, 0x1F000, 0xFF));
     /* Mid-sector blocks erase nothing: on H7 a second write there fails (ECC words). */
-    CHECK_STATUS(omv_block(d, 1, b, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
-    CHECK_STATUS(omv_block(d, 1, b, 4096), DFU_STATUS_ERR_WRITE, DFU_STATE_ERROR);
+    CHECK_STATUS(omv_block(d, 1, b, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 1, b, 4096), SIM_DFU_STATUS_ERR_WRITE, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
     /* A partial flash word is padded with zeros (stm32_flash.c). */
-    CHECK_STATUS(omv_block(d, 0, tail, sizeof(tail)), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, tail, sizeof(tail)), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(!memcmp(mem(d, 0x08020000), tail, sizeof(tail)));
     CHECK(all_bytes(d, 0x08020005, 27, 0x00));
     CHECK(all_bytes(d, 0x08020020, 32, 0xFF));
@@ -851,19 +854,19 @@ static void test_omv4_errors(void)
 
     /* alt 0, the bootloader, is read-only */
     CHECK_INT(set_interface(d, 0), ==, SIM_OK);
-    CHECK_STATUS(omv_block(d, 0, data, 4096), DFU_STATUS_ERR_WRITE, DFU_STATE_ERROR);
+    CHECK_STATUS(omv_block(d, 0, data, 4096), SIM_DFU_STATUS_ERR_WRITE, SIM_DFU_STATE_ERROR);
     CHECK(all_bytes(d, 0x08000000, 0x20000, 0xFF));
     CHECK_INT(dnload(d, 0, data, 16), ==, SIM_STALL); /* not in dfuERROR */
     CHECK_INT(clrstatus(d), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
     /* ROMFS0 0x081E0000-0x08200000: 32 blocks */
     CHECK_INT(set_interface(d, 3), ==, SIM_OK);
-    CHECK_STATUS(omv_block(d, 31, data, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
-    CHECK_STATUS(omv_block(d, 32, data, 4096), DFU_STATUS_ERR_ADDRESS, DFU_STATE_ERROR);
+    CHECK_STATUS(omv_block(d, 31, data, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 32, data, 4096), SIM_DFU_STATUS_ERR_ADDRESS, SIM_DFU_STATE_ERROR);
     CHECK_INT(abort_req(d), ==, SIM_OK); /* TinyUSB: ABORT resets from any state */
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
     /* more than wTransferSize */
-    CHECK_INT(ctl(d, 0x21, DFU_DNLOAD, 0, 0, data, 4097, NULL), ==, SIM_STALL);
+    CHECK_INT(ctl(d, 0x21, SIM_DFU_DNLOAD, 0, 0, data, 4097, NULL), ==, SIM_STALL);
     /* a zero-length DNLOAD from dfuIDLE manifests too (TinyUSB) */
     omv_finish(d);
     sim_dev_free(d);
@@ -889,7 +892,7 @@ static void test_omv4_upload(void)
     CHECK_INT(upload(d, 32, back, 4096, &got), ==, SIM_OK);
     CHECK_INT(got, ==, 4); /* the EOF frame */
     CHECK(back[0] == 0 && back[1] == 0 && back[2] == 0 && back[3] == 0);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE); /* UPLOAD changes no state */
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE); /* UPLOAD changes no state */
     CHECK_INT(upload(d, 0, back, 4097, &got), ==, SIM_STALL);
     sim_dev_free(d);
 }
@@ -898,7 +901,7 @@ static void test_omv4_leave(void)
 {
     struct sim_dev *d = spec("openmv-bl:OPENMV4,serial=C1");
 
-    CHECK_INT(ctl(d, 0x21, DFU_DETACH, 1000, 0, NULL, 0, NULL), ==, SIM_OK);
+    CHECK_INT(ctl(d, 0x21, SIM_DFU_DETACH, 1000, 0, NULL, 0, NULL), ==, SIM_OK);
     CHECK_INT(d->transition, ==, SIM_BECOME);
     CHECK_STR(d->next_spec, "camera:OPENMV4");
     CHECK(d->gone);
@@ -906,8 +909,8 @@ static void test_omv4_leave(void)
 
     d = spec("openmv-bl:OPENMV4");
     CHECK_INT(set_interface(d, 2), ==, SIM_OK);
-    CHECK_STATUS(omv_block(d, 0, (const uint8_t[]){1, 2, 3, 4}, 4), DFU_STATUS_OK,
-                 DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, (const uint8_t[]){1, 2, 3, 4}, 4), SIM_DFU_STATUS_OK,
+                 SIM_DFU_STATE_DNLOAD_IDLE);
     sim_dev_reset(d);
     CHECK_INT(d->transition, ==, SIM_BECOME);
     CHECK_STR(d->next_spec, "camera:OPENMV4");
@@ -1012,9 +1015,10 @@ static void test_omv_alt_tables(void)
                 /* not readable: a zero-length frame and errFILE; one block long */
                 CHECK_INT(upload(d, 0, back, 4096, &got), ==, SIM_OK);
                 CHECK_INT(got, ==, 0);
-                CHECK_STATUS(getstatus(d), DFU_STATUS_ERR_FILE, DFU_STATE_ERROR);
+                CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_ERR_FILE, SIM_DFU_STATE_ERROR);
                 CHECK_INT(clrstatus(d), ==, SIM_OK);
-                CHECK_STATUS(omv_block(d, 1, zeros, 4096), DFU_STATUS_ERR_ADDRESS, DFU_STATE_ERROR);
+                CHECK_STATUS(omv_block(d, 1, zeros, 4096), SIM_DFU_STATUS_ERR_ADDRESS,
+                             SIM_DFU_STATE_ERROR);
                 CHECK_INT(clrstatus(d), ==, SIM_OK);
                 continue;
             }
@@ -1042,7 +1046,8 @@ static void test_omv_alt_tables(void)
                           p->name, last + 1, got);
             /* read-only partitions refuse writes; writable ones refuse past the limit */
             CHECK_STATUS(omv_block(d, p->ro ? 0 : (uint16_t)(last + 1), zeros, 4096),
-                         p->ro ? DFU_STATUS_ERR_WRITE : DFU_STATUS_ERR_ADDRESS, DFU_STATE_ERROR);
+                         p->ro ? SIM_DFU_STATUS_ERR_WRITE : SIM_DFU_STATUS_ERR_ADDRESS,
+                         SIM_DFU_STATE_ERROR);
             CHECK_INT(clrstatus(d), ==, SIM_OK);
         }
         sim_dev_free(d);
@@ -1062,7 +1067,7 @@ static void test_omv_memories(void)
     pattern(data, sizeof(data), 10);
     memset(mem(d, 0x01800000), 0x00, 0x20000);
     CHECK_INT(set_interface(d, 4), ==, SIM_OK);
-    CHECK_STATUS(omv_block(d, 0, data, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, data, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x01801000, 0xF000, 0xFF));
     CHECK(all_bytes(d, 0x01810000, 0x10000, 0x00));
     CHECK_INT(set_interface(d, 3), ==, SIM_OK);
@@ -1076,7 +1081,7 @@ static void test_omv_memories(void)
     CHECK_STR(d->regions[0].name, "xspi");
     memset(mem(d, 0x00080000), 0x00, 0x20000);
     CHECK_INT(set_interface(d, 1), ==, SIM_OK); /* FIRMWARE 0x00080000 */
-    CHECK_STATUS(omv_block(d, 0, data, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, data, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(!memcmp(mem(d, 0x00080000), data, sizeof(data)));
     CHECK(all_bytes(d, 0x00081000, 0xF000, 0xFF));
     CHECK(all_bytes(d, 0x00090000, 0x100, 0x00));
@@ -1086,8 +1091,8 @@ static void test_omv_memories(void)
     d = spec("openmv-bl:OPENMV2");
     memset(mem(d, 0x08008000), 0x00, 0x8000);
     CHECK_INT(set_interface(d, 1), ==, SIM_OK); /* FILESYSTEM 0x08008000 */
-    CHECK_STATUS(omv_block(d, 0, (const uint8_t[]){0xA5, 0xA5, 0xA5, 0xA5, 0xA5}, 5), DFU_STATUS_OK,
-                 DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, (const uint8_t[]){0xA5, 0xA5, 0xA5, 0xA5, 0xA5}, 5),
+                 SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x08008000, 5, 0xA5));
     CHECK(all_bytes(d, 0x08008005, 3, 0x00));
     CHECK(all_bytes(d, 0x08008008, 0x3FF8, 0xFF));
@@ -1108,14 +1113,14 @@ static void test_omv_ae3(void)
     /* MRAM: no erase, bytes overwrite (0x00 then 0xFF reads 0xFF). */
     CHECK_INT(set_interface(d, 1), ==, SIM_OK); /* HP 0x80020000 */
     memset(buf, 0x00, sizeof(buf));
-    CHECK_STATUS(omv_block(d, 0, buf, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, buf, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x80020000, 4096, 0x00));
     memset(buf, 0xFF, sizeof(buf));
-    CHECK_STATUS(omv_block(d, 0, buf, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, buf, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0x80020000, 4096, 0xFF));
     CHECK_INT(sim_dev_region_at(d, 0x80000000)->erases, ==, 0);
     /* A short write is rounded up to 16 bytes with what the buffer held (0xFF here). */
-    CHECK_STATUS(omv_block(d, 1, &zero, 1), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 1, &zero, 1), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK_INT(*mem(d, 0x80021000), ==, 0x00);
     CHECK(all_bytes(d, 0x80021001, 15, 0xFF));
 
@@ -1123,19 +1128,19 @@ static void test_omv_ae3(void)
     memset(mem(d, 0), 0x00, 0x10000);
     CHECK_INT(set_interface(d, 7), ==, SIM_OK);
     memset(buf, 0, sizeof(buf));
-    CHECK_STATUS(omv_block(d, 0, buf, 4096), DFU_STATUS_ERR_WRITE, DFU_STATE_ERROR);
+    CHECK_STATUS(omv_block(d, 0, buf, 4096), SIM_DFU_STATUS_ERR_WRITE, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
     CHECK(all_bytes(d, 0, 0x10000, 0x00));
     memcpy(buf, key, sizeof(key));
-    CHECK_STATUS(omv_block(d, 0, buf, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, buf, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 0, 0x10000, 0xFF));
     CHECK_CONTAINS(d->log.buf, "recovery: OSPI");
-    CHECK_STATUS(omv_block(d, 0, buf, 4096), DFU_STATUS_ERR_WRITE, DFU_STATE_ERROR);
+    CHECK_STATUS(omv_block(d, 0, buf, 4096), SIM_DFU_STATUS_ERR_WRITE, SIM_DFU_STATE_ERROR);
     CHECK_INT(clrstatus(d), ==, SIM_OK);
     /* OSPI: 4 KiB sectors */
     memset(mem(d, 0), 0x00, 0x2000);
     CHECK_INT(set_interface(d, 5), ==, SIM_OK); /* RWFS */
-    CHECK_STATUS(omv_block(d, 0, key, 16), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 0, key, 16), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK(all_bytes(d, 16, 0x1000 - 16, 0xFF));
     CHECK(all_bytes(d, 0x1000, 0x1000, 0x00));
     sim_dev_free(d);
@@ -1148,19 +1153,19 @@ static void test_omv_state_machine(void)
 
     CHECK_INT(set_interface(d, 2), ==, SIM_OK);
     CHECK_INT(dnload(d, 0, data, 4096), ==, SIM_OK);
-    CHECK_INT(d->state, ==, DFU_STATE_DNLOAD_SYNC);
+    CHECK_INT(d->state, ==, SIM_DFU_STATE_DNLOAD_SYNC);
     CHECK_INT(dnload(d, 1, data, 4096), ==, SIM_STALL); /* not in DNLOAD-SYNC */
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNBUSY);
-    CHECK_INT(d->state, ==, DFU_STATE_DNBUSY);         /* what the host saw */
-    CHECK_INT(getstate(d), ==, DFU_STATE_DNLOAD_SYNC); /* TinyUSB after the write */
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNBUSY);
+    CHECK_INT(d->state, ==, SIM_DFU_STATE_DNBUSY);         /* what the host saw */
+    CHECK_INT(getstate(d), ==, SIM_DFU_STATE_DNLOAD_SYNC); /* TinyUSB after the write */
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     /* SET_INTERFACE resets the state machine */
     CHECK_INT(set_interface(d, 2), ==, SIM_OK);
-    CHECK_STATUS(getstatus(d), DFU_STATUS_OK, DFU_STATE_IDLE);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_IDLE);
     /* unknown class request */
     CHECK_INT(ctl(d, 0x21, 7, 0, 0, NULL, 0, NULL), ==, SIM_STALL);
     /* a request to another interface */
-    CHECK_INT(ctl(d, 0xA1, DFU_GETSTATUS, 0, 1, data, 6, NULL), ==, SIM_STALL);
+    CHECK_INT(ctl(d, 0xA1, SIM_DFU_GETSTATUS, 0, 1, data, 6, NULL), ==, SIM_STALL);
     sim_dev_free(d);
 }
 
@@ -1171,13 +1176,14 @@ static void test_faults(void)
     struct status st;
 
     CHECK_INT(set_interface(d, 2), ==, SIM_OK);
-    CHECK_STATUS(omv_block(d, 0, data, 4096), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
-    CHECK_STATUS(omv_block(d, 1, data, 4096), DFU_STATUS_ERR_WRITE, DFU_STATE_ERROR);
+    CHECK_STATUS(omv_block(d, 0, data, 4096), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(omv_block(d, 1, data, 4096), SIM_DFU_STATUS_ERR_WRITE, SIM_DFU_STATE_ERROR);
     CHECK_CONTAINS(d->log.buf, "refused (fault)");
     sim_dev_free(d);
 
     d = spec("st-rom:H743,fault=refuse-write:0");
-    CHECK_STATUS(dfuse_write(d, 0x08000000, data, 2048), DFU_STATUS_ERR_WRITE, DFU_STATE_ERROR);
+    CHECK_STATUS(dfuse_write(d, 0x08000000, data, 2048), SIM_DFU_STATUS_ERR_WRITE,
+                 SIM_DFU_STATE_ERROR);
     CHECK(all_bytes(d, 0x08000000, 2048, 0xFF));
     sim_dev_free(d);
 
@@ -1193,7 +1199,7 @@ static void test_faults(void)
     d = spec("st-rom:H743,fault=wrong-state:5:1");
     st = getstatus(d);
     CHECK_INT(st.state, ==, 5);
-    CHECK_INT(getstatus(d).state, ==, DFU_STATE_IDLE);
+    CHECK_INT(getstatus(d).state, ==, SIM_DFU_STATE_IDLE);
     sim_dev_free(d);
 
     /* unplug-state: the core pulls the device when the model enters dfuDNBUSY */
@@ -1207,9 +1213,10 @@ static void test_faults(void)
 
     /* unplug-bytes counts the models' data bytes */
     d = spec("st-rom:H743,fault=unplug-bytes:4096");
-    CHECK_STATUS(dfuse_write(d, 0x08000000, data, 2048), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(dfuse_write(d, 0x08000000, data, 2048), SIM_DFU_STATUS_OK,
+                 SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK_INT(d->transition, ==, SIM_STAY);
-    CHECK_STATUS(set_address(d, 0x08000800), DFU_STATUS_OK, DFU_STATE_DNLOAD_IDLE);
+    CHECK_STATUS(set_address(d, 0x08000800), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
     CHECK_INT(dnload(d, 2, data, 2048), ==, SIM_OK);
     CHECK_INT(d->transition, ==, SIM_DISAPPEAR);
     sim_dev_free(d);
