@@ -60,6 +60,17 @@ static const struct omv_cmd commands[] = {
      "USB port, bootloader version and DFU alt names. --watch then prints each plug and\n"
      "unplug as it happens (with --json, one JSON object per line).",
      devices_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
+    {"flash", cmd_flash, "flash a build onto a camera over USB DFU",
+     "[-t TARGET] [--firmware F] [--romfs R] [--file F --alt N [--address A]] [--erase-fs]\n"
+     "                    [--serial S] [--wait SECONDS] [--verify] [--no-reset] [--dry-run]",
+     "Write the board's images from build/<TARGET>/bin/ with omvdev's own USB DFU code: by\n"
+     "alt for OpenMV cameras (firmware, ROMFS; the AE3's four images), by DfuSe address for\n"
+     "Arduino boards. A camera running its firmware is asked to jump into its bootloader\n"
+     "(SYS_BOOT); otherwise omvdev waits for the bootloader to appear. Partitions are found\n"
+     "by the names the bootloader reports and cross-checked with the board database; an\n"
+     "image larger than its partition, a read-only partition or two matching cameras\n"
+     "without --serial are refused before anything is written.",
+     flash_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"completion", cmd_completion, "print a shell completion script", "bash|zsh|fish",
      "Print a completion script for the shell, generated from omvdev's command table.\n"
      "  bash: eval \"$(omvdev completion bash)\"     (or save it in\n"
@@ -249,12 +260,54 @@ static int load_config(struct omv_ctx *ctx, const char *const *sets)
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
+/* Does the command define this option itself (then it is not the global one)? */
+static bool cmd_has(const struct omv_cmd *cmd, const char *name, int short_name)
+{
+    for (const struct opt *o = cmd->opts; o->name; o++)
+        if (!strcmp(o->name, name) || (short_name && o->short_name == short_name))
+            return true;
+    return false;
+}
+
+/*
+ * People type `omvdev targets --json` and `omvdev flash -v`: the global flags
+ * that take no value are taken from anywhere before "--", unless the command
+ * has an option of the same name. Returns the new argc.
+ */
+static int take_global_flags(struct omv_ctx *ctx, const struct omv_cmd *cmd, int argc, char **argv)
+{
+    int n = 0;
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (!strcmp(a, "--")) {
+            while (i < argc)
+                argv[n++] = argv[i++];
+            break;
+        }
+        if (!strcmp(a, "--json") && !cmd_has(cmd, "json", 0)) {
+            ctx->json = true;
+            ctx->color_out = false;
+        } else if ((!strcmp(a, "--quiet") || !strcmp(a, "-q")) && !cmd_has(cmd, "quiet", 'q')) {
+            ctx->verbosity = -1;
+        } else if ((!strcmp(a, "--verbose") || !strcmp(a, "-v")) && !cmd_has(cmd, "verbose", 'v')) {
+            ctx->verbosity = ctx->verbosity < 0 ? 1 : ctx->verbosity + 1;
+        } else {
+            argv[n++] = argv[i];
+        }
+    }
+    return n;
+}
+
 static int run_leaf(struct omv_ctx *ctx, const struct omv_cmd *cmd, const char *top,
                     const char *path, int argc, char **argv)
 {
     struct omv_invocation inv = {cmd, path, {0}};
     char err[512], where[512], choices[256];
     int rc;
+
+    argc = take_global_flags(ctx, cmd, argc, argv);
 
     opt_result_init(&inv.opts, cmd->opts);
     for (const struct opt *o = cmd->opts; o->name; o++) {

@@ -303,6 +303,7 @@ void help_print_overview(struct omv_ctx *ctx, FILE *out)
     fprintf(out, "  0  success\n"
                  "  1  the command failed; the message says why\n"
                  "  2  usage error: bad option or argument, unknown command, board or key,\n"
-                 "     or a malformed configuration file\n");
+                 "     or a malformed configuration file\n"
+                 "  3  no device appeared, or the device failed (a USB or DFU error)\n");
     fprintf(out, "\nSee 'omvdev help <command>' for a command's options and arguments.\n");
 }

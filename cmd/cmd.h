@@ -20,6 +20,7 @@ enum omv_exit {
     OMV_EXIT_OK = 0,
     OMV_EXIT_FAILURE = 1, /* the command ran and failed, or a key is not set */
     OMV_EXIT_USAGE = 2,   /* bad command line, unknown board or key, broken config file */
+    OMV_EXIT_DEVICE = 3,  /* no device appeared, or the device failed (USB or DFU error) */
 };
 
 struct omv_ctx;
@@ -134,6 +135,8 @@ extern const struct omv_cmd config_subcommands[];
 extern const struct opt completion_opts[];
 extern const struct opt help_opts[];
 extern const struct opt devices_opts[];
+extern const struct opt flash_opts[];
+int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_devices(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_completion(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_help(struct omv_ctx *ctx, struct omv_invocation *inv);

@@ -138,6 +138,7 @@ static void man_page(struct omv_ctx *ctx, struct strbuf *sb)
                       ".TP\n.B 1\nthe command failed; the message says why.\n"
                       ".TP\n.B 2\nusage error: a bad option or argument, an unknown command, "
                       "board or key, or a malformed configuration file.\n"
+                      ".TP\n.B 3\nno device appeared, or the device failed (a USB or DFU error).\n"
                       ".SH SEE ALSO\n"
                       "\\fBdfu\\-util\\fR(1), the OpenMV firmware guide.\n");
 }

@@ -4,11 +4,15 @@
 #include "lib/error.h"
 #include "lib/strbuf.h"
 
+#include "flash/dfu.h"
+
 #include <libusb.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct usb_ctx {
     libusb_context *ctx;
@@ -425,4 +429,112 @@ void usb_cdc_close(struct usb_cdc *c)
     if (c->h)
         libusb_close(c->h);
     free(c);
+}
+
+/* ---- DFU devices ---------------------------------------------------------------- */
+
+struct usb_dfu {
+    libusb_device_handle *h;
+    int intf;
+    char name[16];
+};
+
+int usb_dfu_open(struct usb_ctx *u, const struct usb_device_info *info, struct usb_dfu **out,
+                 char *err, size_t errlen)
+{
+    libusb_device **list = NULL;
+    ssize_t count = libusb_get_device_list(u->ctx, &list);
+    struct usb_dfu *d = xcalloc(1, sizeof(*d));
+    int rc = USB_ERR_NODEV;
+
+    snprintf(d->name, sizeof(d->name), "%04X:%04X", info->vid, info->pid);
+    d->intf = -1;
+    for (ssize_t i = 0; i < count && rc == USB_ERR_NODEV; i++) {
+        struct libusb_device_descriptor dd;
+
+        libusb_get_device_descriptor(list[i], &dd);
+        if (libusb_get_bus_number(list[i]) != info->bus ||
+            libusb_get_device_address(list[i]) != info->address || dd.idVendor != info->vid ||
+            dd.idProduct != info->pid)
+            continue;
+        rc = libusb_open(list[i], &d->h);
+        rc = rc < 0 ? usb_err(rc) : 0;
+    }
+    if (count >= 0)
+        libusb_free_device_list(list, 1);
+    if (rc == 0) {
+        int lrc;
+
+        libusb_set_auto_detach_kernel_driver(d->h, 1);
+        lrc = libusb_claim_interface(d->h, info->dfu_interface);
+        if (lrc < 0) {
+            rc = omv_seterr(err, errlen, usb_err(lrc), "cannot claim %s's DFU interface: %s",
+                            d->name, usb_strerror(usb_err(lrc)));
+        } else {
+            d->intf = info->dfu_interface;
+            *out = d;
+            return 0;
+        }
+    } else {
+        omv_seterr(err, errlen, rc, "cannot open %s on port %s: %s", d->name, info->port_path,
+                   usb_strerror(rc));
+    }
+    usb_dfu_close(d);
+    return rc;
+}
+
+static int dfu_io_control(void *ctx, uint8_t request_type, uint8_t request, uint16_t value,
+                          uint16_t index, uint8_t *data, uint16_t len, unsigned timeout_ms)
+{
+    struct usb_dfu *d = ctx;
+    int rc =
+        libusb_control_transfer(d->h, request_type, request, value, index, data, len, timeout_ms);
+
+    return rc < 0 ? usb_err(rc) : rc;
+}
+
+static int dfu_io_set_alt(void *ctx, uint8_t intf, uint8_t alt)
+{
+    struct usb_dfu *d = ctx;
+    int rc = libusb_set_interface_alt_setting(d->h, intf, alt);
+
+    return rc < 0 ? usb_err(rc) : 0;
+}
+
+static void dfu_io_sleep(void *ctx, unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+    (void)ctx;
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+void usb_dfu_io(struct usb_dfu *h, struct dfu_io *io)
+{
+    io->ctx = h;
+    io->control = dfu_io_control;
+    io->set_alt = dfu_io_set_alt;
+    io->sleep_ms = dfu_io_sleep;
+}
+
+int usb_dfu_reset(struct usb_dfu *h)
+{
+    int rc = libusb_reset_device(h->h);
+
+    /* The device left (it jumped to its firmware): that was the point. */
+    if (rc == LIBUSB_ERROR_NOT_FOUND || rc == LIBUSB_ERROR_NO_DEVICE)
+        return 0;
+    return rc < 0 ? usb_err(rc) : 0;
+}
+
+void usb_dfu_close(struct usb_dfu *d)
+{
+    if (!d)
+        return;
+    if (d->intf >= 0)
+        libusb_release_interface(d->h, d->intf);
+    if (d->h)
+        libusb_close(d->h);
+    free(d);
 }

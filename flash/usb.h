@@ -75,6 +75,20 @@ int usb_cdc_read(struct usb_cdc *c, uint8_t *buf, size_t cap, size_t *got, int t
                  char *err, size_t errlen);
 void usb_cdc_close(struct usb_cdc *c);
 
+/*
+ * A DFU-mode device opened for flashing: the one usb_list() described as
+ * `info` (matched by bus, address and IDs), its DFU interface claimed.
+ * usb_dfu_io() fills a struct dfu_io (flash/dfu.h) whose calls go to it.
+ */
+struct usb_dfu;
+struct dfu_io;
+int usb_dfu_open(struct usb_ctx *u, const struct usb_device_info *info, struct usb_dfu **out,
+                 char *err, size_t errlen);
+void usb_dfu_io(struct usb_dfu *h, struct dfu_io *io);
+/* USB port reset; a device that already left counts as success. */
+int usb_dfu_reset(struct usb_dfu *h);
+void usb_dfu_close(struct usb_dfu *h);
+
 /* Text for a USB_ERR_* code (or an omv_err). */
 const char *usb_strerror(int err);
 

@@ -59,6 +59,16 @@ t "--json on a command without JSON output is refused"
 expect 2 --json completion bash
 err_has "'omvdev completion' has no JSON output"
 
+t "global flags work after the command too, as people type them"
+expect 0 targets --json
+out_has '"schema": 1'
+expect 0 targets show OPENMV4 --json
+out_has '"name": "OPENMV4"'
+expect 2 targets show NOPE -q
+err_is "omvdev: error: unknown board 'NOPE'"
+expect 2 targets -- --json
+err_has "unexpected argument '--json'"   # after --, an argument like any other
+
 t "the man page covers every command"
 expect 0 help --man
 for c in "targets list" "targets show" "config list" "config get" "config set" "devices" \

@@ -35,11 +35,14 @@ err_is "omvdev: error: 'tagrets' is not an omvdev command"
 t "every exit code in README's table is one omvdev documents and produces"
 readme="${SOURCE_DIR:?}/README.md"
 codes=$(sed -n '/^## Exit status/,/^## /p' "$readme" | sed -n 's/^| `\([0-9]\)` |.*/\1/p' | tr '\n' ' ')
-[ "$codes" = "0 1 2 " ] && pass || fail "README documents exit codes '$codes'"
+[ "$codes" = "0 1 2 3 " ] && pass || fail "README documents exit codes '$codes'"
 expect 0 --help
-for c in 0 1 2; do grep -q "^  $c  " "$out" && pass || fail "--help lacks exit code $c"; done
+for c in 0 1 2 3; do grep -q "^  $c  " "$out" && pass || fail "--help lacks exit code $c"; done
 expect 0 targets
 expect 1 config unset core.color
 expect 2 targets show NOPE
+head -c 1000 /dev/zero >"$TMPD/fw.bin"
+expect 3 flash -t OPENMV4 --file "$TMPD/fw.bin" --alt 2 --wait 0
+err_has "no OPENMV4 bootloader (37C5:9204) appeared within 0 s"
 
 finish

@@ -1,0 +1,134 @@
+/*
+ * The DFU 1.1 and ST DfuSe protocol engines, over a transport: libusb for
+ * real devices (flash/usb.c), a device model for tests (tests/sim).
+ *
+ *     struct dfu_dev dev = {io, intf, transfer_size, attributes, ...};
+ *     if (dfu_normalise(&dev, err, n) < 0) ...          (back to dfuIDLE)
+ *     dfu_download(&dev, data, len, &progress, err, n);   (plain DFU, one alt)
+ *     dfuse_write(&dev, &layout, addr, data, len, &progress, err, n);
+ *
+ * Nothing here prints or sleeps by itself: waits go through io->sleep_ms so
+ * tests run without waiting, and progress through a callback.
+ *
+ * Ownership: the engine borrows everything; it allocates only scratch
+ * buffers it frees before returning.
+ */
+#ifndef OMVDEV_FLASH_DFU_H
+#define OMVDEV_FLASH_DFU_H
+
+#include "lib/compat.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct dfuse_layout;
+
+/* The transport. Functions return >= 0 (bytes transferred) or a negative
+ * USB_ERR_* / omv_err code (flash/usb.h). */
+struct dfu_io {
+    void *ctx;
+    int (*control)(void *ctx, uint8_t request_type, uint8_t request, uint16_t value, uint16_t index,
+                   uint8_t *data, uint16_t len, unsigned timeout_ms);
+    int (*set_alt)(void *ctx, uint8_t intf, uint8_t alt);
+    void (*sleep_ms)(void *ctx, unsigned ms);
+};
+
+enum dfu_attr {
+    DFU_ATTR_CAN_DNLOAD = 1 << 0,
+    DFU_ATTR_CAN_UPLOAD = 1 << 1,
+    DFU_ATTR_MANIFESTATION_TOLERANT = 1 << 2,
+    DFU_ATTR_WILL_DETACH = 1 << 3,
+};
+
+struct dfu_dev {
+    struct dfu_io io;
+    uint8_t intf;
+    uint16_t transfer_size; /* from the functional descriptor, capped by the caller */
+    uint8_t attributes;     /* enum dfu_attr */
+    unsigned timeout_ms;    /* per control transfer; 0 means 5000 */
+};
+
+struct dfu_status {
+    uint8_t status;   /* bStatus: dfu_status_name() says what it means */
+    uint32_t poll_ms; /* bwPollTimeout */
+    uint8_t state;    /* bState: DFU_STATE_* below */
+    uint8_t istring;
+};
+
+enum {
+    DFU_STATE_APP_IDLE = 0,
+    DFU_STATE_APP_DETACH = 1,
+    DFU_STATE_IDLE = 2,
+    DFU_STATE_DNLOAD_SYNC = 3,
+    DFU_STATE_DNBUSY = 4,
+    DFU_STATE_DNLOAD_IDLE = 5,
+    DFU_STATE_MANIFEST_SYNC = 6,
+    DFU_STATE_MANIFEST = 7,
+    DFU_STATE_MANIFEST_WAIT_RESET = 8,
+    DFU_STATE_UPLOAD_IDLE = 9,
+    DFU_STATE_ERROR = 10,
+};
+
+/* Progress: bytes done of total in the current phase. */
+struct dfu_progress {
+    void (*fn)(void *ud, const char *phase, uint64_t done, uint64_t total);
+    void *ud;
+};
+
+/* Errors beyond flash/usb.h's: the device reported a DFU error status. */
+enum {
+    DFU_ERR_STATUS = -200, /* err says which bStatus in words */
+    DFU_ERR_STATE = -201,  /* the device is in a state the protocol does not allow */
+};
+
+const char *dfu_state_name(uint8_t state);
+const char *dfu_status_name(uint8_t status);
+/* What a bStatus means, in dfu-util's words, lowercase ("device is unable to write memory"). */
+const char *dfu_status_text(uint8_t status);
+
+int dfu_get_status(struct dfu_dev *d, struct dfu_status *st, char *err, size_t errlen);
+
+/* Bring the device to dfuIDLE/OK: CLRSTATUS from dfuERROR, ABORT from the
+ * *-IDLE states, a bounded number of times. */
+int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen);
+
+/* Plain DFU 1.1 download of data to the current alt: blocks of
+ * transfer_size numbered from 0, each polled (waiting bwPollTimeout only
+ * while dfuDNBUSY), then the zero-length block and manifestation. */
+int dfu_download(struct dfu_dev *d, const uint8_t *data, size_t len, const struct dfu_progress *p,
+                 char *err, size_t errlen);
+
+/* Plain DFU upload until a short block or `cap` bytes. */
+int dfu_upload(struct dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
+               const struct dfu_progress *p, char *err, size_t errlen);
+
+/* DFU_DETACH; errors that only mean the device already left count as success. */
+int dfu_detach(struct dfu_dev *d, uint16_t timeout_ms, char *err, size_t errlen);
+
+/* ---- ST DfuSe ----------------------------------------------------------------- */
+
+/*
+ * Write data at addr: erase exactly the pages the range touches (from the
+ * layout; none with skip_erase, after a mass erase), then SET_ADDRESS and
+ * DNLOAD(wValue 2) per transfer_size chunk. A page erase that stays in
+ * dfuDNBUSY far beyond its bwPollTimeout (STM32H7 Rev V, bank 2) is recovered
+ * as ST's programmer does - CLRSTATUS twice - and then checked by reading the
+ * page back as erased; *rev_v_recoveries counts these (may be NULL).
+ */
+int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
+                const uint8_t *data, size_t len, bool skip_erase, unsigned *rev_v_recoveries,
+                const struct dfu_progress *p, char *err, size_t errlen);
+
+/* Read len bytes at addr (SET_ADDRESS, then UPLOAD wValue 2, 3, ...). */
+int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
+               const struct dfu_progress *p, char *err, size_t errlen);
+
+int dfuse_mass_erase(struct dfu_dev *d, char *err, size_t errlen);
+
+/* Leave DFU mode and run the code at addr: SET_ADDRESS(addr) always first,
+ * then the zero-length DNLOAD; a device that resets before answering counts
+ * as success. */
+int dfuse_leave(struct dfu_dev *d, uint32_t addr, char *err, size_t errlen);
+
+#endif

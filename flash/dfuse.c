@@ -1,0 +1,473 @@
+/*
+ * ST DfuSe (dfu-protocol.md §2, §4, §7): commands are DNLOAD wValue 0
+ * (21 = SET_ADDRESS, 41 = ERASE, 41 alone = MASS ERASE), data is DNLOAD
+ * wValue 2 after an explicit SET_ADDRESS per chunk, reads are UPLOAD
+ * wValue 2, 3, ... after one SET_ADDRESS. Each command "is executed only
+ * when a DFU_GETSTATUS request is issued" (AN2662): the first GETSTATUS
+ * answers dfuDNBUSY (or, on quick devices, dfuDNLOAD-IDLE), the following
+ * ones, sent after bwPollTimeout, dfuDNLOAD-IDLE.
+ */
+#include "lib/compat.h"
+#include "flash/dfu.h"
+
+#include "flash/dfuse_layout.h"
+#include "flash/usb.h"
+#include "lib/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    REQ_DNLOAD = 1,
+    REQ_UPLOAD = 2,
+    REQ_GETSTATUS = 3,
+    REQ_CLRSTATUS = 4,
+    REQ_ABORT = 6,
+};
+
+#define TYPE_OUT 0x21
+#define TYPE_IN  0xA1
+
+#define CMD_SET_ADDRESS 0x21
+#define CMD_ERASE       0x41
+
+#define DEFAULT_TIMEOUT_MS 5000
+#define SET_ADDRESS_CAP_MS 1     /* "a non-null bwPollTimeout for SET_ADDRESS seems a common bug" */
+#define BUDGET_MS          30000 /* polls of one command or chunk */
+#define MASS_ERASE_MS      60000
+#define ERASE_STATUS_MS    20000  /* control timeout of GETSTATUS after an erase (pydfu's) */
+#define WEDGE_POLLS        3      /* rev V: still dfuDNBUSY after this many poll timeouts */
+#define PIPE_RETRIES       3      /* STM32L4: GETSTATUS STALLs while busy */
+#define VERIFY_BYTES       4096   /* read back after a rev V recovery */
+#define FLASH_WORD         32     /* STM32H7: 256-bit flash words, programmed once */
+#define READ_WINDOW        0xFF00 /* UPLOAD blocks per SET_ADDRESS: wValue stays 16-bit */
+
+enum cmd_kind { KIND_SET_ADDRESS, KIND_ERASE, KIND_MASS_ERASE, KIND_WRITE };
+
+static unsigned timeout(const struct dfu_dev *d)
+{
+    return d->timeout_ms ? d->timeout_ms : DEFAULT_TIMEOUT_MS;
+}
+
+static int request(struct dfu_dev *d, uint8_t type, uint8_t req, uint16_t value, uint8_t *data,
+                   uint16_t len, unsigned timeout_ms)
+{
+    return d->io.control(d->io.ctx, type, req, value, d->intf, data, len, timeout_ms);
+}
+
+static void nap(struct dfu_dev *d, unsigned ms)
+{
+    if (ms && d->io.sleep_ms)
+        d->io.sleep_ms(d->io.ctx, ms);
+}
+
+static void progress(const struct dfu_progress *p, const char *phase, uint64_t done, uint64_t total)
+{
+    if (p && p->fn)
+        p->fn(p->ud, phase, done, total);
+}
+
+static int get_status(struct dfu_dev *d, struct dfu_status *st, unsigned timeout_ms)
+{
+    uint8_t b[6];
+    int rc = request(d, TYPE_IN, REQ_GETSTATUS, 0, b, sizeof(b), timeout_ms);
+
+    if (rc < 0)
+        return rc;
+    if (rc != (int)sizeof(b))
+        return USB_ERR_OTHER;
+    st->status = b[0];
+    st->poll_ms = (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16;
+    st->state = b[4];
+    st->istring = b[5];
+    return 0;
+}
+
+static int fail_io(char *err, size_t errlen, int rc, const char *what)
+{
+    if (rc == USB_ERR_OTHER)
+        return omv_seterr(err, errlen, rc, "%s failed: the device sent a malformed reply", what);
+    return omv_seterr(err, errlen, rc, "%s failed: %s", what, usb_strerror(rc));
+}
+
+static int fail_status(char *err, size_t errlen, const char *what, const struct dfu_status *st)
+{
+    return omv_seterr(
+        err, errlen, DFU_ERR_STATUS, "%s failed: the device reports %s (%s) in state %s", what,
+        dfu_status_name(st->status), dfu_status_text(st->status), dfu_state_name(st->state));
+}
+
+/* A request failed; after a STALL the device's bStatus usually says why. */
+static int fail_request(struct dfu_dev *d, int rc, const char *what, char *err, size_t errlen)
+{
+    struct dfu_status st;
+
+    if (rc == USB_ERR_PIPE && get_status(d, &st, timeout(d)) == 0 && st.status != 0)
+        return fail_status(err, errlen, what, &st);
+    return fail_io(err, errlen, rc, what);
+}
+
+/*
+ * Poll after a DNLOAD until the device is back in dfuDNLOAD-IDLE, sleeping
+ * bwPollTimeout only while dfuDNBUSY (capped for SET_ADDRESS). After an
+ * ERASE, a device still answering dfuDNBUSY once its own poll timeout has
+ * passed WEDGE_POLLS times in a row is the STM32H7 rev V ROM, which never
+ * finishes by itself: *wedged is set and 0 returned.
+ */
+static int poll_done(struct dfu_dev *d, enum cmd_kind kind, const char *what, bool *wedged,
+                     char *err, size_t errlen)
+{
+    unsigned tmo = timeout(d), budget = kind == KIND_MASS_ERASE ? MASS_ERASE_MS : BUDGET_MS;
+    unsigned stuck = 0, pipes = 0;
+    uint64_t spent = 0;
+    struct dfu_status st;
+    int rc;
+
+    if (kind == KIND_MASS_ERASE && tmo < MASS_ERASE_MS)
+        tmo = MASS_ERASE_MS;
+    else if (kind == KIND_ERASE && tmo < ERASE_STATUS_MS)
+        tmo = ERASE_STATUS_MS;
+    rc = get_status(d, &st, tmo);
+    if (rc < 0)
+        return fail_request(d, rc, what, err, errlen);
+    if (st.status != 0 || st.state == DFU_STATE_ERROR)
+        return fail_status(err, errlen, what, &st);
+    if (st.state != DFU_STATE_DNBUSY && st.state != DFU_STATE_DNLOAD_IDLE)
+        return omv_seterr(err, errlen, DFU_ERR_STATE,
+                          "%s failed: the device answered state %s instead of dfuDNBUSY", what,
+                          dfu_state_name(st.state));
+    while (st.state == DFU_STATE_DNBUSY) {
+        unsigned wait = st.poll_ms;
+
+        if (kind == KIND_SET_ADDRESS && wait > SET_ADDRESS_CAP_MS)
+            wait = SET_ADDRESS_CAP_MS;
+        nap(d, wait);
+        spent += wait ? wait : 1; /* every poll costs at least a USB frame */
+        if (spent > budget)
+            return omv_seterr(err, errlen, USB_ERR_TIMEOUT,
+                              "%s failed: the device stayed busy for more than %u s", what,
+                              budget / 1000);
+        rc = get_status(d, &st, tmo);
+        if (rc == USB_ERR_PIPE && pipes < PIPE_RETRIES) {
+            pipes++;
+            st.state = DFU_STATE_DNBUSY;
+            continue;
+        }
+        if (rc < 0)
+            return fail_io(err, errlen, rc, what);
+        if (st.status != 0 || st.state == DFU_STATE_ERROR)
+            return fail_status(err, errlen, what, &st);
+        if (kind == KIND_ERASE && st.state == DFU_STATE_DNBUSY && wait && ++stuck >= WEDGE_POLLS) {
+            *wedged = true;
+            return 0;
+        }
+    }
+    if (st.state != DFU_STATE_DNLOAD_IDLE)
+        return omv_seterr(err, errlen, DFU_ERR_STATE,
+                          "%s failed: the device went to state %s instead of dfuDNLOAD-IDLE", what,
+                          dfu_state_name(st.state));
+    return 0;
+}
+
+/* DNLOAD wValue 0 with a command, then its polls. */
+static int command(struct dfu_dev *d, enum cmd_kind kind, uint8_t cmd, const uint32_t *addr,
+                   const char *what, bool *wedged, char *err, size_t errlen)
+{
+    uint8_t b[5] = {cmd, 0, 0, 0, 0};
+    uint16_t len = 1;
+    int rc;
+
+    if (addr) {
+        b[1] = (uint8_t)(*addr & 0xFF);
+        b[2] = (uint8_t)(*addr >> 8 & 0xFF);
+        b[3] = (uint8_t)(*addr >> 16 & 0xFF);
+        b[4] = (uint8_t)(*addr >> 24 & 0xFF);
+        len = 5;
+    }
+    rc = request(d, TYPE_OUT, REQ_DNLOAD, 0, b, len, timeout(d));
+    if (rc < 0)
+        return fail_request(d, rc, what, err, errlen);
+    return poll_done(d, kind, what, wedged, err, errlen);
+}
+
+static int set_address(struct dfu_dev *d, uint32_t addr, char *err, size_t errlen)
+{
+    char what[64];
+
+    snprintf(what, sizeof(what), "setting the address 0x%08lX", (unsigned long)addr);
+    return command(d, KIND_SET_ADDRESS, CMD_SET_ADDRESS, &addr, what, NULL, err, errlen);
+}
+
+/* ABORT, then dfuIDLE is required (dfu-util's dfu_abort_to_idle). */
+static int abort_to_idle(struct dfu_dev *d, char *err, size_t errlen)
+{
+    struct dfu_status st;
+    int rc = request(d, TYPE_OUT, REQ_ABORT, 0, NULL, 0, timeout(d));
+
+    if (rc < 0)
+        return fail_request(d, rc, "ABORT to dfuIDLE", err, errlen);
+    rc = get_status(d, &st, timeout(d));
+    if (rc < 0)
+        return fail_io(err, errlen, rc, "ABORT to dfuIDLE");
+    if (st.status != 0)
+        return fail_status(err, errlen, "ABORT to dfuIDLE", &st);
+    if (st.state != DFU_STATE_IDLE)
+        return omv_seterr(err, errlen, DFU_ERR_STATE,
+                          "ABORT to dfuIDLE failed: the device stays in state %s",
+                          dfu_state_name(st.state));
+    return 0;
+}
+
+int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
+               const struct dfu_progress *p, char *err, size_t errlen)
+{
+    size_t xfer = d->transfer_size, done = 0;
+    char what[64];
+    int rc;
+
+    if (!len)
+        return 0;
+    if (!xfer)
+        return omv_seterr(err, errlen, OMV_EINVAL, "the device's transfer size is 0");
+    if ((uint64_t)addr + len > 0x100000000ull)
+        return omv_seterr(err, errlen, OMV_EINVAL, "a read of %zu bytes at 0x%08lX runs past 4 GiB",
+                          len, (unsigned long)addr);
+    rc = dfu_normalise(d, err, errlen);
+    if (rc < 0)
+        return rc;
+    progress(p, "read", 0, len);
+    while (done < len) {
+        /* UPLOAD reads at (wValue - 2) * wTransferSize + the address pointer. */
+        rc = set_address(d, (uint32_t)(addr + done), err, errlen);
+        if (rc < 0)
+            return rc;
+        rc = abort_to_idle(d, err, errlen);
+        if (rc < 0)
+            return rc;
+        for (unsigned block = 2; block < READ_WINDOW && done < len; block++) {
+            size_t n = len - done < xfer ? len - done : xfer;
+
+            snprintf(what, sizeof(what), "read at 0x%08lX", (unsigned long)(addr + done));
+            rc = request(d, TYPE_IN, REQ_UPLOAD, (uint16_t)block, buf + done, (uint16_t)n,
+                         timeout(d));
+            if (rc < 0)
+                return fail_request(d, rc, what, err, errlen);
+            if ((size_t)rc < n)
+                return omv_seterr(err, errlen, OMV_EINVAL,
+                                  "%s failed: the device returned %d of %zu bytes (past the end "
+                                  "of its memory?)",
+                                  what, rc, n);
+            done += n;
+            progress(p, "read", done, len);
+        }
+    }
+    return abort_to_idle(d, err, errlen);
+}
+
+/*
+ * STM32H7 rev V (dfu-protocol.md §4): the bank-2 erase is done but the ROM
+ * answers dfuDNBUSY forever. STM32CubeProgrammer's way out: CLRSTATUS
+ * (errUNKNOWN, dfuERROR), CLRSTATUS (OK, dfuIDLE). Then check that the page
+ * really reads erased.
+ */
+static int recover_wedged(struct dfu_dev *d, uint32_t page, uint32_t page_size, char *err,
+                          size_t errlen)
+{
+    size_t n = page_size < VERIFY_BYTES ? page_size : VERIFY_BYTES;
+    struct dfu_status st;
+    uint8_t *buf = NULL;
+    char what[96];
+    int rc;
+
+    snprintf(what, sizeof(what), "recovering the stalled erase of the page at 0x%08lX",
+             (unsigned long)page);
+    for (int i = 0; i < 2; i++) {
+        /* A ROM that STALLs CLRSTATUS outside dfuERROR is in dfuERROR after it. */
+        rc = request(d, TYPE_OUT, REQ_CLRSTATUS, 0, NULL, 0, timeout(d));
+        if (rc < 0 && rc != USB_ERR_PIPE)
+            return fail_io(err, errlen, rc, what);
+        rc = get_status(d, &st, timeout(d));
+        if (rc < 0 && rc != USB_ERR_PIPE)
+            return fail_io(err, errlen, rc, what);
+    }
+    rc = dfu_normalise(d, err, errlen);
+    if (rc < 0)
+        return rc;
+    buf = xmalloc(n);
+    rc = dfuse_read(d, page, buf, n, NULL, err, errlen);
+    if (rc < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] != 0xFF) {
+            rc = omv_seterr(err, errlen, DFU_ERR_STATE,
+                            "erase of the page at 0x%08lX failed: the device stalled in "
+                            "dfuDNBUSY and the page is not erased (0x%02X at 0x%08lX)",
+                            (unsigned long)page, buf[i], (unsigned long)(page + i));
+            goto out;
+        }
+    }
+out:
+    free(buf);
+    return rc;
+}
+
+/*
+ * How far to pad the image's tail with 0xFF: to the next 32-byte flash word
+ * (STM32H7 programs 256-bit words once per erase), but only when the last
+ * page is erasable and holds the padding - erased bytes written as 0xFF
+ * change nothing on any flash, while option bytes and the like are left alone.
+ */
+static size_t padded_len(const struct dfuse_layout *l, uint32_t addr, size_t len)
+{
+    uint64_t end = (uint64_t)addr + len, pend = (end + FLASH_WORD - 1) / FLASH_WORD * FLASH_WORD;
+    const struct dfuse_segment *seg = dfuse_layout_find(l, (uint32_t)(end - 1));
+    uint64_t page_end;
+
+    if (!seg || !(seg->flags & DFUSE_SEG_ERASABLE) || seg->page_size % FLASH_WORD)
+        return len;
+    page_end = seg->start + ((end - 1 - seg->start) / seg->page_size + 1) * seg->page_size;
+    return pend <= page_end ? (size_t)(pend - addr) : len;
+}
+
+int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
+                const uint8_t *data, size_t len, bool skip_erase, unsigned *rev_v_recoveries,
+                const struct dfu_progress *p, char *err, size_t errlen)
+{
+    size_t chunk = d->transfer_size, nr = 0, plen, off;
+    uint64_t erase_total = 0, erase_done = 0;
+    uint32_t *pages = NULL;
+    uint8_t *buf = NULL;
+    char what[96];
+    int rc;
+
+    if (rev_v_recoveries)
+        *rev_v_recoveries = 0;
+    if (!len)
+        return 0;
+    if (!chunk)
+        return omv_seterr(err, errlen, OMV_EINVAL, "the device's transfer size is 0");
+    if (chunk >= FLASH_WORD)
+        chunk = chunk / FLASH_WORD * FLASH_WORD; /* every chunk starts on a flash word */
+    if ((uint64_t)addr + len > 0x100000000ull)
+        return omv_seterr(err, errlen, OMV_EINVAL,
+                          "an image of %zu bytes at 0x%08lX runs past 4 GiB", len,
+                          (unsigned long)addr);
+    if (skip_erase)
+        rc = dfuse_layout_check_range(layout, addr, len, DFUSE_SEG_WRITEABLE, err, errlen);
+    else
+        rc = dfuse_layout_erase_pages(layout, addr, len, &pages, &nr, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = dfu_normalise(d, err, errlen);
+    if (rc < 0)
+        goto out;
+
+    for (size_t i = 0; i < nr; i++)
+        erase_total += dfuse_layout_find(layout, pages[i])->page_size;
+    if (nr)
+        progress(p, "erase", 0, erase_total);
+    for (size_t i = 0; i < nr; i++) {
+        uint32_t page_size = dfuse_layout_find(layout, pages[i])->page_size;
+        bool wedged = false;
+
+        snprintf(what, sizeof(what), "erase of the page at 0x%08lX", (unsigned long)pages[i]);
+        rc = command(d, KIND_ERASE, CMD_ERASE, &pages[i], what, &wedged, err, errlen);
+        if (rc < 0)
+            goto out;
+        if (wedged) {
+            rc = recover_wedged(d, pages[i], page_size, err, errlen);
+            if (rc < 0)
+                goto out;
+            if (rev_v_recoveries)
+                (*rev_v_recoveries)++;
+        }
+        erase_done += page_size;
+        progress(p, "erase", erase_done, erase_total);
+    }
+
+    plen = padded_len(layout, addr, len);
+    buf = xmalloc(chunk);
+    progress(p, "write", 0, len);
+    for (off = 0; off < plen;) {
+        size_t n = plen - off < chunk ? plen - off : chunk;
+        size_t have = off < len ? (len - off < n ? len - off : n) : 0;
+        uint32_t a = (uint32_t)(addr + off);
+
+        memcpy(buf, data + off, have);
+        memset(buf + have, 0xFF, n - have);
+        rc = set_address(d, a, err, errlen);
+        if (rc < 0)
+            goto out;
+        /* wValue 2: "no address offset", whatever the device's own wTransferSize. */
+        snprintf(what, sizeof(what), "write at 0x%08lX", (unsigned long)a);
+        rc = request(d, TYPE_OUT, REQ_DNLOAD, 2, buf, (uint16_t)n, timeout(d));
+        if (rc < 0) {
+            rc = fail_request(d, rc, what, err, errlen);
+            goto out;
+        }
+        rc = poll_done(d, KIND_WRITE, what, NULL, err, errlen);
+        if (rc < 0)
+            goto out;
+        off += n;
+        progress(p, "write", off < len ? off : len, len);
+    }
+    rc = abort_to_idle(d, err, errlen);
+out:
+    free(buf);
+    free(pages);
+    return rc < 0 ? rc : 0;
+}
+
+int dfuse_mass_erase(struct dfu_dev *d, char *err, size_t errlen)
+{
+    int rc = dfu_normalise(d, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    rc = command(d, KIND_MASS_ERASE, CMD_ERASE, NULL, "mass erase", NULL, err, errlen);
+    if (rc < 0)
+        return rc;
+    return abort_to_idle(d, err, errlen);
+}
+
+static bool left(int rc)
+{
+    return rc == USB_ERR_NODEV || rc == USB_ERR_IO || rc == USB_ERR_PIPE || rc == USB_ERR_TIMEOUT;
+}
+
+/*
+ * AN2662: the leave "is effectively executed only when a DFU_GETSTATUS
+ * request is issued"; the answer is dfuMANIFEST and the device resets,
+ * often before answering at all.
+ */
+int dfuse_leave(struct dfu_dev *d, uint32_t addr, char *err, size_t errlen)
+{
+    struct dfu_status st;
+    int rc = dfu_normalise(d, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    rc = set_address(d, addr, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = request(d, TYPE_OUT, REQ_DNLOAD, 0, NULL, 0, timeout(d));
+    if (rc < 0)
+        return left(rc) ? 0 : fail_io(err, errlen, rc, "leaving DFU mode");
+    for (int i = 0; i < 5; i++) {
+        rc = get_status(d, &st, timeout(d));
+        if (rc < 0)
+            return left(rc) ? 0 : fail_io(err, errlen, rc, "leaving DFU mode");
+        if (st.status != 0 || st.state == DFU_STATE_ERROR)
+            return fail_status(err, errlen, "leaving DFU mode", &st);
+        if (st.state == DFU_STATE_MANIFEST || st.state == DFU_STATE_MANIFEST_WAIT_RESET)
+            return 0;
+        if (st.state != DFU_STATE_MANIFEST_SYNC && st.state != DFU_STATE_DNBUSY)
+            break;
+        nap(d, st.poll_ms < 1000 ? st.poll_ms : 1000);
+    }
+    return omv_seterr(err, errlen, DFU_ERR_STATE,
+                      "leaving DFU mode failed: the device answered state %s instead of "
+                      "dfuMANIFEST",
+                      dfu_state_name(st.state));
+}
