@@ -6,7 +6,7 @@
 # Missing packages are installed with apt-get: directly as root, through sudo
 # otherwise; without either, the exact command is printed.
 
-PACKAGES := gcc make cmake pkg-config libcurl4-openssl-dev libarchive-dev libssl-dev \
+PACKAGES := gcc make cmake pkg-config libcurl4-openssl-dev libarchive-dev libssl-dev libumockdev-dev \
             libinih-dev libusb-1.0-0-dev liblzma-dev
 CHECK_PACKAGES := $(PACKAGES) clang-format python3 zsh fish libumockdev-dev umockdev dfu-util
 

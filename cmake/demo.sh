@@ -38,4 +38,22 @@ cp "$scratch/good.ini" "$XDG_CONFIG_HOME/omvdev/config.ini"
 say "omvdev --json targets show OPENMV4 | head -12"
 "$omvdev" --json targets show OPENMV4 >"$scratch/h7.json"
 head -12 "$scratch/h7.json"
-printf '\nomvdev: demo finished; every command above ran against the built-in board database.\n'
+
+# The virtual camera: an OpenMV Cam H7 running its firmware on a simulated USB bus.
+sim="$(dirname "$omvdev")/tests/omvdev-sim"
+if [ -x "$sim" ]; then
+    mkdir -p build/OPENMV4/bin
+    head -c 400000 /dev/urandom >build/OPENMV4/bin/firmware.bin
+    head -c 60000 /dev/urandom >build/OPENMV4/bin/romfs0.img
+    say "omvdev devices        # on the virtual camera's USB bus"
+    "$sim" --device camera:OPENMV4,serial=DEMO01 -- "$omvdev" devices
+    say "omvdev flash --verify # finds the board, SYS_BOOT, flash by alt, reset"
+    "$sim" --device camera:OPENMV4,serial=DEMO01 --timescale 0.05 --state "$scratch/state" -- \
+        "$omvdev" flash --verify
+    say "cmp firmware.bin with the virtual camera's flash at 0x08040000"
+    tail -c +$((0x40000 + 1)) "$scratch/state/DEMO01/internal.bin" | head -c 400000 |
+        cmp - build/OPENMV4/bin/firmware.bin && echo "identical"
+else
+    printf '\n(omvdev-sim was not built: install umockdev (make check does) for the virtual camera tour)\n'
+fi
+printf '\nomvdev: demo finished.\n'

@@ -407,9 +407,18 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
         if (dev.transfer_size > 4096) /* the Linux usbfs limit for control transfers */
             dev.transfer_size = 4096;
         usb_dfu_io(h, &dev.io);
-        note(ctx, "flashing %s %s (bootloader %x.%02x) on port %s", r.t->name,
-             devs[which].serial ? devs[which].serial : "", devs[which].bcd_device >> 8,
-             devs[which].bcd_device & 0xff, devs[which].port_path);
+        {
+            uint16_t v = devs[which].bcd_device;
+            char ver[16];
+
+            /* The OpenMV bootloader packs major.minor.patch into bcdDevice. */
+            if (r.t->method == TARGET_METHOD_OPENMV_DFU)
+                snprintf(ver, sizeof(ver), "%u.%u.%u", v >> 8, (v >> 4) & 15, v & 15);
+            else
+                snprintf(ver, sizeof(ver), "%x.%02x", v >> 8, v & 0xff);
+            note(ctx, "flashing %s %s (bootloader %s) on port %s", r.t->name,
+                 devs[which].serial ? devs[which].serial : "", ver, devs[which].port_path);
+        }
         for (size_t i = 0; i < plan.nr && rc == 0; i++)
             rc = run_step(&r, &dev, &devs[which], &plan.steps[i]);
         if (rc == 0 && !opt_count(&inv->opts, o, "no-reset")) {
