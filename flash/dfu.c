@@ -74,41 +74,35 @@ const char *dfu_status_text(uint8_t status)
     return status < ARRAY_SIZE(statuses) ? statuses[status].text : "not defined by DFU 1.1";
 }
 
-static int fail_status(char *err, size_t errlen, const char *what, const struct dfu_status *st)
-{
-    return omv_seterr(
-        err, errlen, DFU_ERR_STATUS, "%s failed: the device reports %s (%s) in state %s", what,
-        dfu_status_name(st->status), dfu_status_text(st->status), dfu_state_name(st->state));
-}
+/* ---- shared with flash/dfuse.c ----------------------------------------------------- */
 
-static unsigned timeout(const struct dfu_dev *d)
+unsigned dfu_timeout(const struct dfu_dev *d)
 {
     return d->timeout_ms ? d->timeout_ms : DEFAULT_TIMEOUT_MS;
 }
 
-static int request(struct dfu_dev *d, uint8_t type, uint8_t req, uint16_t value, uint8_t *data,
-                   uint16_t len)
+int dfu_request(struct dfu_dev *d, uint8_t type, uint8_t req, uint16_t value, uint8_t *data,
+                uint16_t len, unsigned timeout_ms)
 {
-    return d->io.control(d->io.ctx, type, req, value, d->intf, data, len, timeout(d));
+    return d->io.control(d->io.ctx, type, req, value, d->intf, data, len, timeout_ms);
 }
 
-static void nap(struct dfu_dev *d, unsigned ms)
+void dfu_nap(struct dfu_dev *d, unsigned ms)
 {
     if (ms && d->io.sleep_ms)
         d->io.sleep_ms(d->io.ctx, ms);
 }
 
-static void progress(const struct dfu_progress *p, const char *phase, uint64_t done, uint64_t total)
+void dfu_report(const struct dfu_progress *p, const char *phase, uint64_t done, uint64_t total)
 {
     if (p && p->fn)
         p->fn(p->ud, phase, done, total);
 }
 
-/* GETSTATUS without a message: the transfer's code, or USB_ERR_OTHER for a short reply. */
-static int get_status(struct dfu_dev *d, struct dfu_status *st)
+int dfu_status_raw(struct dfu_dev *d, struct dfu_status *st, unsigned timeout_ms)
 {
     uint8_t b[6];
-    int rc = request(d, TYPE_IN, REQ_GETSTATUS, 0, b, sizeof(b));
+    int rc = dfu_request(d, TYPE_IN, REQ_GETSTATUS, 0, b, sizeof(b), timeout_ms);
 
     if (rc < 0)
         return rc;
@@ -121,31 +115,50 @@ static int get_status(struct dfu_dev *d, struct dfu_status *st)
     return 0;
 }
 
-static int fail_io(char *err, size_t errlen, int rc, const char *what)
+int dfu_fail_io(char *err, size_t errlen, int rc, const char *what)
 {
     if (rc == USB_ERR_OTHER)
         return omv_seterr(err, errlen, rc, "%s failed: the device sent a malformed reply", what);
     return omv_seterr(err, errlen, rc, "%s failed: %s", what, usb_strerror(rc));
 }
 
+int dfu_fail_status(char *err, size_t errlen, const char *what, const struct dfu_status *st)
+{
+    return omv_seterr(
+        err, errlen, DFU_ERR_STATUS, "%s failed: the device reports %s (%s) in state %s", what,
+        dfu_status_name(st->status), dfu_status_text(st->status), dfu_state_name(st->state));
+}
+
 /*
  * A request failed. After a STALL the device usually holds the reason in
  * bStatus (DFU 1.1: dfuERROR with errSTALLEDPKT, or errTARGET, ...): ask.
  */
-static int fail_request(struct dfu_dev *d, int rc, const char *what, char *err, size_t errlen)
+int dfu_fail_request(struct dfu_dev *d, int rc, const char *what, char *err, size_t errlen)
 {
     struct dfu_status st;
 
-    if (rc == USB_ERR_PIPE && get_status(d, &st) == 0 && st.status != 0)
-        return fail_status(err, errlen, what, &st);
-    return fail_io(err, errlen, rc, what);
+    if (rc == USB_ERR_PIPE && dfu_status_raw(d, &st, dfu_timeout(d)) == 0 && st.status != 0)
+        return dfu_fail_status(err, errlen, what, &st);
+    return dfu_fail_io(err, errlen, rc, what);
+}
+
+/* This file's requests use the device's own control timeout. */
+static int request(struct dfu_dev *d, uint8_t type, uint8_t req, uint16_t value, uint8_t *data,
+                   uint16_t len)
+{
+    return dfu_request(d, type, req, value, data, len, dfu_timeout(d));
+}
+
+static int get_status(struct dfu_dev *d, struct dfu_status *st)
+{
+    return dfu_status_raw(d, st, dfu_timeout(d));
 }
 
 int dfu_get_status(struct dfu_dev *d, struct dfu_status *st, char *err, size_t errlen)
 {
     int rc = get_status(d, st);
 
-    return rc < 0 ? fail_io(err, errlen, rc, "GETSTATUS") : 0;
+    return rc < 0 ? dfu_fail_io(err, errlen, rc, "GETSTATUS") : 0;
 }
 
 int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen)
@@ -158,7 +171,7 @@ int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen)
 
         rc = get_status(d, &st);
         if (rc < 0)
-            return fail_io(err, errlen, rc, "reading the device's state (GETSTATUS)");
+            return dfu_fail_io(err, errlen, rc, "reading the device's state (GETSTATUS)");
         if (st.state == DFU_STATE_IDLE && st.status == 0)
             return 0;
         if (round == NORMALISE_ROUNDS)
@@ -184,7 +197,7 @@ int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen)
             /* Give the work its time once; a device still busy after that is
              * stuck (an STM32H7 rev V erase): CLRSTATUS ends that. */
             if (round == 0) {
-                nap(d, st.poll_ms < NORMALISE_BUSY_MS ? st.poll_ms : NORMALISE_BUSY_MS);
+                dfu_nap(d, st.poll_ms < NORMALISE_BUSY_MS ? st.poll_ms : NORMALISE_BUSY_MS);
                 continue;
             }
             req = REQ_CLRSTATUS;
@@ -198,8 +211,8 @@ int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen)
         rc = request(d, TYPE_OUT, req, 0, NULL, 0);
         /* A STALL is an answer too: the next GETSTATUS shows where the device is. */
         if (rc < 0 && rc != USB_ERR_PIPE)
-            return fail_io(err, errlen, rc,
-                           req == REQ_ABORT ? "ABORT to dfuIDLE" : "CLRSTATUS to dfuIDLE");
+            return dfu_fail_io(err, errlen, rc,
+                               req == REQ_ABORT ? "ABORT to dfuIDLE" : "CLRSTATUS to dfuIDLE");
     }
     return omv_seterr(err, errlen, DFU_ERR_STATE,
                       "cannot bring the device back to dfuIDLE: it stays in state '%s' with "
@@ -217,9 +230,9 @@ static int wait_block(struct dfu_dev *d, const char *what, char *err, size_t err
     for (;;) {
         rc = get_status(d, &st);
         if (rc < 0)
-            return fail_io(err, errlen, rc, what);
+            return dfu_fail_io(err, errlen, rc, what);
         if (st.status != 0 || st.state == DFU_STATE_ERROR)
-            return fail_status(err, errlen, what, &st);
+            return dfu_fail_status(err, errlen, what, &st);
         if (st.state == DFU_STATE_DNLOAD_IDLE)
             return 0;
         if (st.state != DFU_STATE_DNBUSY && st.state != DFU_STATE_DNLOAD_SYNC)
@@ -227,7 +240,7 @@ static int wait_block(struct dfu_dev *d, const char *what, char *err, size_t err
                               "%s failed: the device went to state %s instead of dfuDNLOAD-IDLE",
                               what, dfu_state_name(st.state));
         if (st.state == DFU_STATE_DNBUSY)
-            nap(d, st.poll_ms);
+            dfu_nap(d, st.poll_ms);
         /* Every poll costs at least a USB frame. */
         spent += st.state == DFU_STATE_DNBUSY && st.poll_ms ? st.poll_ms : 1;
         if (spent > WRITE_BUDGET_MS)
@@ -260,9 +273,9 @@ static int manifest(struct dfu_dev *d, char *err, size_t errlen)
         if (rc < 0 && !tolerant && went_away(rc))
             return 0;
         if (rc < 0)
-            return fail_io(err, errlen, rc, what);
+            return dfu_fail_io(err, errlen, rc, what);
         if (st.status != 0 || st.state == DFU_STATE_ERROR)
-            return fail_status(err, errlen, what, &st);
+            return dfu_fail_status(err, errlen, what, &st);
         switch (st.state) {
         case DFU_STATE_IDLE:
         case DFU_STATE_MANIFEST_WAIT_RESET:
@@ -277,7 +290,7 @@ static int manifest(struct dfu_dev *d, char *err, size_t errlen)
             return omv_seterr(err, errlen, DFU_ERR_STATE, "%s failed: the device went to state %s",
                               what, dfu_state_name(st.state));
         }
-        nap(d, st.poll_ms);
+        dfu_nap(d, st.poll_ms);
         spent += st.poll_ms ? st.poll_ms : 1;
         if (spent > WRITE_BUDGET_MS)
             return omv_seterr(err, errlen, USB_ERR_TIMEOUT,
@@ -305,7 +318,7 @@ int dfu_download(struct dfu_dev *d, const uint8_t *data, size_t len, const struc
     if (rc < 0)
         return rc;
     buf = xmalloc(xfer);
-    progress(p, "write", 0, len);
+    dfu_report(p, "write", 0, len);
     for (; off < len; block++) {
         size_t n = len - off < xfer ? len - off : xfer;
 
@@ -313,14 +326,14 @@ int dfu_download(struct dfu_dev *d, const uint8_t *data, size_t len, const struc
         memcpy(buf, data + off, n);
         rc = request(d, TYPE_OUT, REQ_DNLOAD, (uint16_t)block, buf, (uint16_t)n);
         if (rc < 0) {
-            rc = fail_request(d, rc, what, err, errlen);
+            rc = dfu_fail_request(d, rc, what, err, errlen);
             goto out;
         }
         rc = wait_block(d, what, err, errlen);
         if (rc < 0)
             goto out;
         off += n;
-        progress(p, "write", off, len);
+        dfu_report(p, "write", off, len);
     }
     rc = request(d, TYPE_OUT, REQ_DNLOAD, (uint16_t)block, NULL, 0);
     if (rc < 0) {
@@ -329,7 +342,7 @@ int dfu_download(struct dfu_dev *d, const uint8_t *data, size_t len, const struc
             goto out;
         }
         snprintf(what, sizeof(what), "end of download (zero-length block %u)", block);
-        rc = fail_request(d, rc, what, err, errlen);
+        rc = dfu_fail_request(d, rc, what, err, errlen);
         goto out;
     }
     rc = manifest(d, err, errlen);
@@ -363,20 +376,20 @@ int dfu_upload(struct dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
     rc = dfu_normalise(d, err, errlen);
     if (rc < 0)
         return rc;
-    progress(p, "read", 0, cap);
+    dfu_report(p, "read", 0, cap);
     while (total < cap && !is_short) {
         size_t n = cap - total < xfer ? cap - total : xfer;
 
         rc = request(d, TYPE_IN, REQ_UPLOAD, (uint16_t)block, buf + total, (uint16_t)n);
         if (rc < 0) {
             snprintf(what, sizeof(what), "read of block %u (offset 0x%zx)", block, total);
-            return fail_request(d, rc, what, err, errlen);
+            return dfu_fail_request(d, rc, what, err, errlen);
         }
         is_short = (size_t)rc < n;
         total += (size_t)rc;
         block++;
         *got = total;
-        progress(p, "read", total, cap);
+        dfu_report(p, "read", total, cap);
     }
     /* A full last block leaves the device in dfuUPLOAD-IDLE; the next
      * operation's dfu_normalise() would also do this. */
@@ -391,5 +404,5 @@ int dfu_detach(struct dfu_dev *d, uint16_t timeout_ms, char *err, size_t errlen)
 
     if (rc >= 0 || rc == USB_ERR_NODEV || rc == USB_ERR_IO || rc == USB_ERR_TIMEOUT)
         return 0;
-    return fail_io(err, errlen, rc, "DETACH");
+    return dfu_fail_io(err, errlen, rc, "DETACH");
 }

@@ -106,6 +106,19 @@ int dfu_upload(struct dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
 /* DFU_DETACH; errors that only mean the device already left count as success. */
 int dfu_detach(struct dfu_dev *d, uint16_t timeout_ms, char *err, size_t errlen);
 
+/* ---- shared by the two engines (dfu.c and dfuse.c); not for other callers ---------- */
+
+unsigned dfu_timeout(const struct dfu_dev *d);
+int dfu_request(struct dfu_dev *d, uint8_t type, uint8_t req, uint16_t value, uint8_t *data,
+                uint16_t len, unsigned timeout_ms);
+void dfu_nap(struct dfu_dev *d, unsigned ms);
+void dfu_report(const struct dfu_progress *p, const char *phase, uint64_t done, uint64_t total);
+/* GETSTATUS without a message: the transfer's code, USB_ERR_OTHER for a short reply. */
+int dfu_status_raw(struct dfu_dev *d, struct dfu_status *st, unsigned timeout_ms);
+int dfu_fail_io(char *err, size_t errlen, int rc, const char *what);
+int dfu_fail_status(char *err, size_t errlen, const char *what, const struct dfu_status *st);
+int dfu_fail_request(struct dfu_dev *d, int rc, const char *what, char *err, size_t errlen);
+
 /* ---- ST DfuSe ----------------------------------------------------------------- */
 
 /*

@@ -32,7 +32,6 @@ enum {
 #define CMD_SET_ADDRESS 0x21
 #define CMD_ERASE       0x41
 
-#define DEFAULT_TIMEOUT_MS 5000
 #define SET_ADDRESS_CAP_MS 1     /* "a non-null bwPollTimeout for SET_ADDRESS seems a common bug" */
 #define BUDGET_MS          30000 /* polls of one command or chunk */
 #define MASS_ERASE_MS      60000
@@ -45,69 +44,6 @@ enum {
 
 enum cmd_kind { KIND_SET_ADDRESS, KIND_ERASE, KIND_MASS_ERASE, KIND_WRITE };
 
-static unsigned timeout(const struct dfu_dev *d)
-{
-    return d->timeout_ms ? d->timeout_ms : DEFAULT_TIMEOUT_MS;
-}
-
-static int request(struct dfu_dev *d, uint8_t type, uint8_t req, uint16_t value, uint8_t *data,
-                   uint16_t len, unsigned timeout_ms)
-{
-    return d->io.control(d->io.ctx, type, req, value, d->intf, data, len, timeout_ms);
-}
-
-static void nap(struct dfu_dev *d, unsigned ms)
-{
-    if (ms && d->io.sleep_ms)
-        d->io.sleep_ms(d->io.ctx, ms);
-}
-
-static void progress(const struct dfu_progress *p, const char *phase, uint64_t done, uint64_t total)
-{
-    if (p && p->fn)
-        p->fn(p->ud, phase, done, total);
-}
-
-static int get_status(struct dfu_dev *d, struct dfu_status *st, unsigned timeout_ms)
-{
-    uint8_t b[6];
-    int rc = request(d, TYPE_IN, REQ_GETSTATUS, 0, b, sizeof(b), timeout_ms);
-
-    if (rc < 0)
-        return rc;
-    if (rc != (int)sizeof(b))
-        return USB_ERR_OTHER;
-    st->status = b[0];
-    st->poll_ms = (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16;
-    st->state = b[4];
-    st->istring = b[5];
-    return 0;
-}
-
-static int fail_io(char *err, size_t errlen, int rc, const char *what)
-{
-    if (rc == USB_ERR_OTHER)
-        return omv_seterr(err, errlen, rc, "%s failed: the device sent a malformed reply", what);
-    return omv_seterr(err, errlen, rc, "%s failed: %s", what, usb_strerror(rc));
-}
-
-static int fail_status(char *err, size_t errlen, const char *what, const struct dfu_status *st)
-{
-    return omv_seterr(
-        err, errlen, DFU_ERR_STATUS, "%s failed: the device reports %s (%s) in state %s", what,
-        dfu_status_name(st->status), dfu_status_text(st->status), dfu_state_name(st->state));
-}
-
-/* A request failed; after a STALL the device's bStatus usually says why. */
-static int fail_request(struct dfu_dev *d, int rc, const char *what, char *err, size_t errlen)
-{
-    struct dfu_status st;
-
-    if (rc == USB_ERR_PIPE && get_status(d, &st, timeout(d)) == 0 && st.status != 0)
-        return fail_status(err, errlen, what, &st);
-    return fail_io(err, errlen, rc, what);
-}
-
 /*
  * Poll after a DNLOAD until the device is back in dfuDNLOAD-IDLE, sleeping
  * bwPollTimeout only while dfuDNBUSY (capped for SET_ADDRESS). After an
@@ -118,7 +54,7 @@ static int fail_request(struct dfu_dev *d, int rc, const char *what, char *err, 
 static int poll_done(struct dfu_dev *d, enum cmd_kind kind, const char *what, bool *wedged,
                      char *err, size_t errlen)
 {
-    unsigned tmo = timeout(d), budget = kind == KIND_MASS_ERASE ? MASS_ERASE_MS : BUDGET_MS;
+    unsigned tmo = dfu_timeout(d), budget = kind == KIND_MASS_ERASE ? MASS_ERASE_MS : BUDGET_MS;
     unsigned stuck = 0, pipes = 0;
     uint64_t spent = 0;
     struct dfu_status st;
@@ -128,11 +64,11 @@ static int poll_done(struct dfu_dev *d, enum cmd_kind kind, const char *what, bo
         tmo = MASS_ERASE_MS;
     else if (kind == KIND_ERASE && tmo < ERASE_STATUS_MS)
         tmo = ERASE_STATUS_MS;
-    rc = get_status(d, &st, tmo);
+    rc = dfu_status_raw(d, &st, tmo);
     if (rc < 0)
-        return fail_request(d, rc, what, err, errlen);
+        return dfu_fail_request(d, rc, what, err, errlen);
     if (st.status != 0 || st.state == DFU_STATE_ERROR)
-        return fail_status(err, errlen, what, &st);
+        return dfu_fail_status(err, errlen, what, &st);
     if (st.state != DFU_STATE_DNBUSY && st.state != DFU_STATE_DNLOAD_IDLE)
         return omv_seterr(err, errlen, DFU_ERR_STATE,
                           "%s failed: the device answered state %s instead of dfuDNBUSY", what,
@@ -142,22 +78,22 @@ static int poll_done(struct dfu_dev *d, enum cmd_kind kind, const char *what, bo
 
         if (kind == KIND_SET_ADDRESS && wait > SET_ADDRESS_CAP_MS)
             wait = SET_ADDRESS_CAP_MS;
-        nap(d, wait);
+        dfu_nap(d, wait);
         spent += wait ? wait : 1; /* every poll costs at least a USB frame */
         if (spent > budget)
             return omv_seterr(err, errlen, USB_ERR_TIMEOUT,
                               "%s failed: the device stayed busy for more than %u s", what,
                               budget / 1000);
-        rc = get_status(d, &st, tmo);
+        rc = dfu_status_raw(d, &st, tmo);
         if (rc == USB_ERR_PIPE && pipes < PIPE_RETRIES) {
             pipes++;
             st.state = DFU_STATE_DNBUSY;
             continue;
         }
         if (rc < 0)
-            return fail_io(err, errlen, rc, what);
+            return dfu_fail_io(err, errlen, rc, what);
         if (st.status != 0 || st.state == DFU_STATE_ERROR)
-            return fail_status(err, errlen, what, &st);
+            return dfu_fail_status(err, errlen, what, &st);
         if (kind == KIND_ERASE && st.state == DFU_STATE_DNBUSY && wait && ++stuck >= WEDGE_POLLS) {
             *wedged = true;
             return 0;
@@ -185,9 +121,9 @@ static int command(struct dfu_dev *d, enum cmd_kind kind, uint8_t cmd, const uin
         b[4] = (uint8_t)(*addr >> 24 & 0xFF);
         len = 5;
     }
-    rc = request(d, TYPE_OUT, REQ_DNLOAD, 0, b, len, timeout(d));
+    rc = dfu_request(d, TYPE_OUT, REQ_DNLOAD, 0, b, len, dfu_timeout(d));
     if (rc < 0)
-        return fail_request(d, rc, what, err, errlen);
+        return dfu_fail_request(d, rc, what, err, errlen);
     return poll_done(d, kind, what, wedged, err, errlen);
 }
 
@@ -203,15 +139,15 @@ static int set_address(struct dfu_dev *d, uint32_t addr, char *err, size_t errle
 static int abort_to_idle(struct dfu_dev *d, char *err, size_t errlen)
 {
     struct dfu_status st;
-    int rc = request(d, TYPE_OUT, REQ_ABORT, 0, NULL, 0, timeout(d));
+    int rc = dfu_request(d, TYPE_OUT, REQ_ABORT, 0, NULL, 0, dfu_timeout(d));
 
     if (rc < 0)
-        return fail_request(d, rc, "ABORT to dfuIDLE", err, errlen);
-    rc = get_status(d, &st, timeout(d));
+        return dfu_fail_request(d, rc, "ABORT to dfuIDLE", err, errlen);
+    rc = dfu_status_raw(d, &st, dfu_timeout(d));
     if (rc < 0)
-        return fail_io(err, errlen, rc, "ABORT to dfuIDLE");
+        return dfu_fail_io(err, errlen, rc, "ABORT to dfuIDLE");
     if (st.status != 0)
-        return fail_status(err, errlen, "ABORT to dfuIDLE", &st);
+        return dfu_fail_status(err, errlen, "ABORT to dfuIDLE", &st);
     if (st.state != DFU_STATE_IDLE)
         return omv_seterr(err, errlen, DFU_ERR_STATE,
                           "ABORT to dfuIDLE failed: the device stays in state %s",
@@ -236,7 +172,7 @@ int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
     rc = dfu_normalise(d, err, errlen);
     if (rc < 0)
         return rc;
-    progress(p, "read", 0, len);
+    dfu_report(p, "read", 0, len);
     while (done < len) {
         /* UPLOAD reads at (wValue - 2) * wTransferSize + the address pointer. */
         rc = set_address(d, (uint32_t)(addr + done), err, errlen);
@@ -249,17 +185,17 @@ int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
             size_t n = len - done < xfer ? len - done : xfer;
 
             snprintf(what, sizeof(what), "read at 0x%08lX", (unsigned long)(addr + done));
-            rc = request(d, TYPE_IN, REQ_UPLOAD, (uint16_t)block, buf + done, (uint16_t)n,
-                         timeout(d));
+            rc = dfu_request(d, TYPE_IN, REQ_UPLOAD, (uint16_t)block, buf + done, (uint16_t)n,
+                             dfu_timeout(d));
             if (rc < 0)
-                return fail_request(d, rc, what, err, errlen);
+                return dfu_fail_request(d, rc, what, err, errlen);
             if ((size_t)rc < n)
                 return omv_seterr(err, errlen, OMV_EINVAL,
                                   "%s failed: the device returned %d of %zu bytes (past the end "
                                   "of its memory?)",
                                   what, rc, n);
             done += n;
-            progress(p, "read", done, len);
+            dfu_report(p, "read", done, len);
         }
     }
     return abort_to_idle(d, err, errlen);
@@ -284,12 +220,12 @@ static int recover_wedged(struct dfu_dev *d, uint32_t page, uint32_t page_size, 
              (unsigned long)page);
     for (int i = 0; i < 2; i++) {
         /* A ROM that STALLs CLRSTATUS outside dfuERROR is in dfuERROR after it. */
-        rc = request(d, TYPE_OUT, REQ_CLRSTATUS, 0, NULL, 0, timeout(d));
+        rc = dfu_request(d, TYPE_OUT, REQ_CLRSTATUS, 0, NULL, 0, dfu_timeout(d));
         if (rc < 0 && rc != USB_ERR_PIPE)
-            return fail_io(err, errlen, rc, what);
-        rc = get_status(d, &st, timeout(d));
+            return dfu_fail_io(err, errlen, rc, what);
+        rc = dfu_status_raw(d, &st, dfu_timeout(d));
         if (rc < 0 && rc != USB_ERR_PIPE)
-            return fail_io(err, errlen, rc, what);
+            return dfu_fail_io(err, errlen, rc, what);
     }
     rc = dfu_normalise(d, err, errlen);
     if (rc < 0)
@@ -366,7 +302,7 @@ int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t a
     for (size_t i = 0; i < nr; i++)
         erase_total += dfuse_layout_find(layout, pages[i])->page_size;
     if (nr)
-        progress(p, "erase", 0, erase_total);
+        dfu_report(p, "erase", 0, erase_total);
     for (size_t i = 0; i < nr; i++) {
         uint32_t page_size = dfuse_layout_find(layout, pages[i])->page_size;
         bool wedged = false;
@@ -383,12 +319,12 @@ int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t a
                 (*rev_v_recoveries)++;
         }
         erase_done += page_size;
-        progress(p, "erase", erase_done, erase_total);
+        dfu_report(p, "erase", erase_done, erase_total);
     }
 
     plen = padded_len(layout, addr, len);
     buf = xmalloc(chunk);
-    progress(p, "write", 0, len);
+    dfu_report(p, "write", 0, len);
     for (off = 0; off < plen;) {
         size_t n = plen - off < chunk ? plen - off : chunk;
         size_t have = off < len ? (len - off < n ? len - off : n) : 0;
@@ -401,16 +337,16 @@ int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t a
             goto out;
         /* wValue 2: "no address offset", whatever the device's own wTransferSize. */
         snprintf(what, sizeof(what), "write at 0x%08lX", (unsigned long)a);
-        rc = request(d, TYPE_OUT, REQ_DNLOAD, 2, buf, (uint16_t)n, timeout(d));
+        rc = dfu_request(d, TYPE_OUT, REQ_DNLOAD, 2, buf, (uint16_t)n, dfu_timeout(d));
         if (rc < 0) {
-            rc = fail_request(d, rc, what, err, errlen);
+            rc = dfu_fail_request(d, rc, what, err, errlen);
             goto out;
         }
         rc = poll_done(d, KIND_WRITE, what, NULL, err, errlen);
         if (rc < 0)
             goto out;
         off += n;
-        progress(p, "write", off < len ? off : len, len);
+        dfu_report(p, "write", off < len ? off : len, len);
     }
     rc = abort_to_idle(d, err, errlen);
 out:
@@ -451,20 +387,20 @@ int dfuse_leave(struct dfu_dev *d, uint32_t addr, char *err, size_t errlen)
     rc = set_address(d, addr, err, errlen);
     if (rc < 0)
         return rc;
-    rc = request(d, TYPE_OUT, REQ_DNLOAD, 0, NULL, 0, timeout(d));
+    rc = dfu_request(d, TYPE_OUT, REQ_DNLOAD, 0, NULL, 0, dfu_timeout(d));
     if (rc < 0)
-        return left(rc) ? 0 : fail_io(err, errlen, rc, "leaving DFU mode");
+        return left(rc) ? 0 : dfu_fail_io(err, errlen, rc, "leaving DFU mode");
     for (int i = 0; i < 5; i++) {
-        rc = get_status(d, &st, timeout(d));
+        rc = dfu_status_raw(d, &st, dfu_timeout(d));
         if (rc < 0)
-            return left(rc) ? 0 : fail_io(err, errlen, rc, "leaving DFU mode");
+            return left(rc) ? 0 : dfu_fail_io(err, errlen, rc, "leaving DFU mode");
         if (st.status != 0 || st.state == DFU_STATE_ERROR)
-            return fail_status(err, errlen, "leaving DFU mode", &st);
+            return dfu_fail_status(err, errlen, "leaving DFU mode", &st);
         if (st.state == DFU_STATE_MANIFEST || st.state == DFU_STATE_MANIFEST_WAIT_RESET)
             return 0;
         if (st.state != DFU_STATE_MANIFEST_SYNC && st.state != DFU_STATE_DNBUSY)
             break;
-        nap(d, st.poll_ms < 1000 ? st.poll_ms : 1000);
+        dfu_nap(d, st.poll_ms < 1000 ? st.poll_ms : 1000);
     }
     return omv_seterr(err, errlen, DFU_ERR_STATE,
                       "leaving DFU mode failed: the device answered state %s instead of "
