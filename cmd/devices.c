@@ -141,8 +141,8 @@ static void alt_lines(struct strbuf *out, const struct seen *all, size_t n)
 
         if (!d->nr_alts || d->dfu_runtime)
             continue;
-        strbuf_addf(out, "  %s %s alts:", d->serial ? d->serial : d->port_path,
-                    all[i].board ? all[i].board->name : "");
+        strbuf_addf(out, "  %s%s%s alts:", d->serial ? d->serial : d->port_path,
+                    all[i].board ? " " : "", all[i].board ? all[i].board->name : "");
         for (size_t a = 0; a < d->nr_alts; a++)
             strbuf_addf(out, "%s %zu %s", a ? "," : "", a, d->alt_names[a]);
         strbuf_addch(out, '\n');
