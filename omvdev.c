@@ -62,7 +62,9 @@ static const struct omv_cmd commands[] = {
      devices_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"flash", cmd_flash, "flash a build onto a camera over USB DFU",
      "[-t TARGET] [--firmware F] [--romfs R] [--file F --alt N [--address A]] [--erase-fs]\n"
-     "                    [--serial S] [--wait SECONDS] [--verify] [--no-reset] [--dry-run]",
+     "                    [--serial S] [--wait SECONDS] [--verify] [--skip-unchanged] "
+     "[--no-reset]\n"
+     "                    [--dry-run]",
      "Write the board's images from build/<TARGET>/bin/ with omvdev's own USB DFU code: by\n"
      "alt for OpenMV cameras (firmware, ROMFS; the AE3's four images), by DfuSe address for\n"
      "Arduino boards. A camera running its firmware is asked to jump into its bootloader\n"

@@ -39,6 +39,8 @@ const struct opt flash_opts[] = {
     {"wait", 'w', OPT_VALUE, "SECONDS", "how long to wait for the bootloader", NULL, OPT_CONFIG,
      "10"},
     {"verify", 0, OPT_FLAG, NULL, "read every image back and compare", NULL, 0, NULL},
+    {"skip-unchanged", 0, OPT_FLAG, NULL,
+     "read each partition first and skip images it already holds", NULL, 0, NULL},
     {"dry-run", 'n', OPT_FLAG, NULL, "print the plan and touch nothing", NULL, 0, NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
@@ -49,6 +51,7 @@ struct flash_run {
     struct usb_ctx *u;
     struct progress progress;
     bool verify;
+    bool skip_unchanged;
 };
 
 static void progress_cb(void *ud, const char *phase, uint64_t done, uint64_t total)
@@ -267,6 +270,26 @@ static int run_step(struct flash_run *r, struct dfu_dev *dev, const struct usb_d
         return error(r->ctx, "cannot select alt %d: %s", alt, usb_strerror(rc)), OMV_EXIT_DEVICE;
     rc = dfu_normalise(dev, err, sizeof(err));
     progress_start(&r->progress, r->ctx->verbosity >= 0 && !r->ctx->json && isatty(2), s->label);
+    if (rc == 0 && r->skip_unchanged && s->path) {
+        size_t got = 0;
+        int same;
+
+        back = xmalloc(s->len);
+        if (s->address >= 0)
+            rc = dfuse_read(dev, (uint32_t)s->address, back, s->len, &p, err, sizeof(err));
+        else
+            rc = dfu_upload(dev, back, s->len, &got, &p, err, sizeof(err));
+        same = rc == 0 && (s->address >= 0 || got == s->len) && !memcmp(back, s->data, s->len);
+        free(back);
+        back = NULL;
+        if (rc == 0)
+            rc = dfu_normalise(dev, err, sizeof(err));
+        if (rc == 0 && same) {
+            progress_end(&r->progress);
+            note(r->ctx, "%s is already on the camera: skipped", s->label);
+            return 0;
+        }
+    }
     if (rc == 0 && s->address >= 0) {
         rc = dfuse_layout_parse(&layout, d->alt_names[alt], err, sizeof(err));
         if (rc == 0)
@@ -305,7 +328,12 @@ static int run_step(struct flash_run *r, struct dfu_dev *dev, const struct usb_d
 int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
     const struct opt *o = inv->cmd->opts;
-    struct flash_run r = {ctx, NULL, NULL, {0}, opt_count(&inv->opts, o, "verify") > 0};
+    struct flash_run r = {ctx,
+                          NULL,
+                          NULL,
+                          {0},
+                          opt_count(&inv->opts, o, "verify") > 0,
+                          opt_count(&inv->opts, o, "skip-unchanged") > 0};
     struct flash_plan_opts po = {opt_value(&inv->opts, o, "firmware"),
                                  opt_value(&inv->opts, o, "romfs"),
                                  opt_value(&inv->opts, o, "file"),

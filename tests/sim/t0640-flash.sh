@@ -68,6 +68,20 @@ err_has "verified"
 [ "$(slice "$S/E1/internal.bin" $((0x20000)) 4096 | tr -d '\000' | wc -c)" -eq 0 ] && pass || fail "fs not zeroed"
 erased "$S/E1/internal.bin" $((0x21000)) $((0x1F000)) && pass || fail "rest of the fs sector not erased"
 
+t "--skip-unchanged: what the camera already holds is read, compared and not written"
+sim --device "openmv-bl:OPENMV4,serial=K1,load=$bin/firmware.bin@0x08040000" --state "$S" -- \
+    "$OMVDEV" -C "$repo" flash -t OPENMV4 --skip-unchanged
+[ "$code" -eq 0 ] && pass || fail "exit $code"
+err_has "omvdev: firmware.bin is already on the camera: skipped"
+err_has "omvdev: wrote romfs0.img: 70000 bytes to alt 3 ROMFS0"
+python3 - "$S/K1/log-1-openmv-bl.json" <<'PY' && pass || fail "firmware was rewritten"
+import json, sys
+log = json.load(open(sys.argv[1]))
+erased = [n for r in log["requests"] for n in r.get("notes", []) if n.startswith("erase")]
+assert all("0x081E0000" in n for n in erased), erased   # only the ROMFS sector
+PY
+slice "$S/K1/internal.bin" $((0x1E0000)) 70000 >"$TMPD/got"; same_file "$TMPD/got" "$bin/romfs0.img"
+
 t "two bootloaders: refused without --serial, the named one with it"
 sim --device openmv-bl:OPENMV4,serial=T1 --device openmv-bl:OPENMV4,serial=T2 --state "$S" -- \
     "$OMVDEV" -C "$repo" flash -t OPENMV4
