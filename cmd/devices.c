@@ -30,11 +30,6 @@ struct seen {
     const char *mode;
 };
 
-static bool same_id(struct usb_id a, uint16_t vid, uint16_t pid)
-{
-    return (a.vid || a.pid) && a.vid == vid && a.pid == pid;
-}
-
 /* Which board and mode a VID:PID means; false when it is none of ours. */
 static bool classify(const struct target_db *db, const struct usb_device_info *d, struct seen *s)
 {
@@ -44,10 +39,10 @@ static bool classify(const struct target_db *db, const struct usb_device_info *d
     for (size_t i = 0; i < db->nr; i++) {
         const struct target *t = &db->targets[i];
 
-        if (same_id(t->app_usb, d->vid, d->pid)) {
+        if (usb_id_is(t->app_usb, d->vid, d->pid)) {
             s->board = t;
             s->mode = "firmware";
-        } else if (same_id(t->dfu_usb, d->vid, d->pid)) {
+        } else if (usb_id_is(t->dfu_usb, d->vid, d->pid)) {
             static const char *const modes[] = {
                 [TARGET_METHOD_OPENMV_DFU] = "OpenMV bootloader",
                 [TARGET_METHOD_DFUSE] = "Arduino bootloader",
@@ -58,7 +53,7 @@ static bool classify(const struct target_db *db, const struct usb_device_info *d
 
             s->board = t;
             s->mode = modes[t->method];
-        } else if (!s->mode && same_id(t->recovery_usb, d->vid, d->pid)) {
+        } else if (!s->mode && usb_id_is(t->recovery_usb, d->vid, d->pid)) {
             switch (t->recovery) {
             case TARGET_RECOVERY_STM32_ROM_DFU:
                 s->mode = "ST system bootloader";

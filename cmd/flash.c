@@ -72,11 +72,6 @@ static int parse_number(const char *s, int64_t max, int64_t *out)
     return 0;
 }
 
-static bool same(struct usb_id id, const struct usb_device_info *d)
-{
-    return (id.vid || id.pid) && id.vid == d->vid && id.pid == d->pid;
-}
-
 /* The board a lone connected camera is, for `omvdev flash` with no -t. */
 static const struct target *detect_board(struct flash_run *r)
 {
@@ -158,17 +153,17 @@ static int find_bootloader(struct flash_run *r, const char *serial, double wait_
 
             if (serial && (!d->serial || strcmp(d->serial, serial) != 0))
                 continue;
-            if (same(r->t->dfu_usb, d) && d->dfu && !d->dfu_runtime) {
+            if (usb_id_is(r->t->dfu_usb, d->vid, d->pid) && d->dfu && !d->dfu_runtime) {
                 found++;
                 hit = i;
-            } else if (same(r->t->app_usb, d)) {
+            } else if (usb_id_is(r->t->app_usb, d->vid, d->pid)) {
                 app++;
             }
         }
         if (found > 1) {
             error(r->ctx, "%zu %s bootloaders are connected: which one?", found, r->t->name);
             for (size_t i = 0; i < *nr; i++)
-                if (same(r->t->dfu_usb, &(*devs)[i]))
+                if (usb_id_is(r->t->dfu_usb, (*devs)[i].vid, (*devs)[i].pid))
                     hint(r->ctx, "omvdev flash --serial %s",
                          (*devs)[i].serial ? (*devs)[i].serial : "?");
             return OMV_EXIT_USAGE;

@@ -556,9 +556,9 @@ const char *target_suggest(const struct target_db *db, const char *name)
     return s;
 }
 
-static bool usb_eq(struct usb_id a, struct usb_id b)
+bool usb_id_is(struct usb_id id, uint16_t vid, uint16_t pid)
 {
-    return (a.vid || a.pid) && a.vid == b.vid && a.pid == b.pid;
+    return (id.vid || id.pid) && id.vid == vid && id.pid == pid;
 }
 
 const struct target *target_find_usb(const struct target_db *db, struct usb_id id)
@@ -566,7 +566,7 @@ const struct target *target_find_usb(const struct target_db *db, struct usb_id i
     for (size_t i = 0; i < db->nr; i++) {
         const struct target *t = &db->targets[i];
 
-        if (usb_eq(t->app_usb, id) || usb_eq(t->dfu_usb, id))
+        if (usb_id_is(t->app_usb, id.vid, id.pid) || usb_id_is(t->dfu_usb, id.vid, id.pid))
             return t;
     }
     return NULL;

@@ -151,6 +151,9 @@ const char *target_method_name(enum target_method m);
 const char *target_recovery_name(enum target_recovery r);
 const char *target_role_name(enum target_role r);
 
+/* Is `id` set (not 0:0) and equal to vid:pid? */
+bool usb_id_is(struct usb_id id, uint16_t vid, uint16_t pid);
+
 /* "37C5:9204" into buf (at least 10 bytes); "" for 0:0. */
 const char *usb_id_str(struct usb_id id, char *buf, size_t len);
 

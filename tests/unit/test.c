@@ -16,6 +16,14 @@ void test_fail(const char *file, int line, const char *fmt, ...)
     test_failures++;
 }
 
+uint32_t test_rand(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (uint32_t)*state;
+}
+
 int test_main(const struct test_case *tests, size_t n, int argc, char **argv)
 {
     int passed = 0, failed = 0;

@@ -61,6 +61,9 @@ void test_fail(const char *file, int line, const char *fmt, ...) OMV_PRINTF(3, 4
                       n_);                                                                         \
     } while (0)
 
+/* xorshift64: a deterministic stream for fuzz-style tests; each caller owns its state. */
+uint32_t test_rand(uint64_t *state);
+
 int test_main(const struct test_case *tests, size_t n, int argc, char **argv);
 
 #define TESTS(...)                                                                                 \

@@ -23,10 +23,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
 static uint32_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)rng_state;
+    return test_rand(&rng_state);
 }
 
 /* Flip, insert, delete, duplicate a run, or splice in an INI metacharacter. */
