@@ -1,0 +1,103 @@
+#include "tests/unit/test.h"
+
+#include "lib/error.h"
+#include "lib/fs.h"
+#include "sdk/locate.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static void test_platform(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+    char err[256];
+
+    CHECK_INT(sdk_platform("Linux", "x86_64", &sb, err, sizeof(err)), ==, 0);
+    CHECK_STR(sb.buf, "linux-x86_64");
+    CHECK_INT(sdk_platform("Darwin", "arm64", &sb, err, sizeof(err)), ==, 0);
+    CHECK_STR(sb.buf, "darwin-arm64");
+    CHECK_INT(sdk_platform("Linux", "aarch64", &sb, err, sizeof(err)), ==, OMV_EINVAL);
+    CHECK_STR(sb.buf, "linux-aarch64");
+    CHECK_CONTAINS(err, "no SDK is published for linux-aarch64");
+    CHECK_INT(sdk_platform("Darwin", "x86_64", &sb, err, sizeof(err)), ==, OMV_EINVAL);
+    strbuf_reset(&sb);
+    sdk_tarball_name("1.6.0", "linux-x86_64", &sb);
+    CHECK_STR(sb.buf, "openmv-sdk-1.6.0-linux-x86_64.tar.xz");
+    strbuf_release(&sb);
+}
+
+static void test_version_valid(void)
+{
+    CHECK(sdk_version_valid("1.6.0"));
+    CHECK(sdk_version_valid("1.7.0-rc1+local"));
+    CHECK(!sdk_version_valid(""));
+    CHECK(!sdk_version_valid("../x"));
+    CHECK(!sdk_version_valid("1.6 .0"));
+    CHECK(!sdk_version_valid("-x"));
+    CHECK(!sdk_version_valid("1/2"));
+}
+
+static void test_dir_and_stamp(void)
+{
+    char tmpl[] = "/tmp/omvdev-locate-XXXXXX";
+    char *root = mkdtemp(tmpl);
+    struct strbuf dir = STRBUF_INIT, ver = STRBUF_INIT, path = STRBUF_INIT;
+    char err[256];
+
+    CHECK(root != NULL);
+    unsetenv("SDK_DIR");
+    CHECK_INT(sdk_dir(root, "1.6.0", &dir, err, sizeof(err)), ==, 0);
+    strbuf_addf(&path, "%s/openmv-sdk-1.6.0", root);
+    CHECK_STR(dir.buf, path.buf);
+
+    CHECK_INT(sdk_read_stamp(dir.buf, &ver, err, sizeof(err)), ==, OMV_ENOENT);
+    strbuf_addstr(&path, "/sdk.version");
+    CHECK_INT(fs_write_atomic(path.buf, "1.6.0\n", 6, 0644, err, sizeof(err)), ==, 0);
+    CHECK_INT(sdk_read_stamp(dir.buf, &ver, err, sizeof(err)), ==, 0);
+    CHECK_STR(ver.buf, "1.6.0");
+    CHECK_INT(fs_write_atomic(path.buf, "garbage here\n", 13, 0644, err, sizeof(err)), ==, 0);
+    strbuf_reset(&ver);
+    CHECK_INT(sdk_read_stamp(dir.buf, &ver, err, sizeof(err)), ==, OMV_EPARSE);
+    CHECK_CONTAINS(err, "not a version");
+    unlink(path.buf);
+
+    setenv("SDK_DIR", "/opt/sdk", 1);
+    strbuf_reset(&dir);
+    CHECK_INT(sdk_dir(root, "1.6.0", &dir, err, sizeof(err)), ==, 0);
+    CHECK_STR(dir.buf, "/opt/sdk");
+    unsetenv("SDK_DIR");
+
+    strbuf_reset(&path);
+    strbuf_addf(&path, "%s/SDK_VERSION", root);
+    strbuf_reset(&ver);
+    CHECK_INT(sdk_repo_version(root, &ver, err, sizeof(err)), ==, OMV_ENOENT);
+    CHECK_INT(fs_write_atomic(path.buf, "1.6.0\n", 6, 0644, err, sizeof(err)), ==, 0);
+    CHECK_INT(sdk_repo_version(root, &ver, err, sizeof(err)), ==, 0);
+    CHECK_STR(ver.buf, "1.6.0");
+    unlink(path.buf);
+    strbuf_reset(&path);
+    strbuf_addf(&path, "%s/openmv-sdk-1.6.0", root);
+    rmdir(path.buf);
+    rmdir(root);
+    strbuf_release(&dir);
+    strbuf_release(&ver);
+    strbuf_release(&path);
+}
+
+static void test_path_prefix(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    sdk_path_prefix("/h/openmv-sdk-1.6.0", "Linux", &sb);
+    CHECK_STR(sb.buf, "/h/openmv-sdk-1.6.0/gcc/bin:/h/openmv-sdk-1.6.0/llvm/bin:"
+                      "/h/openmv-sdk-1.6.0/cmake/bin:/h/openmv-sdk-1.6.0/python/bin:"
+                      "/h/openmv-sdk-1.6.0/stcubeprog/bin:"
+                      "/h/openmv-sdk-1.6.0/stedgeai/Utilities/linux:/h/openmv-sdk-1.6.0/bin");
+    strbuf_reset(&sb);
+    sdk_path_prefix("/s", "Darwin", &sb);
+    CHECK_CONTAINS(sb.buf, ":/s/stedgeai/Utilities/macarm:");
+    strbuf_release(&sb);
+}
+
+TESTS(TEST(test_platform), TEST(test_version_valid), TEST(test_dir_and_stamp),
+      TEST(test_path_prefix))
