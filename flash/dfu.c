@@ -302,6 +302,12 @@ static int manifest(struct dfu_dev *d, char *err, size_t errlen)
 int dfu_download(struct dfu_dev *d, const uint8_t *data, size_t len, const struct dfu_progress *p,
                  char *err, size_t errlen)
 {
+    return dfu_download_blocks(d, data, len, NULL, p, err, errlen);
+}
+
+int dfu_download_blocks(struct dfu_dev *d, const uint8_t *data, size_t len, const bool *skip,
+                        const struct dfu_progress *p, char *err, size_t errlen)
+{
     size_t xfer = d->transfer_size, off = 0;
     uint8_t *buf = NULL;
     unsigned block = 0;
@@ -322,6 +328,10 @@ int dfu_download(struct dfu_dev *d, const uint8_t *data, size_t len, const struc
     for (; off < len; block++) {
         size_t n = len - off < xfer ? len - off : xfer;
 
+        if (skip && skip[block]) {
+            off += n;
+            continue;
+        }
         snprintf(what, sizeof(what), "write of block %u (image offset 0x%zx)", block, off);
         memcpy(buf, data + off, n);
         rc = request(d, TYPE_OUT, REQ_DNLOAD, (uint16_t)block, buf, (uint16_t)n);

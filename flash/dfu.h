@@ -99,6 +99,15 @@ int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen);
 int dfu_download(struct dfu_dev *d, const uint8_t *data, size_t len, const struct dfu_progress *p,
                  char *err, size_t errlen);
 
+/*
+ * The same, leaving out the blocks (of transfer_size bytes, numbered from 0)
+ * whose skip[] entry is true: for bootloaders that place block n at
+ * start + n * transfer_size (the OpenMV bootloader) this keeps what those
+ * blocks already hold, provided whole erase units are skipped.
+ */
+int dfu_download_blocks(struct dfu_dev *d, const uint8_t *data, size_t len, const bool *skip,
+                        const struct dfu_progress *p, char *err, size_t errlen);
+
 /* Plain DFU upload until a short block or `cap` bytes. */
 int dfu_upload(struct dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
                const struct dfu_progress *p, char *err, size_t errlen);

@@ -280,6 +280,11 @@ static int alt_field(struct parse_ctx *pc, struct target_alt *a)
     }
     if (!strcmp(k, "readonly"))
         return parse_bool(pc, &a->readonly);
+    if (!strcmp(k, "erase_size")) {
+        rc = parse_u64(pc, UINT32_MAX, 0, &n);
+        a->erase_size = (uint32_t)n;
+        return rc;
+    }
     return omv_seterr(pc->err, pc->errlen, OMV_EPARSE, "%s:%u: unknown key '%s' in [alt %u]",
                       pc->file, pc->e->line, k, a->alt);
 }
@@ -380,6 +385,12 @@ static int target_check(const struct target *t, const char *file, unsigned seen,
         if (!a->name || !a->memory || a->end <= a->start)
             return omv_seterr(err, errlen, OMV_EPARSE,
                               "%s: [alt %u] needs a name, a memory and start < end", file, a->alt);
+        /* Skipping works in whole 4 KiB DFU blocks of whole erase units. */
+        if (a->erase_size && (a->erase_size % 4096 || (a->end - a->start) % a->erase_size))
+            return omv_seterr(err, errlen, OMV_EPARSE,
+                              "%s: [alt %u] erase_size must be a multiple of 4096 that divides "
+                              "the partition",
+                              file, a->alt);
         for (size_t j = 0; j < i; j++)
             if (t->alts[j].alt == a->alt)
                 return omv_seterr(err, errlen, OMV_EPARSE, "%s: [alt %u] is defined twice", file,

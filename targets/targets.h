@@ -66,6 +66,10 @@ struct target_alt {
     uint32_t end; /* exclusive */
     enum target_role role;
     bool readonly;
+    /* The bootloader erases in units of this many bytes, aligned to start, as
+     * soon as a write begins one: the granularity at which unchanged data can
+     * be skipped. 0 when unknown or not uniform (STM32F4/F7 mixed sectors). */
+    uint32_t erase_size;
 };
 
 /* One image of the default flash, in flash order. */

@@ -133,5 +133,56 @@ static void cleanup(void)
     strbuf_release(&cmd);
 }
 
+static void test_skip_mask(void)
+{
+    enum { UNIT = 16384, XFER = 4096, LEN = 5 * UNIT + 1000 };
+    uint8_t *old = xmalloc(LEN), *data = xmalloc(LEN);
+    bool skip[(LEN + XFER - 1) / XFER + 1];
+    size_t blocks = (LEN + XFER - 1) / XFER;
+    uint64_t rng = 0x5eed;
+
+    for (size_t i = 0; i < LEN; i++)
+        old[i] = data[i] = (uint8_t)test_rand(&rng);
+    /* Everything the same: all but the first unit is skipped. */
+    CHECK_INT(flash_skip_mask(old, data, LEN, UNIT, XFER, skip), ==, UNIT);
+    for (size_t b = 0; b < blocks; b++)
+        CHECK_INT(skip[b], ==, b >= UNIT / XFER);
+    /* One byte changed in unit 2 and one in the short last unit. */
+    data[2 * UNIT + 5] ^= 1;
+    data[LEN - 1] ^= 1;
+    CHECK_INT(flash_skip_mask(old, data, LEN, UNIT, XFER, skip), ==, 2 * UNIT + 1000);
+    for (size_t b = 0; b < blocks; b++) {
+        size_t unit = b * XFER / UNIT;
+
+        CHECK_INT(skip[b], ==, unit == 1 || unit == 3 || unit == 4);
+    }
+    /* No known unit, or one that is not whole blocks: everything is sent. */
+    CHECK_INT(flash_skip_mask(old, data, LEN, 0, XFER, skip), ==, LEN);
+    CHECK_INT(flash_skip_mask(old, data, LEN, 6000, XFER, skip), ==, LEN);
+    for (size_t b = 0; b < blocks; b++)
+        CHECK(!skip[b]);
+    /* Random images: the blocks sent and the blocks kept always make up the image. */
+    for (int round = 0; round < 200; round++) {
+        size_t len = 1 + test_rand(&rng) % LEN, sent = 0, left;
+
+        memcpy(data, old, LEN);
+        for (int k = test_rand(&rng) % 4; k > 0; k--)
+            data[test_rand(&rng) % len] ^= 0x80;
+        left = flash_skip_mask(old, data, len, UNIT, XFER, skip);
+        for (size_t b = 0; b * XFER < len; b++) {
+            size_t n = len - b * XFER < XFER ? len - b * XFER : XFER;
+
+            if (!skip[b])
+                sent += n;
+            else
+                CHECK(!memcmp(old + b * XFER, data + b * XFER, n)); /* never skip a change */
+        }
+        CHECK_INT(sent, ==, left);
+        CHECK(!skip[0]);
+    }
+    free(old);
+    free(data);
+}
+
 TESTS(TEST(setup), TEST(test_openmv4_default), TEST(test_refusals), TEST(test_arduino_by_address),
-      TEST(cleanup))
+      TEST(test_skip_mask), TEST(cleanup))
