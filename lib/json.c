@@ -8,6 +8,7 @@ void json_init(struct json_writer *jw, struct strbuf *out)
     jw->out = out;
     jw->depth = 0;
     jw->need_comma[0] = false;
+    jw->compact = false;
 }
 
 void json_quote(struct strbuf *out, const char *s)
@@ -50,9 +51,11 @@ static void json_prefix(struct json_writer *jw, const char *key)
 {
     if (jw->depth > 0) {
         if (jw->need_comma[jw->depth])
-            strbuf_addch(jw->out, ',');
-        strbuf_addch(jw->out, '\n');
-        strbuf_addchars(jw->out, ' ', 2 * (size_t)jw->depth);
+            strbuf_addstr(jw->out, jw->compact ? ", " : ",");
+        if (!jw->compact) {
+            strbuf_addch(jw->out, '\n');
+            strbuf_addchars(jw->out, ' ', 2 * (size_t)jw->depth);
+        }
     }
     jw->need_comma[jw->depth] = true;
     if (key) {
@@ -76,7 +79,7 @@ static void json_close(struct json_writer *jw, int c)
 
     if (jw->depth > 0)
         jw->depth--;
-    if (had_items) {
+    if (had_items && !jw->compact) {
         strbuf_addch(jw->out, '\n');
         strbuf_addchars(jw->out, ' ', 2 * (size_t)jw->depth);
     }

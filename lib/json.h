@@ -27,6 +27,7 @@ struct json_writer {
     struct strbuf *out;
     int depth;
     bool need_comma[JSON_MAX_DEPTH];
+    bool compact; /* one line (for newline-delimited events); set after json_init() */
 };
 
 void json_init(struct json_writer *jw, struct strbuf *out);

@@ -47,4 +47,25 @@ static void test_utf8_passes_through(void)
     strbuf_release(&sb);
 }
 
-TESTS(TEST(test_nesting_and_escapes), TEST(test_utf8_passes_through))
+static void test_compact(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+    struct json_writer jw;
+
+    json_init(&jw, &sb);
+    jw.compact = true;
+    json_object_begin(&jw, NULL);
+    json_int(&jw, "schema", 1);
+    json_string(&jw, "event", "a\nb");
+    json_array_begin(&jw, "x");
+    json_bool(&jw, NULL, true);
+    json_int(&jw, NULL, -2);
+    json_array_end(&jw);
+    json_object_begin(&jw, "empty");
+    json_object_end(&jw);
+    json_object_end(&jw);
+    CHECK_STR(sb.buf, "{\"schema\": 1, \"event\": \"a\\nb\", \"x\": [true, -2], \"empty\": {}}\n");
+    strbuf_release(&sb);
+}
+
+TESTS(TEST(test_nesting_and_escapes), TEST(test_utf8_passes_through), TEST(test_compact))
