@@ -61,18 +61,20 @@ static const struct omv_cmd commands[] = {
      "unplug as it happens (with --json, one JSON object per line).",
      devices_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"flash", cmd_flash, "flash a build onto a camera over USB DFU",
-     "[-t TARGET] [--firmware F] [--romfs R] [--file F --alt N [--address A]] [--erase-fs]\n"
-     "                    [--serial S] [--wait SECONDS] [--verify] [--skip-unchanged] "
-     "[--no-reset]\n"
-     "                    [--dry-run]",
+     "[-t TARGET] [--firmware F] [--romfs R] [--file F [--alt N | --address A]]\n"
+     "                    [--erase-fs] [--serial S | --all] [--wait SECONDS] [--verify]\n"
+     "                    [--skip-unchanged] [--mass-erase] [--no-reset] [--dry-run]",
      "Write the board's images from build/<TARGET>/bin/ with omvdev's own USB DFU code: by\n"
      "alt for OpenMV cameras (firmware, ROMFS; the AE3's four images), by DfuSe address for\n"
      "Arduino boards. A camera running its firmware is asked to jump into its bootloader\n"
      "(SYS_BOOT); otherwise omvdev waits for the bootloader to appear. Partitions are found\n"
      "by the names the bootloader reports and cross-checked with the board database; an\n"
-     "image larger than its partition, a read-only partition or two matching cameras\n"
-     "without --serial are refused before anything is written.",
-     flash_opts, NULL, NULL, 0, COMPLETE_NONE},
+     "image larger than its partition, a read-only partition, a .dfu file made for another\n"
+     "device or two matching cameras without --serial (or --all) are refused before\n"
+     "anything is written. --file with --address on an STM32 camera goes through the ST\n"
+     "system bootloader (BOOT jumper). --all flashes every matching camera at once;\n"
+     "--json prints newline-delimited progress, step and summary events.",
+     flash_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"completion", cmd_completion, "print a shell completion script", "bash|zsh|fish",
      "Print a completion script for the shell, generated from omvdev's command table.\n"
      "  bash: eval \"$(omvdev completion bash)\"     (or save it in\n"

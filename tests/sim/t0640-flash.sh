@@ -57,7 +57,7 @@ same_file "$S/A1/internal.bin" "$S/D1/internal.bin"
 t "a camera running its firmware is switched into the bootloader first (SYS_BOOT)"
 sim --device camera:OPENMV4,serial=C1 --state "$S" -- "$OMVDEV" -v -C "$repo" flash -t OPENMV4
 [ "$code" -eq 0 ] && pass || fail "exit $code"
-err_has "asking the camera to jump into its bootloader (SYS_BOOT)"
+err_has "asking camera C1 to jump into its bootloader (SYS_BOOT)"
 slice "$S/C1/internal.bin" $((0x40000)) 300000 >"$TMPD/got"; same_file "$TMPD/got" "$bin/firmware.bin"
 
 t "--erase-fs and --verify; the board is found from the one camera connected"
