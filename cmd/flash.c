@@ -196,14 +196,21 @@ static void job_say(struct flash_job *j, const char *fmt, ...)
     pthread_mutex_lock(&r->lock);
     if (r->show == SHOW_BAR)
         progress_end(&r->bar);
+    if (r->show == SHOW_BOARD && r->board_drawn) {
+        /* Take the board away, print the note where it was, draw it again below. */
+        char up[32];
+        int n = snprintf(up, sizeof(up), "\033[%zuA\r\033[J", r->nr_jobs);
+
+        if (write(2, up, (size_t)n) < 0)
+            r->show = SHOW_NONE;
+        r->board_drawn = false;
+    }
     if (r->nr_jobs > 1)
         note(r->ctx, "%s: %s", j->name, msg.buf);
     else
         note(r->ctx, "%s", msg.buf);
-    if (r->show == SHOW_BOARD) {
-        r->board_drawn = false; /* the note went below the board: draw a fresh one */
+    if (r->show == SHOW_BOARD)
         board_draw(r, true);
-    }
     pthread_mutex_unlock(&r->lock);
     strbuf_release(&msg);
 }
@@ -607,7 +614,7 @@ static int run_step(struct flash_job *j, struct dfu_dev *dev, const struct flash
     uint8_t *back = NULL;
     bool *skip = NULL;
     size_t left = s->len;
-    int alt, rc;
+    int alt = 0, rc;
 
     *how = "written";
     rc = resolve_alt(j, s, &alt);

@@ -186,7 +186,7 @@ static int board_field(struct parse_ctx *pc, struct target *t, unsigned *seen)
 {
     const char *k = pc->e->name, *v = pc->e->value;
     int64_t n;
-    int rc = 0, e;
+    int rc = 0, e = 0;
 
 #define STR_FIELD(key, bit, field)                                                                 \
     if (!strcmp(k, key)) {                                                                         \
@@ -253,7 +253,7 @@ static int alt_field(struct parse_ctx *pc, struct target_alt *a)
 {
     const char *k = pc->e->name;
     int64_t n;
-    int e, rc;
+    int e = 0, rc;
 
     if (!strcmp(k, "name")) {
         free(a->name);
@@ -293,7 +293,7 @@ static int image_field(struct parse_ctx *pc, struct target_image *im)
 {
     const char *k = pc->e->name;
     int64_t n;
-    int e, rc;
+    int e = 0, rc;
 
     if (!strcmp(k, "role")) {
         rc = parse_enum(pc, role_names, ARRAY_SIZE(role_names), &e);
