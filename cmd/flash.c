@@ -92,7 +92,8 @@ struct flash_run {
 struct flash_job {
     struct flash_run *r;
     const struct usb_device_info *d;
-    char name[64]; /* serial, else the USB port */
+    char name[64];     /* serial, else the USB port */
+    struct usb_ctx *u; /* its own context under --all, else NULL */
     pthread_t thread;
     /* progress, under r->lock */
     const char *step, *phase;
@@ -691,7 +692,11 @@ static int job_open(struct flash_job *j, struct usb_dfu **h, struct dfu_dev *dev
 {
     const struct usb_device_info *d = j->d;
 
-    if (usb_dfu_open(j->r->u, d, h, j->err, sizeof(j->err)) < 0)
+    /* Under --all each device gets its own libusb context, so that no device's
+     * transfers wait on another's event handling. */
+    if (j->r->nr_jobs > 1 && usb_open_ctx(&j->u, j->err, sizeof(j->err)) < 0)
+        return OMV_EINVAL;
+    if (usb_dfu_open(j->u ? j->u : j->r->u, d, h, j->err, sizeof(j->err)) < 0)
         return OMV_EINVAL;
     memset(dev, 0, sizeof(*dev));
     dev->intf = d->dfu_interface;
@@ -787,6 +792,8 @@ static void *job_main(void *arg)
         j->rc = OMV_EXIT_DEVICE;
     }
     usb_dfu_close(h);
+    usb_close_ctx(j->u);
+    j->u = NULL;
     j->end_ms = progress_now_ms();
     return NULL;
 }
