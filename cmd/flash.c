@@ -907,6 +907,11 @@ static void report_failure(struct flash_run *r, const struct flash_job *j)
              "install udev rules that give your user access to vendor %04X "
              "(omvdev doctor), or run as root",
              j->d->vid);
+    else if (r->rom && strstr(j->err, "stalled in dfuDNBUSY"))
+        hint(r->ctx,
+             "the page erase is wedged (STM32H7 Rev V): erase the whole chip instead "
+             "and write again: omvdev flash -t %s --file FILE --address A --mass-erase",
+             r->t->name);
     else if (r->rom)
         hint(r->ctx, "the chip's ROM cannot be damaged: run the same command again");
     else

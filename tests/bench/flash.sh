@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): flash an OPENMV4 firmware.bin (1.6 MB) and romfs0.img on the
-# virtual camera with the timing model at real time, with omvdev and with Debian's
-# dfu-util, and compare both with the device-bound lower bound the model reports
-# (erase + programming + USB transfer time: what no host can beat).
+# Benchmark (not a test): omvdev flash on the virtual camera with the timing model at
+# real time, against Debian's dfu-util on the same virtual devices in the same run and
+# against the device-bound lower bound the model reports (erase + programming + USB
+# transfer time: what no host can beat).
 #
 #   tests/bench/flash.sh [BUILD_DIR] [RUNS]      (default build/release, 3 runs)
+#
+# 1. OPENMV4 firmware.bin (1.6 MB) + romfs0.img: omvdev, dfu-util, lower bound.
+# 2. A reflash with --skip-unchanged when only the firmware changed, as a ratio of a full
+#    flash: (a) an edit that changes one 128 KiB sector of firmware.bin, (b) a firmware
+#    that differs everywhere.
+# 3. --all on four cameras against one camera.
+# 4. The ST system bootloader (STM32H743): bootloader.bin at 0x08000000, omvdev and
+#    dfu-util.
 set -eu
 build=${1:-build/release}
 runs=${2:-3}
@@ -18,48 +26,116 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/openmv/boards" "$work/openmv/build/OPENMV4/bin"
 : >"$work/openmv/Makefile"
 bin="$work/openmv/build/OPENMV4/bin"
-head -c 1600000 /dev/urandom >"$bin/firmware.bin"
+head -c 1600000 /dev/urandom >"$work/fw-old.bin"
 head -c 131072 /dev/urandom >"$bin/romfs0.img"
+head -c 65536 /dev/urandom >"$work/bootloader.bin"
+cp "$work/fw-old.bin" "$bin/firmware.bin"
+# (a): 4 KiB changed in the middle of the image (one 128 KiB sector).
+cp "$work/fw-old.bin" "$work/fw-edit.bin"
+head -c 4096 /dev/urandom | dd of="$work/fw-edit.bin" bs=1 seek=800000 conv=notrunc 2>/dev/null
+head -c 1600000 /dev/urandom >"$work/fw-new.bin"
 
-# Sum device_bound_us over the bootloader incarnation's log.
+# Sum device_bound_us over the logs of one device kind.
 bound() { python3 -c 'import json,sys,glob
-print(sum(json.load(open(f))["device_bound_us"] for f in glob.glob(sys.argv[1] + "/*/log-*-openmv-bl.json")))' "$1"; }
+print(sum(json.load(open(f))["device_bound_us"] for f in glob.glob(sys.argv[1] + "/*/log-*-" + sys.argv[2] + ".json")))' "$1" "$2"; }
 
-one() { # one run: $1 = tool; prints "wall_ms bound_ms"
-    local state="$work/state-$1-$RANDOM" t0 t1 rc=0
-    t0=$(date +%s%N)
-    if [ "$1" = omvdev ]; then
-        "$sim" --timescale 1 --state "$state" --device openmv-bl:OPENMV4,serial=B1 -- \
-            "$omvdev" -q -C "$work/openmv" flash -t OPENMV4 >"$work/run.log" 2>&1 || rc=$?
-    else
-        # Without --reset: dfu-util 0.11's exit status after the camera resets varies
-        # (0, 74, ...), and the reset itself costs next to nothing.
-        "$sim" --timescale 1 --state "$state" --device openmv-bl:OPENMV4,serial=B1 -- sh -c "
-            dfu-util -d ,37c5:9204 -a 2 -D '$bin/firmware.bin' &&
-            dfu-util -d ,37c5:9204 -a 3 -D '$bin/romfs0.img'" >"$work/run.log" 2>&1 || rc=$?
-    fi
-    if [ "${rc:-0}" -ne 0 ]; then
-        echo "bench: $1 failed with exit status $rc:" >&2
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# run NAME DEVICE-ARGS... -- COMMAND...: prints "wall_ms bound_ms" and keeps the state in $last
+run() {
+    local name=$1 state t0 t1 rc=0 devs=()
+    state="$work/state-$name-$RANDOM"
+    shift
+    while [ "$1" != -- ]; do devs+=("$1"); shift; done
+    shift
+    t0=$(now_ms)
+    "$sim" --timescale "${timescale:-1}" --state "$state" "${devs[@]}" -- "$@" >"$work/run.log" 2>&1 || rc=$?
+    t1=$(now_ms)
+    if [ "$rc" -ne 0 ]; then
+        echo "bench: $name failed with exit status $rc:" >&2
         tail -5 "$work/run.log" >&2
         exit 1
     fi
-    t1=$(date +%s%N)
-    cmp -s <(tail -c +$((0x40000 + 1)) "$state/B1/internal.bin" | head -c 1600000) "$bin/firmware.bin" ||
-        { echo "bench: $1 wrote the wrong bytes" >&2; exit 1; }
-    echo "$(( (t1 - t0) / 1000000 )) $(( $(bound "$state") / 1000 ))"
+    last=$state
+    kind=openmv-bl
+    case "$name" in rom-*) kind=st-rom ;; esac
+    echo "$((t1 - t0)) $(( $(bound "$state" "$kind") / 1000 ))"
+}
+
+check_fw() { # state serial file: the firmware partition holds the file
+    cmp -s <(tail -c +$((0x40000 + 1)) "$1/$2/internal.bin" | head -c "$(stat -c %s "$3")") "$3" ||
+        { echo "bench: $2 holds the wrong firmware" >&2; exit 1; }
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
+col() { cut -d' ' -f"$1" "$work/$2.txt" | median; }
 
-echo "flash OPENMV4: firmware.bin 1600000 B + romfs0.img 131072 B, timing model at real time, $runs runs each"
-for tool in omvdev dfu-util; do
-    : >"$work/$tool.txt"
-    for _ in $(seq "$runs"); do one "$tool" >>"$work/$tool.txt"; done
+om_flash() { "$omvdev" -q -C "$work/openmv" flash -t OPENMV4 "$@"; }
+dev1=(--device openmv-bl:OPENMV4,serial=B1)
+
+echo "omvdev flash on the virtual camera, timing model at real time, $runs runs each (medians)"
+for _ in $(seq "$runs"); do
+    cp "$work/fw-old.bin" "$bin/firmware.bin"
+    run full "${dev1[@]}" -- "$omvdev" -q -C "$work/openmv" flash -t OPENMV4 >>"$work/full.txt"
+    check_fw "$last" B1 "$bin/firmware.bin"
+    # The same flash with the device's work costing nothing: what the virtual bus
+    # (umockdev round trips) and the host cost on their own.
+    timescale=0 run full-ts0 "${dev1[@]}" -- "$omvdev" -q -C "$work/openmv" flash -t OPENMV4 >>"$work/full-ts0.txt"
+    timescale=0 run dfu-util-ts0 "${dev1[@]}" -- sh -c "
+        dfu-util -d ,37c5:9204 -a 2 -D '$bin/firmware.bin' &&
+        dfu-util -d ,37c5:9204 -a 3 -D '$bin/romfs0.img'" >>"$work/dfu-util-ts0.txt"
+    # Without --reset: dfu-util 0.11's exit status after the camera resets varies (0, 74,
+    # ...), and the reset itself costs next to nothing.
+    run dfu-util "${dev1[@]}" -- sh -c "
+        dfu-util -d ,37c5:9204 -a 2 -D '$bin/firmware.bin' &&
+        dfu-util -d ,37c5:9204 -a 3 -D '$bin/romfs0.img'" >>"$work/dfu-util.txt"
+    check_fw "$last" B1 "$bin/firmware.bin"
+
+    # Reflash with --skip-unchanged: the camera holds fw-old + this romfs.
+    held="openmv-bl:OPENMV4,serial=B1,load=$work/fw-old.bin@0x08040000,load=$bin/romfs0.img@0x081E0000"
+    cp "$work/fw-edit.bin" "$bin/firmware.bin"
+    run skip-edit --device "$held" -- "$omvdev" -q -C "$work/openmv" flash -t OPENMV4 --skip-unchanged >>"$work/skip-edit.txt"
+    check_fw "$last" B1 "$bin/firmware.bin"
+    cp "$work/fw-new.bin" "$bin/firmware.bin"
+    run skip-new --device "$held" -- "$omvdev" -q -C "$work/openmv" flash -t OPENMV4 --skip-unchanged >>"$work/skip-new.txt"
+    check_fw "$last" B1 "$bin/firmware.bin"
+
+    cp "$work/fw-old.bin" "$bin/firmware.bin"
+    run all4 --device openmv-bl:OPENMV4,serial=B1 --device openmv-bl:OPENMV4,serial=B2 \
+        --device openmv-bl:OPENMV4,serial=B3 --device openmv-bl:OPENMV4,serial=B4 -- \
+        "$omvdev" -q -C "$work/openmv" flash -t OPENMV4 --all >>"$work/all4.txt"
+    for s in B1 B2 B3 B4; do check_fw "$last" "$s" "$bin/firmware.bin"; done
+
+    run rom-omvdev --device st-rom:H743,serial=R1 -- "$omvdev" -q -C "$work/openmv" flash -t OPENMV4 \
+        --file "$work/bootloader.bin" --address 0x08000000 >>"$work/rom-omvdev.txt"
+    # dfu-util may exit non-zero after :leave when the ROM drops off the bus at once.
+    run rom-dfu-util --device st-rom:H743,serial=R1 -- sh -c \
+        "dfu-util -d ,0483:df11 -a 0 -s 0x08000000:leave -D '$work/bootloader.bin'; true" >>"$work/rom-dfu-util.txt"
+    cmp -s <(head -c 65536 "$last/R1/internal.bin") "$work/bootloader.bin" ||
+        { echo "bench: dfu-util wrote the wrong bootloader" >&2; exit 1; }
 done
-om=$(cut -d' ' -f1 "$work/omvdev.txt" | median)
-du=$(cut -d' ' -f1 "$work/dfu-util.txt" | median)
-lb=$(cut -d' ' -f2 "$work/omvdev.txt" | median)
-printf '%-28s %8s ms\n' "device-bound lower bound" "$lb" "omvdev (median wall)" "$om" "dfu-util 0.11 (median wall)" "$du"
-awk -v o="$om" -v d="$du" -v l="$lb" 'BEGIN {
-    printf "omvdev / lower bound        %8.3f\n", o / l
-    printf "omvdev / dfu-util           %8.3f\n", o / d }'
+
+full=$(col 1 full); lb=$(col 2 full); du=$(col 1 dfu-util)
+o0=$(col 1 full-ts0); d0=$(col 1 dfu-util-ts0)
+se=$(col 1 skip-edit); sn=$(col 1 skip-new); a4=$(col 1 all4)
+ro=$(col 1 rom-omvdev); rd=$(col 1 rom-dfu-util); rlb=$(col 2 rom-omvdev)
+printf '\n1. OPENMV4 firmware.bin 1600000 B + romfs0.img 131072 B\n'
+printf '   %-40s %8s ms\n' "device-bound lower bound" "$lb" "omvdev" "$full" "dfu-util 0.11" "$du"
+printf '   %-40s %8s ms\n' "omvdev, device work at no cost" "$o0" "dfu-util, device work at no cost" "$d0"
+awk -v o="$full" -v d="$du" -v l="$lb" -v o0="$o0" 'BEGIN {
+    printf "   omvdev / lower bound %29.3f   (target <= 1.05)\n", o / l
+    printf "   omvdev / (lower bound + its own cost at no device cost) %0.3f\n", o / (l + o0)
+    printf "   omvdev / dfu-util %32.3f   (target <= 1.00)\n", o / d }'
+printf '\n2. reflash with --skip-unchanged, only firmware.bin changed\n'
+printf '   %-40s %8s ms\n' "(a) one 128 KiB sector changed" "$se" "(b) every sector changed" "$sn"
+awk -v a="$se" -v b="$sn" -v f="$full" 'BEGIN {
+    printf "   (a) / full flash %33.3f   (target <= 0.60)\n", a / f
+    printf "   (b) / full flash %33.3f\n", b / f }'
+printf '\n3. --all on four cameras\n'
+printf '   %-40s %8s ms\n' "one camera" "$full" "four cameras, --all" "$a4"
+awk -v a="$a4" -v f="$full" 'BEGIN { printf "   four / one %39.3f   (target <= 1.30)\n", a / f }'
+printf '\n4. ST system bootloader (H743): bootloader.bin 65536 B at 0x08000000, then leave\n'
+printf '   %-40s %8s ms\n' "device-bound lower bound" "$rlb" "omvdev" "$ro" "dfu-util 0.11" "$rd"
+awk -v o="$ro" -v d="$rd" -v l="$rlb" 'BEGIN {
+    printf "   omvdev / lower bound %29.3f\n", o / l
+    printf "   omvdev / dfu-util %32.3f\n", o / d }'
