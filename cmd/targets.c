@@ -251,6 +251,8 @@ static void json_target(struct json_writer *jw, const char *key, const struct ta
         json_int(jw, "size", (int64_t)a->end - a->start);
         json_string(jw, "role", target_role_name(a->role));
         json_bool(jw, "readonly", a->readonly);
+        if (a->erase_size)
+            json_int(jw, "erase_size", a->erase_size);
         json_object_end(jw);
     }
     json_array_end(jw);
