@@ -54,13 +54,16 @@ const struct opt vscode_opts[] = {
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
-/* SVD files the firmware repository itself carries (seed guide §10.6.4). */
+/* SVD files the firmware repository itself carries (seed guide §10.6.4): the
+ * Alif DFP has one per part and core, e.g. AE722F80F55D5LS_CM55_HP_View.svd. */
 static const struct {
     const char *target;
     const char *dir;    /* relative to the repository root */
-    const char *suffix; /* the file name ends so */
+    const char *prefix; /* the file name starts so (the part, less its package letters) */
+    const char *suffix; /* ... and ends so */
 } known_svds[] = {
-    {"OPENMV_AE3", "lib/micropython/lib/alif_ensemble-cmsis-dfp/Debug/SVD", "_CM55_HP_View.svd"},
+    {"OPENMV_AE3", "lib/micropython/lib/alif_ensemble-cmsis-dfp/Debug/SVD", "AE722F80F55D5",
+     "_CM55_HP_View.svd"},
 };
 
 /* The four files, in the order they are written and reported. */
@@ -486,7 +489,7 @@ out:
 /* The SVD file for board t: --svd, or one the repository carries. NULL: none. */
 static char *board_svd(struct vs_run *r, const struct target *t, const char *svd_arg)
 {
-    struct strbuf abs = STRBUF_INIT;
+    struct strbuf abs = STRBUF_INIT, best = STRBUF_INIT;
     char *result = NULL;
 
     if (svd_arg) {
@@ -503,20 +506,28 @@ static char *board_svd(struct vs_run *r, const struct target *t, const char *svd
             continue;
         fs_path_join(&abs, r->root, known_svds[i].dir);
         d = opendir(abs.buf);
-        while (d && !result && (de = readdir(d))) {
+        while (d && (de = readdir(d))) {
             size_t n = strlen(de->d_name), s = strlen(known_svds[i].suffix);
 
-            if (n > s && !strcmp(de->d_name + n - s, known_svds[i].suffix)) {
-                struct strbuf p = STRBUF_INIT;
-
-                strbuf_addf(&p, "${workspaceFolder}/%s/%s", known_svds[i].dir, de->d_name);
-                result = strbuf_detach(&p, NULL);
+            /* The first match by name, so the choice does not depend on readdir order. */
+            if (n > s && !strcmp(de->d_name + n - s, known_svds[i].suffix) &&
+                !strncmp(de->d_name, known_svds[i].prefix, strlen(known_svds[i].prefix)) &&
+                (!best.len || strcmp(de->d_name, best.buf) < 0)) {
+                strbuf_reset(&best);
+                strbuf_addstr(&best, de->d_name);
             }
+        }
+        if (best.len) {
+            struct strbuf p = STRBUF_INIT;
+
+            strbuf_addf(&p, "${workspaceFolder}/%s/%s", known_svds[i].dir, best.buf);
+            result = strbuf_detach(&p, NULL);
         }
         if (d)
             closedir(d);
     }
     strbuf_release(&abs);
+    strbuf_release(&best);
     return result;
 }
 
