@@ -1067,8 +1067,14 @@ int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv)
         }
     }
     if (r.external && ctx->verbosity >= 0) {
-        note(ctx, "start the J-Link GDB server on Windows (cmd or PowerShell, in the J-Link "
-                  "install directory) before pressing F5:");
+        if (host)
+            note(ctx,
+                 "start the J-Link GDB server on %.*s before pressing F5; on Windows (cmd or "
+                 "PowerShell, in the J-Link install directory):",
+                 (int)(strrchr(r.gdb_target, ':') - r.gdb_target), r.gdb_target);
+        else
+            note(ctx, "start the J-Link GDB server on Windows (cmd or PowerShell, in the J-Link "
+                      "install directory) before pressing F5:");
         for (size_t b = 0; b < nr_boards; b++) {
             const char *colon = strrchr(r.gdb_target, ':');
 
