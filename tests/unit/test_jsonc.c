@@ -699,8 +699,148 @@ static void test_fuzz_broken_inputs(void)
     }
 }
 
+/* Apply a unified diff made by diff_unified() to `a`; NULL when it does not fit. */
+static char *apply_diff(const char *a, const char *diff)
+{
+    struct strbuf out = STRBUF_INIT;
+    const char *p = strchr(diff, '\n'), *src = a;
+    size_t line = 1;
+
+    if (!*diff)
+        return xstrdup(a);
+    p = strchr(p + 1, '\n') + 1; /* past ---/+++ */
+    while (*p) {
+        size_t from, nfrom, to, nto;
+        const char *eol = strchr(p, '\n');
+
+        if (sscanf(p, "@@ -%zu,%zu +%zu,%zu @@", &from, &nfrom, &to, &nto) != 4)
+            goto fail;
+        if (nfrom == 0)
+            from++;
+        while (line < from) { /* copy up to the hunk */
+            const char *nl = strchr(src, '\n');
+
+            if (!nl)
+                goto fail;
+            strbuf_add(&out, src, (size_t)(nl - src) + 1);
+            src = nl + 1;
+            line++;
+        }
+        p = eol + 1;
+        while (*p && *p != '@') {
+            const char *nl = strchr(p, '\n');
+            size_t len = (size_t)(nl - p);
+            bool no_nl = !strncmp(nl + 1, "\\ No newline", 12);
+
+            if (*p == ' ' || *p == '-') {
+                if (strncmp(src, p + 1, len - 1) || (!no_nl && src[len - 1] != '\n'))
+                    goto fail;
+                src += len - (no_nl ? 1 : 0);
+                line++;
+            }
+            if (*p == ' ' || *p == '+') {
+                strbuf_add(&out, p + 1, len - 1);
+                if (!no_nl)
+                    strbuf_addch(&out, '\n');
+            }
+            p = nl + 1;
+            if (no_nl)
+                p = strchr(p, '\n') + 1;
+        }
+    }
+    strbuf_addstr(&out, src);
+    return strbuf_detach(&out, NULL);
+fail:
+    strbuf_release(&out);
+    return NULL;
+}
+
+static void test_fuzz_diff_applies(void)
+{
+    static const char *const words[] = {"{", "}", "a", "b", "\"x\": 1,", ""};
+
+    for (int round = 0; round < 500; round++) {
+        struct strbuf a = STRBUF_INIT, b = STRBUF_INIT, d = STRBUF_INIT;
+        int na = (int)rnd(40), nb;
+        char *back;
+
+        for (int i = 0; i < na; i++)
+            strbuf_addf(&a, "%s\n", words[rnd(ARRAY_SIZE(words))]);
+        if (rnd(4) == 0)
+            strbuf_addstr(&a, "tail");
+        /* b: a with random lines changed, dropped and added */
+        for (const char *p = a.buf; *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+
+            switch (rnd(8)) {
+            case 0:
+                break;
+            case 1:
+                strbuf_addf(&b, "new %u\n", rnd(5));
+                strbuf_add(&b, p, len);
+                break;
+            case 2:
+                strbuf_addstr(&b, "changed\n");
+                break;
+            default:
+                strbuf_add(&b, p, len);
+            }
+            p += len;
+        }
+        nb = (int)rnd(3);
+        for (int i = 0; i < nb; i++)
+            strbuf_addstr(&b, "appended\n");
+        diff_unified(a.buf, a.len, b.buf, b.len, "a", "b", &d);
+        back = apply_diff(a.buf, d.buf);
+        if (!back || strcmp(back, b.buf))
+            test_fail(__FILE__, __LINE__, "round %d: the diff does not turn a into b:\n%s", round,
+                      d.buf);
+        CHECK_INT(d.len == 0, ==, !strcmp(a.buf, b.buf));
+        free(back);
+        strbuf_release(&a);
+        strbuf_release(&b);
+        strbuf_release(&d);
+    }
+}
+
+static void test_fuzz_template(void)
+{
+    static const char pieces[] = "@AB_1\n\"x{}";
+    const struct template_var vars[] = {{"A", "v\"\\"}, {"AB_1", NULL}, {"B", ""}};
+
+    for (int round = 0; round < 3000; round++) {
+        struct strbuf t = STRBUF_INIT, out = STRBUF_INIT;
+        int n = (int)rnd(30);
+        char err[256];
+        int rc;
+
+        for (int i = 0; i < n; i++)
+            strbuf_addch(&t, pieces[rnd(sizeof(pieces) - 1)]);
+        err[0] = '\0';
+        rc = template_expand(t.buf, t.len, "t", vars, ARRAY_SIZE(vars), TEMPLATE_JSON_STRING, &out,
+                             err, sizeof(err));
+        if (rc < 0) {
+            CHECK_INT(rc, ==, OMV_EINVAL);
+            CHECK_CONTAINS(err, ": unknown placeholder @");
+        } else {
+            /* Never more lines than went in, and no placeholder of a known name left. */
+            size_t lines_in = 0, lines_out = 0;
+
+            for (size_t i = 0; i < t.len; i++)
+                lines_in += t.buf[i] == '\n';
+            for (size_t i = 0; i < out.len; i++)
+                lines_out += out.buf[i] == '\n';
+            CHECK_INT(lines_out, <=, lines_in);
+            CHECK(strstr(out.buf, "@AB_1@") == NULL);
+        }
+        strbuf_release(&t);
+        strbuf_release(&out);
+    }
+}
+
 TESTS(TEST(test_parse_real_world), TEST(test_parse_errors), TEST(test_strict),
       TEST(test_write_and_hash), TEST(test_style), TEST(test_merge_real_world),
       TEST(test_merge_owned_entries), TEST(test_merge_shapes), TEST(test_merge_strings_and_members),
       TEST(test_template), TEST(test_diff), TEST(test_fuzz_merge_keeps_user_entries),
-      TEST(test_fuzz_broken_inputs))
+      TEST(test_fuzz_broken_inputs), TEST(test_fuzz_diff_applies), TEST(test_fuzz_template))
