@@ -84,7 +84,7 @@ static const struct omv_cmd commands[] = {
      "hash of their content), keeps entries you edited unless --force, and keeps comments,\n"
      "order and layout of everything else byte for byte. In WSL without a Linux J-Link, or\n"
      "with --jlink-host, the configuration uses a J-Link GDB server running on Windows.",
-     vscode_opts, NULL, NULL, 0, COMPLETE_NONE},
+     vscode_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"completion", cmd_completion, "print a shell completion script", "bash|zsh|fish",
      "Print a completion script for the shell, generated from omvdev's command table.\n"
      "  bash: eval \"$(omvdev completion bash)\"     (or save it in\n"

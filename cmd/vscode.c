@@ -12,6 +12,7 @@
 #include "lib/embed.h"
 #include "lib/error.h"
 #include "lib/fs.h"
+#include "lib/json.h"
 #include "lib/jsonc.h"
 #include "lib/strbuf.h"
 #include "lib/template.h"
@@ -827,6 +828,83 @@ static void print_fresh(struct vs_file_out *outs, size_t nr_wanted)
     strbuf_release(&sb);
 }
 
+/* Machine names of the merge results, for --json. */
+static const char *status_key(enum jsonc_merge_status s)
+{
+    static const char *const names[] = {"added",       "updated",     "unchanged",
+                                        "kept-edited", "regenerated", "kept-foreign"};
+
+    return names[s];
+}
+
+static void print_json(const struct vs_run *r, const struct vs_file_out *outs,
+                       const struct target *const *boards, size_t nr_boards, const char *skipped,
+                       bool dry, struct strbuf *sb)
+{
+    struct json_writer jw;
+
+    json_init(&jw, sb);
+    json_object_begin(&jw, NULL);
+    json_int(&jw, "schema", 1);
+    json_string(&jw, "repository", r->root);
+    json_bool(&jw, "dry_run", dry);
+    json_array_begin(&jw, "boards");
+    for (size_t b = 0; b < nr_boards; b++)
+        json_string(&jw, NULL, boards[b]->name);
+    json_array_end(&jw);
+    json_array_begin(&jw, "skipped");
+    for (const char *p = skipped; *p;) {
+        size_t n = strcspn(p, ",");
+        char *name = xstrndup(p, n);
+
+        json_string(&jw, NULL, name);
+        free(name);
+        p += n;
+        p += strspn(p, ", ");
+    }
+    json_array_end(&jw);
+    json_string(&jw, "toolchain", r->toolchain_abs);
+    json_string(&jw, "servertype", r->external ? "external" : "jlink");
+    json_string(&jw, "gdb_target", r->external ? r->gdb_target : NULL);
+    json_array_begin(&jw, "files");
+    for (int f = 0; f < VS_NR_FILES; f++) {
+        const struct vs_file_out *o = &outs[f];
+        bool changed = is_changed(o);
+
+        if (!o->wanted)
+            continue;
+        json_object_begin(&jw, NULL);
+        json_string(&jw, "file", o->display.buf);
+        json_string(&jw, "status",
+                    !changed    ? "unchanged"
+                    : o->exists ? (dry ? "would-update" : "updated")
+                                : (dry ? "would-create" : "created"));
+        json_array_begin(&jw, "entries");
+        for (size_t i = 0; i < o->nr_items; i++) {
+            json_object_begin(&jw, NULL);
+            json_string(&jw, "id", o->ids[i]);
+            json_string(&jw, "status", status_key(o->items[i].status));
+            json_object_end(&jw);
+        }
+        for (size_t i = 0; f == VS_EXTENSIONS && i < r->nr_entries[f]; i++) {
+            json_object_begin(&jw, NULL);
+            json_string(&jw, "id", r->entries[f][i]);
+            json_string(&jw, "status", o->added[i] ? "added" : "unchanged");
+            json_object_end(&jw);
+        }
+        for (size_t i = 0; f == VS_SETTINGS && i < r->nr_keys; i++) {
+            json_object_begin(&jw, NULL);
+            json_string(&jw, "id", r->keys[i]);
+            json_string(&jw, "status", status_key(o->mstatus[i]));
+            json_object_end(&jw);
+        }
+        json_array_end(&jw);
+        json_object_end(&jw);
+    }
+    json_array_end(&jw);
+    json_object_end(&jw);
+}
+
 static void vs_run_release(struct vs_run *r)
 {
     free(r->toolchain_dir);
@@ -852,7 +930,7 @@ static void vs_run_release(struct vs_run *r)
 
 /* The boards to configure: -t ones or --all, less those without a J-Link device. */
 static int pick_boards(struct omv_ctx *ctx, struct omv_invocation *inv, const struct target ***out,
-                       size_t *nr)
+                       size_t *nr, struct strbuf *skipped_out)
 {
     const struct opt *o = inv->cmd->opts;
     const char *const *names = opt_values(&inv->opts, o, "target");
@@ -901,6 +979,7 @@ static int pick_boards(struct omv_ctx *ctx, struct omv_invocation *inv, const st
              "skipped %s: %s no J-Link device (no OMV_JLINK_ARGS in board_config.mk), so "
              "there is nothing to debug with",
              skipped.buf, nskip > 1 ? "they have" : "it has");
+    strbuf_addstr(skipped_out, skipped.buf);
     strbuf_release(&skipped);
     if (n == 0) {
         free(v);
@@ -926,7 +1005,7 @@ int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv)
     struct vs_file_out outs[VS_NR_FILES];
     const struct target **boards = NULL;
     size_t nr_boards = 0, nr_wanted = 0;
-    struct strbuf report = STRBUF_INIT;
+    struct strbuf report = STRBUF_INIT, skipped = STRBUF_INIT;
     int rc = OMV_EXIT_OK;
 
     memset(&r, 0, sizeof(r));
@@ -948,6 +1027,11 @@ int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv)
                              : "which boards? name them with -t TARGET, or --all");
         goto out;
     }
+    if (ctx->json && (to_stdout || diff)) {
+        rc = usage_error(ctx, inv, "--json does not go with %s",
+                         to_stdout ? "--stdout (which prints the files themselves)" : "--diff");
+        goto out;
+    }
     if (r.template_dir && !fs_is_dir(r.template_dir)) {
         rc = usage_error(ctx, inv, "--template-dir '%s' is not a directory", r.template_dir);
         goto out;
@@ -964,7 +1048,7 @@ int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv)
         rc = OMV_EXIT_FAILURE;
         goto out;
     }
-    rc = pick_boards(ctx, inv, &boards, &nr_boards);
+    rc = pick_boards(ctx, inv, &boards, &nr_boards, &skipped);
     if (rc != OMV_EXIT_OK)
         goto out;
     if (svd && nr_boards != 1) {
@@ -1053,9 +1137,7 @@ int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv)
                                          : "would be created");
             report_entries(&r, f, fo, dry && !diff, &report);
         }
-        if (dry || diff) {
-            out_write(report.buf, report.len);
-        } else {
+        if (!dry && !diff) {
             for (int f = 0; f < VS_NR_FILES && rc == OMV_EXIT_OK; f++) {
                 if (!outs[f].wanted)
                     continue;
@@ -1065,6 +1147,12 @@ int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv)
                     rc = OMV_EXIT_FAILURE;
             }
         }
+        if (ctx->json) {
+            strbuf_reset(&report);
+            print_json(&r, outs, boards, nr_boards, skipped.buf, dry, &report);
+        }
+        if (dry || diff || ctx->json)
+            out_write(report.buf, report.len);
     }
     if (r.external && ctx->verbosity >= 0) {
         if (host)
@@ -1086,6 +1174,7 @@ int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv)
     }
 out:
     strbuf_release(&report);
+    strbuf_release(&skipped);
     for (int f = 0; f < VS_NR_FILES; f++)
         file_out_release(&outs[f]);
     free(boards);

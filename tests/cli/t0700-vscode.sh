@@ -312,6 +312,37 @@ printf '{ "configurations": [ { "name": "x" }, ] ' >"$TMPD/tpl/launch.json"
 expect 1 -C "$repo" vscode -t OPENMV4 --stdout --template-dir "$TMPD/tpl"
 err_has "$TMPD/tpl/launch.json:1:42: expected ',' or '}' after a member, found the end of the file"
 
+t "--json: what was written (or would be), per file and per entry, schema 1"
+rm -rf "$vs"
+expect 0 -C "$repo" --json vscode -t OPENMV4 -t OPENMV2 --dry-run
+[ ! -e "$vs" ] && pass || fail "--dry-run wrote"
+python3 - "$out" <<'PY' && pass || fail "--json --dry-run"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["schema"] == 1 and d["dry_run"] is True
+assert d["boards"] == ["OPENMV4"] and d["skipped"] == ["OPENMV2"]
+assert d["servertype"] == "jlink" and d["gdb_target"] is None
+f = {x["file"]: x for x in d["files"]}
+assert f[".vscode/launch.json"]["status"] == "would-create"
+assert f[".vscode/launch.json"]["entries"] == [{"id": "OpenMV OPENMV4 (J-Link)", "status": "added"}]
+assert len(f[".vscode/tasks.json"]["entries"]) == 4
+assert f[".vscode/settings.json"]["entries"][0]["id"] == "cortex-debug.armToolchainPath"
+PY
+expect 0 -C "$repo" vscode -t OPENMV4
+sed -i 's/"interface": "swd"/"interface": "jtag"/' "$vs/launch.json"
+expect 0 -C "$repo" vscode -t OPENMV4 --json
+python3 - "$out" <<'PY' && pass || fail "--json after an edit"
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = {x["file"]: x for x in d["files"]}
+assert f[".vscode/launch.json"]["status"] == "unchanged"
+assert f[".vscode/launch.json"]["entries"][0]["status"] == "kept-edited"
+assert all(e["status"] == "unchanged" for e in f[".vscode/tasks.json"]["entries"])
+PY
+expect 2 -C "$repo" --json vscode -t OPENMV4 --stdout
+err_has "--json does not go with --stdout"
+expect 2 -C "$repo" --json vscode -t OPENMV4 --diff
+
 t "the config key [vscode] jlink-host works like the option"
 expect 0 -C "$repo" -c vscode.jlink-host=win:2400 vscode -t OPENMV4 --stdout --only launch
 out_has '"gdbTarget": "win:2400"'
