@@ -297,20 +297,25 @@ static void find_toolchain(struct vs_run *r)
         const char *env = getenv("SDK_DIR");
         char *newest = NULL;
 
-        if (rc == OMV_EPARSE)
+        const char *how;
+
+        if (rc != OMV_ENOENT)
             warning(ctx, "%s", err);
         if (env && *env) {
             fs_absolute(&dir, env);
+            how = "using $SDK_DIR";
         } else if (parent && (newest = newest_sdk(parent))) {
             strbuf_addstr(&dir, newest);
             free(newest);
+            how = "using the newest installed SDK";
+        } else {
+            how = "and no SDK is installed";
         }
         if (!r->root)
-            note(ctx, "not in a firmware repository, so no SDK_VERSION says which SDK: %s",
-                 dir.len ? "using the newest installed one" : "none is installed");
+            note(ctx, "not in a firmware repository, so no SDK_VERSION says which SDK: %s", how);
         else if (rc == OMV_ENOENT)
             warning(ctx, "'%s/SDK_VERSION' is missing (releases before 4.7 have none): %s", r->root,
-                    dir.len ? "using the newest installed SDK" : "and no SDK is installed");
+                    how);
         if (!dir.len) {
             warning(ctx, "the configuration leaves armToolchainPath out: Cortex-Debug will look "
                          "for arm-none-eabi-gdb on PATH");

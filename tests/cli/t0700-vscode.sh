@@ -48,7 +48,7 @@ err_has "omvdev: error: not inside an openmv firmware repository"
 err_has "hint: run it in your clone of openmv/openmv (omvdev -C ~/openmv vscode ...)"
 [ ! -e "$TMPD/elsewhere/.vscode" ] && pass || fail "wrote outside a repository"
 expect 0 -C "$TMPD/elsewhere" vscode -t OPENMV4 --stdout --only launch
-err_has "not in a firmware repository, so no SDK_VERSION says which SDK: using the newest installed one"
+err_has "not in a firmware repository, so no SDK_VERSION says which SDK: using the newest installed SDK"
 out_has '"armToolchainPath": "${userHome}/openmv-sdk-1.6.0/gcc/bin"'
 
 t "golden files: every board with a J-Link device, --stdout, strict JSON"
@@ -267,6 +267,12 @@ err_has "omvdev: toolchain: $HOME/openmv-sdk-1.10.0/gcc/bin"
 out_has '"gdbPath": "${userHome}/openmv-sdk-1.10.0/gcc/bin/arm-none-eabi-gdb"'
 SDK_DIR="$TMPD/sdk" "$OMVDEV" -C "$repo" vscode -t OPENMV4 --stdout --only launch >"$out" 2>"$err"
 out_has "\"armToolchainPath\": \"$TMPD/sdk/gcc/bin\""
+err_has "SDK_VERSION' is missing (releases before 4.7 have none): using \$SDK_DIR"
+printf 'not a version!\n' >"$repo/SDK_VERSION"
+expect 0 -C "$repo" vscode -t OPENMV4 --stdout --only launch
+err_has "omvdev: warning: $repo/SDK_VERSION: not a version: 'not a version!'"
+out_has '"gdbPath": "${userHome}/openmv-sdk-1.10.0/gcc/bin/arm-none-eabi-gdb"'
+rm "$repo/SDK_VERSION"
 rm -rf "$HOME"/openmv-sdk-*
 expect 0 -C "$repo" vscode -t OPENMV4 --stdout
 err_has "the configuration leaves armToolchainPath out: Cortex-Debug will look for arm-none-eabi-gdb on PATH"
