@@ -138,6 +138,22 @@ static int hexval(char c)
     return -1;
 }
 
+/* Four hex digits at s (the caller checked they are inside the text). */
+static bool hex4(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+
+    for (size_t i = 0; i < 4; i++) {
+        int h = hexval(s[i]);
+
+        if (h < 0)
+            return false;
+        v = v << 4 | (unsigned)h;
+    }
+    *out = v;
+    return true;
+}
+
 static int read_hex4(struct parser *p, size_t at, unsigned *out)
 {
     unsigned v = 0;
@@ -236,9 +252,9 @@ static int parse_string(struct parser *p, char **out, size_t *out_len)
             rc = read_hex4(p, p->pos + 2, &cp);
             if (rc < 0)
                 goto out;
-            if (cp >= 0xD800 && cp < 0xDC00 && p->pos + 11 < p->len + 0 &&
-                p->s[p->pos + 6] == '\\' && p->s[p->pos + 7] == 'u' &&
-                read_hex4(p, p->pos + 8, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
+            if (cp >= 0xD800 && cp < 0xDC00 && p->pos + 11 < p->len && p->s[p->pos + 6] == '\\' &&
+                p->s[p->pos + 7] == 'u' && hex4(p->s + p->pos + 8, &lo) && lo >= 0xDC00 &&
+                lo < 0xE000) {
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 p->pos += 6;
             } else if (cp >= 0xD800 && cp < 0xE000) {

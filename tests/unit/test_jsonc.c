@@ -73,6 +73,11 @@ static void test_parse_real_world(void)
     CHECK_INT(parse(&doc, "{\"a\": 1, \"a\": 2}", 0, err, sizeof(err)), ==, 0);
     CHECK(doc.root->type == JSONC_OBJECT &&
           doc.root->kids[1].start == jsonc_get(doc.root, "a")->start);
+    /* A lone surrogate decodes as U+FFFD (as VS Code does), also at the very end. */
+    CHECK_INT(parse(&doc, "[\"\\ud83dx\", \"\\ude00\", \"\\ud83d\"]", 0, err, sizeof(err)), ==, 0);
+    CHECK_STR(doc.root->kids[0].str, "\xef\xbf\xbdx");
+    CHECK_STR(doc.root->kids[1].str, "\xef\xbf\xbd");
+    CHECK_STR(doc.root->kids[2].str, "\xef\xbf\xbd");
     /* "\u0000" survives in keys and values. */
     CHECK_INT(parse(&doc, "{\"a\\u0000b\": \"x\\u0000y\"}", 0, err, sizeof(err)), ==, 0);
     CHECK_INT(doc.root->kids[0].key_len, ==, 3);
