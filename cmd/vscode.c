@@ -658,6 +658,36 @@ static char *entry_id(const char *json, const char *key)
     return id ? id : xstrdup("?");
 }
 
+/* A symlinked file (dotfiles) is updated where it points, not replaced by a file. */
+static void follow_link(struct strbuf *path)
+{
+    for (int hops = 0; hops < 8; hops++) {
+        struct strbuf target = STRBUF_INIT, abs = STRBUF_INIT;
+        struct stat st;
+        ssize_t n;
+
+        if (lstat(path->buf, &st) < 0 || !S_ISLNK(st.st_mode))
+            return;
+        strbuf_grow(&target, 4096);
+        n = readlink(path->buf, target.buf, target.alloc - 1);
+        if (n <= 0) {
+            strbuf_release(&target);
+            return;
+        }
+        strbuf_setlen(&target, (size_t)n);
+        if (target.buf[0] != '/') {
+            strbuf_add(&abs, path->buf, (size_t)(strrchr(path->buf, '/') - path->buf));
+            fs_path_join(&abs, "", target.buf);
+        } else {
+            strbuf_addstr(&abs, target.buf);
+        }
+        strbuf_reset(path);
+        fs_absolute(path, abs.buf);
+        strbuf_release(&target);
+        strbuf_release(&abs);
+    }
+}
+
 static int prepare(struct vs_run *r, int f, struct vs_file_out *o, bool read_old)
 {
     char err[1024];
@@ -688,6 +718,7 @@ static int prepare(struct vs_run *r, int f, struct vs_file_out *o, bool read_old
         return error(r->ctx, "%s", err);
     } else {
         o->exists = true;
+        follow_link(&o->path);
     }
     rc = merge_one(r, f, o, o->old.buf, o->old.len, o->path.buf, &o->new, err, sizeof(err));
     if (rc < 0) {
@@ -933,6 +964,20 @@ static void vs_run_release(struct vs_run *r)
     free(r->values);
 }
 
+/* Does the firmware repository build board `name` (current or pre-4.6 layout)? */
+static bool repo_has_board(const char *root, const char *name)
+{
+    struct strbuf p = STRBUF_INIT, q = STRBUF_INIT;
+    bool has;
+
+    strbuf_addf(&p, "%s/boards/%s", root, name);
+    strbuf_addf(&q, "%s/src/omv/boards/%s", root, name);
+    has = fs_is_dir(p.buf) || fs_is_dir(q.buf);
+    strbuf_release(&p);
+    strbuf_release(&q);
+    return has;
+}
+
 /* The boards to configure: -t ones or --all, less those without a J-Link device. */
 static int pick_boards(struct omv_ctx *ctx, struct omv_invocation *inv, const struct target ***out,
                        size_t *nr, struct strbuf *skipped_out)
@@ -973,6 +1018,12 @@ static int pick_boards(struct omv_ctx *ctx, struct omv_invocation *inv, const st
                 dup |= v[i] == t;
             if (dup)
                 continue;
+            if (ctx->project_root && t->jlink_device && t->supported &&
+                !repo_has_board(ctx->project_root, t->name))
+                warning(ctx,
+                        "this repository has no boards/%s (a release without it?): its "
+                        "configuration is written anyway",
+                        t->name);
             if (t->jlink_device && t->supported)
                 v[n++] = t;
             else

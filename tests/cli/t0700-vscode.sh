@@ -349,6 +349,20 @@ expect 2 -C "$repo" --json vscode -t OPENMV4 --stdout
 err_has "--json does not go with --stdout"
 expect 2 -C "$repo" --json vscode -t OPENMV4 --diff
 
+t "a symlinked launch.json is updated where it points; a board the repository lacks is warned about"
+rm -rf "$vs"
+mkdir -p "$vs" "$TMPD/dotfiles"
+printf '{\n    // shared\n    "configurations": []\n}\n' >"$TMPD/dotfiles/launch.json"
+ln -s ../../dotfiles/launch.json "$vs/launch.json"
+expect 0 -C "$repo" vscode -t OPENMV4 --only launch
+[ -L "$vs/launch.json" ] && pass || fail "the symlink was replaced by a file"
+grep -q '"name": "OpenMV OPENMV4 (J-Link)"' "$TMPD/dotfiles/launch.json" && pass || fail "target not updated"
+head -2 "$TMPD/dotfiles/launch.json" | grep -q '// shared' && pass || fail "comment lost"
+[ -e "$TMPD/dotfiles/launch.json.bak" ] && pass || fail "no .bak beside the target"
+err_lacks "this repository has no boards/OPENMV4"
+expect 0 -C "$repo" vscode -t OPENMV_N6 --stdout --only launch
+err_has "omvdev: warning: this repository has no boards/OPENMV_N6 (a release without it?): its configuration is written anyway"
+
 t "the config key [vscode] jlink-host works like the option"
 expect 0 -C "$repo" -c vscode.jlink-host=win:2400 vscode -t OPENMV4 --stdout --only launch
 out_has '"gdbTarget": "win:2400"'
