@@ -58,6 +58,7 @@ else
 fi
 # ---- omvdev vscode: VS Code + Cortex-Debug + J-Link for OPENMV4 -------------------------
 [ -e SDK_VERSION ] || echo 1.6.0 >SDK_VERSION
+PATH="$(dirname "$omvdev"):$PATH" # the generated tasks run `omvdev`, as an installed one would
 step vscode -t OPENMV4
 say "cat .vscode/launch.json"
 cat .vscode/launch.json

@@ -1142,6 +1142,15 @@ int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv)
         free(gw);
     }
     verbose(ctx, "J-Link GDB server: %s", r.jlink_server ? r.jlink_server : "not found");
+    if (!to_stdout && (!only || !strcmp(only, "tasks"))) {
+        char *self = which("omvdev");
+
+        if (!self) {
+            warning(ctx, "'omvdev' is not on PATH, and the tasks (and so F5's build) run it");
+            hint(ctx, "install it (cmake --install build/release) or put its directory on PATH");
+        }
+        free(self);
+    }
 
     if (load_templates(&r) < 0 || generate(&r, boards, nr_boards, svd) < 0) {
         rc = OMV_EXIT_FAILURE;

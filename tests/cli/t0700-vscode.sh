@@ -117,6 +117,7 @@ err_has "omvdev: created .vscode/launch.json (2 added)"
 err_has "omvdev: created .vscode/tasks.json (8 added)"
 err_has "omvdev: created .vscode/extensions.json"
 err_has "omvdev: created .vscode/settings.json"
+err_has "omvdev: warning: 'omvdev' is not on PATH, and the tasks (and so F5's build) run it"
 for f in launch tasks extensions settings; do
     python3 -m json.tool "$vs/$f.json" >/dev/null && pass || fail "$f.json is not JSON"
 done
@@ -124,7 +125,9 @@ done
     && pass || fail "mode ignores the umask"
 stamps "$vs" >"$TMPD/before"
 sleep 0.05
-expect 0 -C "$repo/lib" vscode -t OPENMV4 -t OPENMV_RT1060
+PATH="$(dirname "$OMVDEV"):$PATH" "$OMVDEV" -C "$repo/lib" vscode -t OPENMV4 -t OPENMV_RT1060 \
+    >"$out" 2>"$err"
+err_lacks "is not on PATH"
 err_has "omvdev: .vscode/launch.json is up to date"
 err_has "omvdev: .vscode/settings.json is up to date"
 stamps "$vs" >"$TMPD/after"
