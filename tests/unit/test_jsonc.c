@@ -528,7 +528,8 @@ static void gap(struct gen *g, int level)
     }
 }
 
-/* A random user configuration; its exact text goes into `copy`. */
+/* A random user configuration; its exact text goes into `copy`. n < 0: the user's own
+ * entry under the name of a generated one (no marker). */
 static void user_entry(struct gen *g, int n, int level, struct strbuf *copy)
 {
     size_t start = g->sb.len;
@@ -537,7 +538,9 @@ static void user_entry(struct gen *g, int n, int level, struct strbuf *copy)
     strbuf_addch(&g->sb, '{');
     for (int m = 0; m < members; m++) {
         gap(g, level + 1);
-        if (m == 0)
+        if (m == 0 && n < 0)
+            strbuf_addstr(&g->sb, "\"name\": \"OpenMV B (J-Link)\"");
+        else if (m == 0)
             strbuf_addf(&g->sb, "\"name\": \"user %d \\\"q\\\" \\u00e9\"", n);
         else if (rnd(2))
             strbuf_addf(&g->sb, "\"k%d\": [1, -2.5e3, true, null, {\"x\": \"y\"},]", m);
@@ -553,14 +556,14 @@ static void user_entry(struct gen *g, int n, int level, struct strbuf *copy)
 
 static void test_fuzz_merge_keeps_user_entries(void)
 {
-    int checked = 0, crlf = 0, tabs = 0;
+    int checked = 0, crlf = 0, tabs = 0, nr_foreign = 0;
 
     for (int round = 0; round < 400; round++) {
         struct gen g = {STRBUF_INIT, rnd(2) ? "\r\n" : "\n", rnd(3) ? "    " : "\t"};
         struct strbuf copies[6], out = STRBUF_INIT, again = STRBUF_INIT;
         struct jsonc_merge_item items[2] = {{gen_a, JSONC_MERGE_ADDED}, {gen_b, JSONC_MERGE_ADDED}};
         int users = (int)rnd(6), owned_first = (int)rnd(3);
-        bool compounds = rnd(2), has_array = rnd(8) != 0;
+        bool compounds = rnd(2), has_array = rnd(8) != 0, foreign = rnd(4) == 0;
         struct jsonc_doc doc;
         char err[256];
         int rc;
@@ -580,7 +583,7 @@ static void test_fuzz_merge_keeps_user_entries(void)
             for (int u = 0; u < users; u++) {
                 strbuf_init(&copies[u]);
                 gap(&g, 2);
-                user_entry(&g, u, 2, &copies[u]);
+                user_entry(&g, u == 0 && foreign ? -1 : u, 2, &copies[u]);
                 if (u + 1 < users || rnd(2))
                     strbuf_addch(&g.sb, ',');
                 gap(&g, 2);
@@ -630,7 +633,9 @@ static void test_fuzz_merge_keeps_user_entries(void)
         } else {
             const struct jsonc_node *c = jsonc_get(doc.root, "configurations");
 
-            CHECK(c && (int)c->nr_kids == users + 2);
+            /* a user entry named like a generated one keeps its place instead */
+            CHECK(c && (int)c->nr_kids == users + 2 - (foreign && users > 0));
+            nr_foreign += foreign && users > 0;
             CHECK(jsonc_get(doc.root, "version") != NULL);
         }
         jsonc_doc_release(&doc);
@@ -649,6 +654,7 @@ static void test_fuzz_merge_keeps_user_entries(void)
     CHECK_INT(checked, >, 600);
     CHECK_INT(crlf, >, 100);
     CHECK_INT(tabs, >, 50);
+    CHECK_INT(nr_foreign, >, 30);
 }
 
 static void test_fuzz_broken_inputs(void)
