@@ -379,6 +379,21 @@ static char *parse_host(const char *s)
     return strbuf_detach(&sb, NULL);
 }
 
+/* Does the firmware repository build board `name` (current or pre-4.6 layout)?
+ * With name NULL: is it the current layout (a boards/ directory at the top)? */
+static bool repo_has_board(const char *root, const char *name)
+{
+    struct strbuf p = STRBUF_INIT, q = STRBUF_INIT;
+    bool has;
+
+    strbuf_addf(&p, "%s/boards/%s", root, name ? name : "");
+    strbuf_addf(&q, "%s/src/omv/boards/%s", root, name ? name : "");
+    has = fs_is_dir(p.buf) || (name && fs_is_dir(q.buf));
+    strbuf_release(&p);
+    strbuf_release(&q);
+    return has;
+}
+
 /* ---- templates ----------------------------------------------------------------- */
 
 static int load_templates(struct vs_run *r)
@@ -543,10 +558,15 @@ static int generate(struct vs_run *r, const struct target *const *boards, size_t
     for (size_t b = 0; b < nr; b++) {
         const struct target *t = boards[b];
         struct strbuf debug = STRBUF_INIT, release = STRBUF_INIT, flash = STRBUF_INIT,
-                      clean = STRBUF_INIT;
+                      clean = STRBUF_INIT, build_dir = STRBUF_INIT;
         char *svd = board_svd(r, t, svd_arg);
         int rc;
 
+        /* Releases before 4.6 keep the tree in src/ and build into src/build/bin/. */
+        if (r->root && !repo_has_board(r->root, NULL))
+            strbuf_addstr(&build_dir, "src/build");
+        else
+            strbuf_addf(&build_dir, "build/%s", t->name);
         strbuf_addf(&debug, "omvdev: build %s (debug)", t->name);
         strbuf_addf(&release, "omvdev: build %s (release)", t->name);
         strbuf_addf(&flash, "omvdev: flash %s", t->name);
@@ -555,6 +575,7 @@ static int generate(struct vs_run *r, const struct target *const *boards, size_t
             const struct template_var vars[] = {
                 {"TARGET", t->name},
                 {"CAMERA", t->camera},
+                {"BUILD_DIR", build_dir.buf},
                 {"DEVICE", r->external ? NULL : t->jlink_device},
                 {"DEBUG_ELF", t->debug_elf},
                 {"REQUEST", t->boots_external_flash ? "attach" : "launch"},
@@ -587,6 +608,7 @@ static int generate(struct vs_run *r, const struct target *const *boards, size_t
         strbuf_release(&release);
         strbuf_release(&flash);
         strbuf_release(&clean);
+        strbuf_release(&build_dir);
         if (rc < 0)
             return rc;
     }
@@ -962,20 +984,6 @@ static void vs_run_release(struct vs_run *r)
     }
     free(r->keys);
     free(r->values);
-}
-
-/* Does the firmware repository build board `name` (current or pre-4.6 layout)? */
-static bool repo_has_board(const char *root, const char *name)
-{
-    struct strbuf p = STRBUF_INIT, q = STRBUF_INIT;
-    bool has;
-
-    strbuf_addf(&p, "%s/boards/%s", root, name);
-    strbuf_addf(&q, "%s/src/omv/boards/%s", root, name);
-    has = fs_is_dir(p.buf) || fs_is_dir(q.buf);
-    strbuf_release(&p);
-    strbuf_release(&q);
-    return has;
 }
 
 /* The boards to configure: -t ones or --all, less those without a J-Link device. */

@@ -374,6 +374,16 @@ err_lacks "this repository has no boards/OPENMV4"
 expect 0 -C "$repo" vscode -t OPENMV_N6 --stdout --only launch
 err_has "omvdev: warning: this repository has no boards/OPENMV_N6 (a release without it?): its configuration is written anyway"
 
+t "a release before 4.6 (the tree under src/) debugs src/build/bin/"
+old="$TMPD/openmv-4.5"
+mkdir -p "$old/src/omv/boards/OPENMV4"
+echo "all:" >"$old/src/Makefile"
+expect 0 -C "$old/src" vscode -t OPENMV4 --only launch
+out_empty
+grep -q '"executable": "${workspaceFolder}/src/build/bin/firmware.elf"' "$old/.vscode/launch.json" &&
+    pass || fail "old layout"
+err_lacks "this repository has no boards/OPENMV4"
+
 t "the config key [vscode] jlink-host works like the option"
 expect 0 -C "$repo" -c vscode.jlink-host=win:2400 vscode -t OPENMV4 --stdout --only launch
 out_has '"gdbTarget": "win:2400"'
