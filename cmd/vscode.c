@@ -730,6 +730,18 @@ static int prepare(struct vs_run *r, int f, struct vs_file_out *o, bool read_old
     rc = merge_one(r, f, o, "", 0, o->display.buf, &o->fresh, err, sizeof(err));
     if (rc < 0)
         return error(r->ctx, "%s", err);
+    {
+        /* What omvdev writes into a new file is strict JSON, whatever the templates hold. */
+        struct jsonc_doc strict;
+
+        jsonc_doc_init(&strict);
+        rc = jsonc_parse(&strict, o->fresh.buf, o->fresh.len, o->display.buf, JSONC_STRICT, err,
+                         sizeof(err));
+        jsonc_doc_release(&strict);
+        if (rc < 0)
+            return error(r->ctx, "BUG: the generated %s is not strict JSON: %s", files[f].name,
+                         err);
+    }
     if (!read_old)
         return 0;
     fs_path_join(&o->path, r->root, o->display.buf);

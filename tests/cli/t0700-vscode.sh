@@ -281,6 +281,8 @@ expect 0 -C "$repo" vscode -t OPENMV4 --stdout
 err_has "the configuration leaves armToolchainPath out: Cortex-Debug will look for arm-none-eabi-gdb on PATH"
 out_lacks "armToolchainPath"
 out_lacks "settings.json"
+expect 1 -C "$repo" vscode -t OPENMV4 --only settings
+err_has "omvdev: error: nothing to write into settings.json: no toolchain and no J-Link server were found"
 echo "1.6.0" >"$repo/SDK_VERSION"
 mkdir -p "$HOME/openmv-sdk-1.6.0/gcc/bin"
 
