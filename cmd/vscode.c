@@ -12,6 +12,7 @@
 #include "lib/embed.h"
 #include "lib/error.h"
 #include "lib/fs.h"
+#include "lib/hostenv.h"
 #include "lib/json.h"
 #include "lib/jsonc.h"
 #include "lib/strbuf.h"
@@ -142,8 +143,7 @@ static bool running_in_wsl(void)
 
     sys_path(&p, "/proc/sys/kernel/osrelease");
     if (!wsl && fs_read_file(p.buf, &text, NULL, 0) == 0)
-        for (size_t i = 0; i + 9 <= text.len && !wsl; i++)
-            wsl = !strncasecmp(text.buf + i, "microsoft", 9);
+        wsl = hostenv_osrelease_is_wsl(text.buf);
     strbuf_release(&p);
     strbuf_release(&text);
     return wsl;
@@ -152,32 +152,15 @@ static bool running_in_wsl(void)
 /* The default gateway from /proc/net/route: the Windows host in WSL2's NAT mode. */
 static char *default_gateway(void)
 {
-    struct strbuf p = STRBUF_INIT, text = STRBUF_INIT;
+    struct strbuf p = STRBUF_INIT, text = STRBUF_INIT, ip = STRBUF_INIT;
     char *result = NULL;
 
     sys_path(&p, "/proc/net/route");
-    if (fs_read_file(p.buf, &text, NULL, 0) == 0) {
-        char *save = NULL;
-
-        for (char *line = strtok_r(text.buf, "\n", &save); line && !result;
-             line = strtok_r(NULL, "\n", &save)) {
-            char iface[64], dest[16], gw[16];
-            unsigned long g;
-
-            if (sscanf(line, "%63s %15s %15s", iface, dest, gw) != 3 || strcmp(dest, "00000000"))
-                continue;
-            g = strtoul(gw, NULL, 16);
-            if (g) {
-                struct strbuf ip = STRBUF_INIT;
-
-                strbuf_addf(&ip, "%lu.%lu.%lu.%lu", g & 0xff, (g >> 8) & 0xff, (g >> 16) & 0xff,
-                            (g >> 24) & 0xff);
-                result = strbuf_detach(&ip, NULL);
-            }
-        }
-    }
+    if (fs_read_file(p.buf, &text, NULL, 0) == 0 && hostenv_default_gateway(text.buf, &ip) == 0)
+        result = strbuf_detach(&ip, NULL);
     strbuf_release(&p);
     strbuf_release(&text);
+    strbuf_release(&ip);
     return result;
 }
 
@@ -341,41 +324,15 @@ out:
     strbuf_release(&gcc);
 }
 
-/* "HOST[:PORT]" (or "[v6]:PORT") into "host:port"; NULL when malformed. */
+/* "HOST[:PORT]" into "host:port"; NULL when malformed. */
 static char *parse_host(const char *s)
 {
     struct strbuf sb = STRBUF_INIT;
-    const char *colon = NULL, *host = s;
-    size_t hlen;
-    long port = JLINK_PORT;
 
-    if (*s == '[') {
-        const char *close = strchr(s, ']');
-
-        if (!close || (close[1] && close[1] != ':'))
-            return NULL;
-        colon = close[1] ? close + 1 : NULL;
-        hlen = (size_t)(close - s) + 1;
-    } else {
-        colon = strchr(s, ':');
-        if (colon && strchr(colon + 1, ':'))
-            colon = NULL; /* a bare IPv6 address */
-        hlen = colon ? (size_t)(colon - s) : strlen(s);
-    }
-    if (colon) {
-        char *end;
-
-        port = strtol(colon + 1, &end, 10);
-        if (!colon[1] || *end || port < 1 || port > 65535)
-            return NULL;
-    }
-    if (hlen == 0)
+    if (hostenv_parse_host_port(s, JLINK_PORT, &sb) < 0) {
+        strbuf_release(&sb);
         return NULL;
-    for (size_t i = 0; i < hlen; i++)
-        if (!isalnum((unsigned char)host[i]) && !strchr(".-_:[]%", host[i]))
-            return NULL;
-    strbuf_add(&sb, host, hlen);
-    strbuf_addf(&sb, ":%ld", port);
+    }
     return strbuf_detach(&sb, NULL);
 }
 
