@@ -460,6 +460,7 @@ int jsonc_parse(struct jsonc_doc *doc, const char *text, size_t len, const char 
     }
     root = xcalloc(1, sizeof(*root));
     rc = parse_value(&p, root, 0);
+    root->item_start = root->start;
     if (rc == 0)
         rc = skip_ws(&p);
     if (rc == 0 && p.pos < len)

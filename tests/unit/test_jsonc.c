@@ -369,6 +369,9 @@ static void test_merge_shapes(void)
         /* inline array with an element */
         {"{\"configurations\": [{\"name\": \"u\"}]}",
          "{\"configurations\": [{\"name\": \"u\"}, {\n", NULL},
+        /* an indented comment before the document: the new member lines up with the root */
+        {"  // note\n{\n\"version\": 1}",
+         "  // note\n{\n\"version\": 1,\n\"configurations\": [\n  {\n", NULL},
         /* closing bracket right after the last element */
         {"{\n  \"configurations\": [\n    {\"name\": \"u\"}]}",
          "{\n  \"configurations\": [\n    {\"name\": \"u\"},\n    {\n", "\n  ]}"},
