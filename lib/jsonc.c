@@ -635,8 +635,9 @@ void jsonc_style_detect(const char *text, size_t len, struct jsonc_style *style)
         }
         while (i + n < len && text[i + n] == ' ')
             n++;
+        /* Comment lines say nothing about the layout of the values. */
         if (n > 0 && i + n < len && text[i + n] != '\n' && text[i + n] != '\r' &&
-            text[i + n] != '*' && (!seen || n < best)) {
+            text[i + n] != '*' && text[i + n] != '/' && (!seen || n < best)) {
             best = n;
             seen = true;
         }

@@ -188,6 +188,12 @@ static void test_style(void)
     jsonc_style_detect("{\n  \"a\": {\n    \"b\": 1\n  }\n}", 26, &st);
     CHECK_STR(st.nl, "\n");
     CHECK_STR(st.unit, "  ");
+    {
+        static const char odd[] = "{\n   // odd comment\n\t\"a\": 1\n}";
+
+        jsonc_style_detect(odd, strlen(odd), &st);
+    }
+    CHECK_STR(st.unit, "\t");
     jsonc_style_detect("{}", 2, &st);
     CHECK_STR(st.unit, "    ");
 }
@@ -371,7 +377,7 @@ static void test_merge_shapes(void)
          "{\"configurations\": [{\"name\": \"u\"}, {\n", NULL},
         /* an indented comment before the document: the new member lines up with the root */
         {"  // note\n{\n\"version\": 1}",
-         "  // note\n{\n\"version\": 1,\n\"configurations\": [\n  {\n", NULL},
+         "  // note\n{\n\"version\": 1,\n\"configurations\": [\n    {\n", NULL},
         /* closing bracket right after the last element */
         {"{\n  \"configurations\": [\n    {\"name\": \"u\"}]}",
          "{\n  \"configurations\": [\n    {\"name\": \"u\"},\n    {\n", "\n  ]}"},
