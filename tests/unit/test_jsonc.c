@@ -189,11 +189,11 @@ static void test_style(void)
     CHECK_STR(st.nl, "\n");
     CHECK_STR(st.unit, "  ");
     {
-        static const char odd[] = "{\n   // odd comment\n\t\"a\": 1\n}";
+        static const char odd[] = "{\n  // a comment indented less\n    \"a\": 1\n}";
 
         jsonc_style_detect(odd, strlen(odd), &st);
     }
-    CHECK_STR(st.unit, "\t");
+    CHECK_STR(st.unit, "    ");
     jsonc_style_detect("{}", 2, &st);
     CHECK_STR(st.unit, "    ");
 }
