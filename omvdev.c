@@ -53,6 +53,18 @@ static const struct omv_cmd commands[] = {
      "and the command line (-c section.key=value, then each command's own options).\n"
      "Keys are the long option names under [command] sections, e.g. [targets] format.",
      NULL, config_subcommands, "list", CMD_JSON, COMPLETE_NONE},
+    {"vscode", cmd_vscode, "set up VS Code for debugging with Cortex-Debug and a J-Link",
+     "[-t TARGET... | --all] [--stdout] [--only FILE] [--dry-run] [--diff] [--force]\n"
+     "                     [--template-dir DIR] [--jlink-host HOST[:PORT]] [--svd FILE]",
+     "Write .vscode/launch.json (a Cortex-Debug configuration per board: its J-Link device,\n"
+     "debug ELF and the SDK's arm-none-eabi-gdb; attach for boards that boot from external\n"
+     "flash), tasks.json (build, release build, flash, clean), extensions.json and\n"
+     "settings.json into the firmware repository. Existing files are merged, not replaced:\n"
+     "omvdev only touches the entries it generated (they carry an \"omvdev\" marker with a\n"
+     "hash of their content), keeps entries you edited unless --force, and keeps comments,\n"
+     "order and layout of everything else byte for byte. In WSL without a Linux J-Link, or\n"
+     "with --jlink-host, the configuration uses a J-Link GDB server running on Windows.",
+     vscode_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"devices", cmd_devices, "list connected cameras and bootloaders",
      "[--watch [--timeout SECONDS]] [--all]",
      "List every OpenMV or Arduino camera on USB, in firmware or in a bootloader (OpenMV DFU,\n"

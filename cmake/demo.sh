@@ -56,4 +56,23 @@ if [ -x "$sim" ]; then
 else
     printf '\n(omvdev-sim was not built: install umockdev (make check does) for the virtual camera tour)\n'
 fi
+# ---- omvdev vscode: VS Code + Cortex-Debug + J-Link for OPENMV4 -------------------------
+[ -e SDK_VERSION ] || echo 1.6.0 >SDK_VERSION
+PATH="$(dirname "$omvdev"):$PATH" # the generated tasks run `omvdev`, as an installed one would
+step vscode -t OPENMV4
+say "cat .vscode/launch.json"
+cat .vscode/launch.json
+say "sed -i ... .vscode/launch.json   # add a configuration of your own, with a comment"
+sed -i 's|"configurations": \[|"configurations": [\n        // mine\n        { "name": "my tool", "type": "node" },|' \
+    .vscode/launch.json
+stat -c '%n %i %y' .vscode/*.json >"$scratch/vscode-before"
+step vscode -t OPENMV4
+say "# the rerun wrote nothing: same inodes and times, and your entry is still there"
+stat -c '%n %i %y' .vscode/*.json | tee "$scratch/vscode-after"
+if cmp -s "$scratch/vscode-before" "$scratch/vscode-after"; then echo "unchanged"; else
+    echo "demo: the rerun changed a file" >&2
+    exit 1
+fi
+grep -n -A1 '// mine' .vscode/launch.json
+# ---- end of omvdev vscode -----------------------------------------------------------------
 printf '\nomvdev: demo finished.\n'

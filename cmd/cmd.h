@@ -136,8 +136,10 @@ extern const struct opt completion_opts[];
 extern const struct opt help_opts[];
 extern const struct opt devices_opts[];
 extern const struct opt flash_opts[];
+extern const struct opt vscode_opts[];
 int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_devices(struct omv_ctx *ctx, struct omv_invocation *inv);
+int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_completion(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_help(struct omv_ctx *ctx, struct omv_invocation *inv);
 

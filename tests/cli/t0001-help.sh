@@ -4,7 +4,7 @@
 
 t "--help lists every command and the exit codes"
 expect 0 --help
-for c in targets config devices flash completion help; do out_has "  $c "; done
+for c in targets config devices flash vscode completion help; do out_has "  $c "; done
 out_has "exit status:"
 err_empty
 
@@ -14,7 +14,7 @@ out_empty
 err_has "usage: omvdev"
 
 t "help COMMAND is COMMAND --help"
-for c in targets config devices flash completion help "targets list" "targets show" "config set"; do
+for c in targets config devices flash vscode completion help "targets list" "targets show" "config set"; do
     run help $c; cp "$out" "$TMPD/a"
     run $c --help; cp "$out" "$TMPD/b"
     same_file "$TMPD/a" "$TMPD/b"
@@ -71,7 +71,7 @@ err_has "unexpected argument '--json'"   # after --, an argument like any other
 
 t "the man page covers every command"
 expect 0 help --man
-for c in "targets list" "targets show" "config list" "config get" "config set" "devices" "flash" \
+for c in "targets list" "targets show" "config list" "config get" "config set" "devices" "flash" "vscode" \
     "config unset" "completion" "help"; do
     out_has ".SS \"omvdev $c"
 done
