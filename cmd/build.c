@@ -594,6 +594,10 @@ static void human_size(uint64_t n, char *buf, size_t len)
 {
     if (n < 1024)
         snprintf(buf, len, "%llu B", (unsigned long long)n);
+    else if (n % (1024 * 1024) == 0)
+        snprintf(buf, len, "%llu MiB", (unsigned long long)(n / (1024 * 1024)));
+    else if (n % 1024 == 0 && n < 1024 * 1024)
+        snprintf(buf, len, "%llu KiB", (unsigned long long)(n / 1024));
     else if (n < 1024 * 1024)
         snprintf(buf, len, "%.1f KiB", (double)n / 1024.0);
     else
@@ -655,7 +659,7 @@ static int report_images(struct omv_ctx *ctx, const struct bld *b, const char *t
         fs_path_join(&path, dir.buf, f);
         if (stat(path.buf, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
-        if (!max && t && !layout.nr)
+        if (!max && t)
             for (size_t k = 0; k < t->nr_images; k++)
                 if (!strcmp(t->images[k].file, f))
                     max = t->images[k].max_size;

@@ -89,8 +89,8 @@ void fw_tree_bin_dir(const struct fw_tree *t, const char *target, struct strbuf 
         return;
     }
     fs_path_join(out, t->root, "build");
-    fs_path_join(out, out->buf, target);
-    fs_path_join(out, out->buf, "bin");
+    fs_path_join(out, "", target);
+    fs_path_join(out, "", "bin");
 }
 
 /* Sub-directories of `dir`, sorted; hidden ones skipped. */
@@ -223,8 +223,8 @@ void fw_tree_missing_submodules(const struct fw_tree *t, const char *port, struc
     check_modules(t->root, "", NULL, out);
     if (port && !dir_empty(t->mpy_dir)) {
         fs_path_join(&mk, t->mpy_dir, "ports");
-        fs_path_join(&mk, mk.buf, port);
-        fs_path_join(&mk, mk.buf, "Makefile");
+        fs_path_join(&mk, "", port);
+        fs_path_join(&mk, "", "Makefile");
         if (fs_read_file(mk.buf, &text, NULL, 0) == 0) {
             /* the lines that name the port's submodules */
             for (char *l = text.buf; l && *l;) {
