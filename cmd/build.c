@@ -23,6 +23,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -688,6 +689,7 @@ static int report_images(struct omv_ctx *ctx, const struct bld *b, const char *t
     }
     if (rc) {
         out_write(out->buf, out->len);
+        fflush(stdout);
         strbuf_reset(out);
         error(ctx, "an image of %s is larger than its flash partition", target);
         hint(ctx,
