@@ -266,6 +266,18 @@ expect 0 clean -t OPENMV4
 expect 2 clean -t NOPE
 err_has "unknown board 'NOPE'"
 
+t "the src/ layout of releases before 4.6: make in src/, images in src/build/bin, no SDK"
+L="$TMPD/legacy"
+mkdir -p "$L/src/omv/boards/OPENMV3" "$L/src/micropython/mpy-cross/build"
+printf '#!/bin/sh\n' >"$L/src/micropython/mpy-cross/build/mpy-cross"
+chmod +x "$L/src/micropython/mpy-cross/build/mpy-cross"
+printf 'all:\n\tmkdir -p build/bin\n\thead -c 1000000 /dev/zero >build/bin/firmware.bin\n\t@echo "TARGET=$(TARGET) SDK_DIR=$(SDK_DIR)"\n' >"$L/src/Makefile"
+cd "$L/src/omv" && expect 0 build -t OPENMV3 && cd "$FW"
+out_has "TARGET=OPENMV3 SDK_DIR="
+out_has "OPENMV3: $L/src/build/bin"
+out_has "  firmware.bin           976.6 KiB of 1.62 MiB (59 %)"
+[ -f "$L/src/build/bin/firmware.bin" ] && pass || fail "make did not run in src/"
+
 t "omvdev env: the exports a manual make needs, per shell"
 cp -r "$TEST_DATA/fixture-sdk" "$SDK"
 P="$SDK/gcc/bin:$SDK/llvm/bin:$SDK/cmake/bin:$SDK/python/bin:$SDK/stcubeprog/bin:$SDK/stedgeai/Utilities/linux:$SDK/bin"
