@@ -157,7 +157,7 @@ out_has "  ^ nearly full: 53936 bytes left"
 
 t "partition sizes come from the repository's board files, not the database"
 sed -i 's/\(OMV_FLASH_TXT_LENGTH *\)1664K/\11792K/' boards/OPENMV4/board_config.h
-grep -q "OMV_FLASH_TXT_LENGTH *1792K" boards/OPENMV4/board_config.h && pass || fail "sed did not apply
+grep -q "OMV_FLASH_TXT_LENGTH *1792K" boards/OPENMV4/board_config.h && pass || fail "sed did not apply"
 rm -rf build/OPENMV4
 expect 0 build -t OPENMV4 -- FIRMWARE_SIZE=1800000
 out_has "  firmware.bin           1.72 MiB of 1.75 MiB (98 %)"
