@@ -102,7 +102,9 @@ int bld_open(struct omv_ctx *ctx, struct bld *b, bool quiet)
     strbuf_init(&b->stamp);
     if (!ctx->project_root) {
         if (!quiet) {
-            repo_find(".", &sb, err, sizeof(err));
+            char cwd[4096];
+
+            repo_find(getcwd(cwd, sizeof(cwd)) ? cwd : ".", &sb, err, sizeof(err));
             error(ctx, "%s", err);
             hint(ctx, "run omvdev inside a clone of the firmware (git clone --recursive "
                       "https://github.com/openmv/openmv.git), or name it: omvdev -C DIR ...");
@@ -684,6 +686,7 @@ static int report_images(struct omv_ctx *ctx, const struct bld *b, const char *t
             } else if (size * 100 > max * 95) {
                 strbuf_addf(out, "  ^ nearly full: %llu bytes left\n",
                             (unsigned long long)(max - size));
+                warning(ctx, "%s of %s fills %u %% of its %s partition", f, target, pct, m);
             }
         }
     }

@@ -5,6 +5,7 @@
 #
 #   tests/bench/build.sh [BUILD_DIR] [RUNS]      (default build/release, 30 runs)
 set -eu
+unset MAKEFLAGS MAKELEVEL MFLAGS
 build=${1:-build/release}
 runs=${2:-30}
 omvdev=$(cd "$build" && pwd)/omvdev

@@ -4,6 +4,8 @@
 # stand-in compile steps) and the fixture SDK (tests/data/fixture-sdk: stand-in
 # arm-none-eabi-gcc/gdb/size that report versions), run by real GNU make.
 . "$(dirname "$0")/lib.sh"
+# Under `make check` the make that runs ctest leaks its level and flags to ours.
+unset MAKEFLAGS MAKELEVEL MFLAGS
 
 command -v make >/dev/null || { echo "make is not installed"; exit 77; }
 SDK="$HOME/openmv-sdk-1.6.0"
@@ -20,7 +22,7 @@ t "outside a firmware repository: a clear error naming what was looked for"
 cd "$TMPD"
 expect 2 build -t OPENMV4
 err_has "omvdev: error:"
-err_has "boards"
+err_has "omvdev: error: not inside an openmv firmware repository (looked for Makefile and boards/ from '$TMPD' upward)"
 err_has "hint: run omvdev inside a clone of the firmware"
 cd "$FW"
 
@@ -154,6 +156,7 @@ rm -rf build/OPENMV4
 expect 0 build -t OPENMV4 -- FIRMWARE_SIZE=1650000
 out_has "  firmware.bin           1.57 MiB of 1.62 MiB (97 %)"
 out_has "  ^ nearly full: 53936 bytes left"
+err_has "omvdev: warning: firmware.bin of OPENMV4 fills 97 % of its 1.62 MiB partition"
 
 t "partition sizes come from the repository's board files, not the database"
 sed -i 's/\(OMV_FLASH_TXT_LENGTH *\)1664K/\11792K/' boards/OPENMV4/board_config.h

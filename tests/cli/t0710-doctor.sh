@@ -3,6 +3,8 @@
 # faked under OMVDEV_SYSROOT (WSL 1, WSL 2, /mnt/c, udev rules missing or present,
 # device nodes) and programs on PATH (the fixture SDK's gcc/gdb, J-Link stand-ins).
 . "$(dirname "$0")/lib.sh"
+# Under `make check` the make that runs ctest leaks its level and flags to ours.
+unset MAKEFLAGS MAKELEVEL MFLAGS
 
 ROOT="$TMPD/root"
 SDK="$HOME/openmv-sdk-1.6.0"
