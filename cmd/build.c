@@ -400,7 +400,7 @@ static int pick_targets(struct omv_ctx *ctx, const struct bld *b, const char *t_
         rc = OMV_EXIT_USAGE;
         goto done;
     }
-    for (const char *p = t_opt; *p;) {
+    for (const char *p = t_opt; p;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         char *name = xstrndup(p, len);
@@ -422,7 +422,7 @@ static int pick_targets(struct omv_ctx *ctx, const struct bld *b, const char *t_
                     r);
         fw_list_add(out, r);
         free(name);
-        p = comma ? comma + 1 : p + len;
+        p = comma ? comma + 1 : NULL;
     }
 done:
     fw_list_release(&boards);
@@ -754,7 +754,10 @@ static int build_one(struct omv_ctx *ctx, struct omv_invocation *inv, struct bld
             goto out;
         }
     }
-    argv = xcalloc((size_t)inv->opts.nr_args + 16 + 64, sizeof(char *));
+    for (size_t i = 0; options[i]; i++)
+        n++;
+    argv = xcalloc(n + (size_t)inv->opts.nr_args + 8, sizeof(char *));
+    n = 0;
     argv[n++] = "make";
     argv[n++] = jobs;
     argv[n++] = tgt.buf;
@@ -762,7 +765,7 @@ static int build_one(struct omv_ctx *ctx, struct omv_invocation *inv, struct bld
         argv[n++] = "DEBUG=1";
     if (ctx->verbosity > 0)
         argv[n++] = "V=1";
-    for (size_t i = 0; options[i] && n < 16 + 60; i++)
+    for (size_t i = 0; options[i]; i++)
         argv[n++] = options[i];
     for (int i = 0; i < inv->opts.nr_args; i++)
         argv[n++] = inv->opts.args[i];

@@ -32,6 +32,9 @@ err_has "omvdev: error: unknown board 'OPENMV_N7'"
 err_has "hint: did you mean 'OPENMV_N6'?"
 [ ! -e build ] && pass || fail "build/ was created"
 
+t "an empty name in a list"
+expect 2 build -t OPENMV4,
+err_has "omvdev: error: empty board name in 'OPENMV4,'"
 t "a board omvdev knows that this checkout does not have"
 expect 2 build -t OPENMVPT
 err_has "board 'OPENMVPT' is not in this repository's boards/ directory"
@@ -206,6 +209,12 @@ err_has "hint: run: git submodule update --init --depth=1 --no-single-branch && 
 [ ! -e build ] && pass || fail "build/ was created"
 t "a board of another port does not need that submodule"
 expect 0 build -t OPENMV_AE3
+t "--init outside a git checkout: git's error, then ours, and nothing half-done"
+expect 1 build -t OPENMV4 --init
+err_has "fatal: not a git repository"
+err_has "omvdev: error: checking out the submodules failed"
+[ -z "$(ls lib/micropython/lib/stm32lib)" ] && pass || fail "stm32lib was partly filled"
+[ ! -e build/OPENMV4 ] && pass || fail "build/OPENMV4 was created"
 t "--init runs git submodule update and make submodules, then builds"
 git init -q . && git add -A >/dev/null && git -c user.name=t -c user.email=t@t commit -qm fixture
 expect 0 build -t OPENMV4 --init
