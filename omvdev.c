@@ -102,7 +102,8 @@ static const struct omv_cmd commands[] = {
      "  eval \"$(omvdev env)\"          (bash, zsh)\n"
      "  omvdev env --shell fish | source",
      env_opts, NULL, NULL, 0, COMPLETE_NONE},
-    {"doctor", cmd_doctor, "check this machine for everything a firmware build and flash needs", "",
+    {"doctor", cmd_doctor, "check this machine for everything a firmware build and flash needs",
+     "[--quick]",
      "One line per check - ok, warn, fail or skip - and for each problem the command that\n"
      "fixes it: platform, WSL version, repository under /mnt/<drive>, USB devices attached to\n"
      "WSL (usbipd), udev running and its rules, access to the camera's device nodes, the SDK\n"

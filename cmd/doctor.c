@@ -40,6 +40,8 @@ extern const size_t udev_templates_count;
 #define SDK_DISK_NEED (2ULL * 1024 * 1024 * 1024)
 
 const struct opt doctor_opts[] = {
+    {"quick", 0, OPT_FLAG, NULL, "skip 'omvdev sdk verify', which reads every file of the SDK",
+     NULL, 0, NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -77,6 +79,7 @@ struct doctor {
     const char *sysroot; /* "" normally */
     struct bld b;
     bool have_repo;
+    bool quick; /* --quick: no sdk verify */
     bool linux_host;
     int wsl;                /* 0, 1 or 2 */
     const struct target *t; /* [build] target, when set and known */
@@ -270,6 +273,10 @@ static void check_sdk_verify(struct doctor *d, struct check_result *r)
 
     if (!d->have_repo || d->b.no_version || !bld_sdk_ok(&d->b)) {
         set(r, CHECK_SKIP, NULL, "no SDK to verify");
+        return;
+    }
+    if (d->quick) {
+        set(r, CHECK_SKIP, NULL, "--quick: not run");
         return;
     }
     bld_self_exe(&self);
@@ -658,9 +665,9 @@ int cmd_doctor(struct omv_ctx *ctx, struct omv_invocation *inv)
     size_t counts[4] = {0, 0, 0, 0};
     struct utsname u;
 
-    (void)inv;
     memset(&d, 0, sizeof(d));
     d.ctx = ctx;
+    d.quick = opt_count(&inv->opts, doctor_opts, "quick") > 0;
     d.sysroot = root ? root : "";
     strbuf_init(&d.path);
     d.have_repo = bld_open(ctx, &d.b, true) == 0;

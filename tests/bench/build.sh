@@ -32,19 +32,22 @@ ms() { # wall milliseconds of "$@", output discarded
 }
 median() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR + 1) / 2)] / 1000}'; }
 
-: >"$work/omvdev.txt"; : >"$work/make.txt"; : >"$work/doctor.txt"
+: >"$work/omvdev.txt"; : >"$work/make.txt"; : >"$work/doctor.txt"; : >"$work/quick.txt"
 for _ in $(seq "$runs"); do
     ms "$omvdev" build -t OPENMV4 >>"$work/omvdev.txt"
     ms make -j"$jobs" TARGET=OPENMV4 >>"$work/make.txt"
 done
 for _ in $(seq "$runs"); do
     ms sh -c "'$omvdev' doctor; true" >>"$work/doctor.txt"
+    ms sh -c "'$omvdev' doctor --quick; true" >>"$work/quick.txt"
 done
 o=$(median <"$work/omvdev.txt")
 m=$(median <"$work/make.txt")
 d=$(median <"$work/doctor.txt")
+q=$(median <"$work/quick.txt")
 echo "up-to-date fixture tree, OPENMV4, $runs runs each (median wall time):"
 echo "  omvdev build -t OPENMV4          $o ms"
 echo "  make -j$jobs TARGET=OPENMV4         $m ms   (same environment, by hand)"
 echo "  omvdev's overhead                $(awk -v a="$o" -v b="$m" 'BEGIN {printf "%.1f", a - b}') ms   (target: at most 30 ms)"
-echo "  omvdev doctor                    $d ms   (target: under 1000 ms, no network)"
+echo "  omvdev doctor                    $d ms   (target: under 1000 ms, no network; includes 'omvdev sdk verify')"
+echo "  omvdev doctor --quick            $q ms   (without 'omvdev sdk verify')"

@@ -109,6 +109,9 @@ line ok sdk-installed
 line ok sdk-stamp
 line skip sdk-verify
 out_has "'omvdev sdk verify' is not available in this build"
+run doctor --quick
+line skip sdk-verify
+out_has "--quick: not run"
 line ok gcc
 out_has "$SDK/gcc/bin/arm-none-eabi-gcc runs (GCC 14.3.1)"
 line ok gdb
