@@ -320,7 +320,8 @@ static void check_gcc(struct doctor *d, struct check_result *r)
     }
     if (sdk)
         fs_path_join(&sdk_gcc, d->b.sdk_dir.buf, "gcc/bin/arm-none-eabi-gcc");
-    if (d->t && d->t->min_gcc && bld_check_gcc(d->ctx, &d->b, d->t, &problem, &fix) < 0)
+    if (d->have_repo && d->t && d->t->min_gcc &&
+        bld_check_gcc(d->ctx, &d->b, d->t, &problem, &fix) < 0)
         set(r, CHECK_FAIL, fix.buf, "%s", problem.buf);
     else if (sdk && strcmp(bin.buf, sdk_gcc.buf))
         set(r, CHECK_WARN, "omvdev sdk install",
