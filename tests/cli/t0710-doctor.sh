@@ -134,6 +134,20 @@ line fail sdk-installed
 out_has "the OpenMV SDK 1.6.0 is not installed in '$SDK'"
 mv "$SDK.away" "$SDK"
 
+t "too little free disk space for the SDK (a 1 MiB tmpfs in a private mount namespace)"
+mkdir -p "$TMPD/small"
+if unshare -m sh -c "mount -t tmpfs -o size=1m tmpfs '$TMPD/small'" 2>/dev/null; then
+    unshare -m sh -c "mount -t tmpfs -o size=1m tmpfs '$TMPD/small' &&
+        SDK_DIR='$TMPD/small/openmv-sdk-1.6.0' exec '$OMVDEV' doctor" >"$out" 2>"$err"
+    line fail disk
+    out_has "0.0 GiB free in '$TMPD/small': the SDK needs about 2 GiB (1.4 GB unpacked, plus the download)"
+    out_has "fix: free some space, or install the SDK on another disk"
+else
+    echo "note: no private mount namespace here: the low-disk case was not run"
+fi
+run doctor
+line ok disk
+
 t "gdb that cannot load libncurses gets its own hint"
 cp "$SDK/gcc/bin/arm-none-eabi-gdb" "$TMPD/gdb.good"
 cat >"$SDK/gcc/bin/arm-none-eabi-gdb" <<'SH'
