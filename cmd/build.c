@@ -293,12 +293,12 @@ static int run_tool(struct omv_ctx *ctx, const struct bld *b, const char *const 
     return rc;
 }
 
-static void jobs_arg(struct omv_ctx *ctx, const struct omv_invocation *inv, char *buf, size_t len)
+/* "-jN": --jobs (or [build] jobs), else the number of online cores. */
+static void jobs_arg(const struct omv_invocation *inv, char *buf, size_t len)
 {
-    const char *j = inv ? opt_value(&inv->opts, build_opts, "jobs") : NULL;
+    const char *j = opt_value(&inv->opts, build_opts, "jobs");
     long n = j ? strtol(j, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
 
-    (void)ctx;
     if (n < 1)
         n = 1;
     snprintf(buf, len, "-j%ld", n);
@@ -839,7 +839,7 @@ int cmd_build(struct omv_ctx *ctx, struct omv_invocation *inv)
             return usage_error(ctx, inv, "invalid --jobs '%s': expected a number from 1 to 4096",
                                jv);
     }
-    jobs_arg(ctx, inv, jobs, sizeof(jobs));
+    jobs_arg(inv, jobs, sizeof(jobs));
     check_options(ctx, opt_values(&inv->opts, build_opts, "option"));
     if ((rc = bld_open(ctx, &b, false)))
         goto out;

@@ -44,6 +44,14 @@ expect 2 build
 err_has "which board? none was built before"
 err_has "omvdev config set --project build.target OPENMV4"
 
+t "a malformed SDK_VERSION is an error, not a guess"
+cp SDK_VERSION "$TMPD/SDK_VERSION.good"
+printf 'one point six\n' >SDK_VERSION
+expect 1 build -t OPENMV4
+err_has "omvdev: error: $FW/SDK_VERSION: not a version: 'one point six'"
+cp "$TMPD/SDK_VERSION.good" SDK_VERSION
+[ ! -e build ] && pass || fail "build/ was created"
+
 t "missing SDK: the error, the hint, and nothing was built"
 rm -rf "$SDK"
 expect 1 build -t OPENMV4
