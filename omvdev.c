@@ -87,6 +87,50 @@ static const struct omv_cmd commands[] = {
      "system bootloader (BOOT jumper). --all flashes every matching camera at once;\n"
      "--json prints newline-delimited progress, step and summary events.",
      flash_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
+    {"build", cmd_build, "build the firmware for a board with the SDK's toolchain",
+     "[-t TARGET[,TARGET...] | --all] [--debug] [-j N] [-v] [--clean] [--option NAME=VALUE...]\n"
+     "                    [--install-sdk] [--init] [-- MAKE-ARGS...]",
+     "Run 'make TARGET=<board>' in the firmware repository (found upward from the working\n"
+     "directory, or -C DIR) with SDK_DIR set and PATH prefixed as the firmware's Makefile does.\n"
+     "First checks that the SDK named in SDK_VERSION is installed (--install-sdk installs it),\n"
+     "that the board's submodules are checked out (--init checks them out), that mpy-cross is\n"
+     "built (else builds it) and, for Cortex-M55 boards, that the arm-none-eabi-gcc make will\n"
+     "run is 14.3 or newer. make's output streams through; a failure ends with its first\n"
+     "'file:line: error:'. Afterwards every image in build/<TARGET>/bin/ is listed with how\n"
+     "full its flash partition is (from the repository's board_config.h and boot_config.h,\n"
+     "else the board database): a warning above 95 %, a failure above 100 %. -v passes V=1.",
+     build_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"clean", cmd_clean, "remove a board's build directory (make clean)", "[-t TARGET]",
+     "Run 'make TARGET=<board> clean', which removes build/<TARGET>/. The board defaults to\n"
+     "[build] target, else the only board built.",
+     clean_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"size", cmd_size, "show a build's section sizes and how full each flash partition is",
+     "[-t TARGET]",
+     "Run the SDK's arm-none-eabi-size --format=SysV on each ELF of the board's build (what\n"
+     "'make size' prints), then list the images with how full their flash partitions are.",
+     size_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"env", cmd_env, "print the environment a manual make needs",
+     "[--shell bash|zsh|fish|powershell]",
+     "Print SDK_DIR and the PATH the firmware's Makefile uses, for the SDK this repository's\n"
+     "SDK_VERSION names, as commands for the shell:\n"
+     "  eval \"$(omvdev env)\"          (bash, zsh)\n"
+     "  omvdev env --shell fish | source",
+     env_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"doctor", cmd_doctor, "check this machine for everything a firmware build and flash needs",
+     "[--quick]",
+     "One line per check - ok, warn, fail or skip - and for each problem the command that\n"
+     "fixes it: platform, WSL version, repository under /mnt/<drive>, USB devices attached to\n"
+     "WSL (usbipd), udev running and its rules, access to the camera's device nodes, the SDK\n"
+     "(installed, stamp, 'omvdev sdk verify'), the SDK's gcc and gdb, J-Link, submodules,\n"
+     "mpy-cross and free disk space. --json for bug reports. Exits 1 when a check fails.\n"
+     "OMVDEV_SYSROOT=DIR (a testing hook) reads /proc, /sys, /etc, /run and /dev under DIR.",
+     doctor_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
+    {"udev", cmd_udev, "install the udev rules that let users open cameras and bootloaders",
+     "install [--print]",
+     "Write /etc/udev/rules.d/99-omvdev.rules (for 37C5, 0483:DF11, 2341, 1FC9:0135 and\n"
+     "15A2:0073) and reload udev; needs root. --print writes the rules to standard output\n"
+     "and shows the sudo commands that install them.",
+     udev_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"completion", cmd_completion, "print a shell completion script", "bash|zsh|fish",
      "Print a completion script for the shell, generated from omvdev's command table.\n"
      "  bash: eval \"$(omvdev completion bash)\"     (or save it in\n"

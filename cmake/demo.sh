@@ -75,4 +75,32 @@ if cmp -s "$scratch/vscode-before" "$scratch/vscode-after"; then echo "unchanged
 fi
 grep -n -A1 '// mine' .vscode/launch.json
 # ---- end of omvdev vscode -----------------------------------------------------------------
+# ---- build and doctor (issue 4) ------------------------------------------------------
+# The fixture firmware repository and fixture SDK of the tests: upstream's SDK checks,
+# error strings and PATH, with stand-in compile steps. The SDK goes to ~/openmv-sdk-<ver>
+# unless one is installed there already (then a copy of the fixture SDK is used through
+# SDK_DIR, so this block works before or after `omvdev sdk install`).
+data="$(cd "$(dirname "$omvdev")/../.." && pwd)/tests/data"
+if [ -d "$data/firmware-repo" ]; then
+    cp -r "$data/firmware-repo" "$scratch/fw"
+    sdkver=$(cat "$scratch/fw/SDK_VERSION")
+    if [ -e "$HOME/openmv-sdk-$sdkver" ]; then
+        cp -r "$data/fixture-sdk" "$scratch/fixture-sdk"
+        SDK_DIR="$scratch/fixture-sdk"
+        export SDK_DIR
+    else
+        cp -r "$data/fixture-sdk" "$HOME/openmv-sdk-$sdkver"
+    fi
+    cd "$scratch/fw"
+    say "omvdev doctor" "   # a failure here is the machine's (udev rules, J-Link), not the demo's"
+    "$omvdev" doctor || true
+    step build -t OPENMV4
+    step build -t OPENMV4,OPENMV_N6,OPENMV_AE3
+    fails build -t OPENMV_N7
+    step size -t OPENMV_N6
+    step env --shell fish
+    cd "$scratch/openmv"
+    unset SDK_DIR
+fi
+# ---- end of build and doctor ----------------------------------------------------------
 printf '\nomvdev: demo finished.\n'

@@ -109,9 +109,12 @@ err_has "invalid value 'pdf' for 'targets.format' (expected text, markdown or rs
 expect 2 config set targets.format
 same_file "$user" "$TMPD/before"
 
-t "keys of commands that do not exist yet are unknown, not silently accepted"
-expect 2 config get build.target
-err_has "unknown key 'build.target'"
+t "keys of commands that do not exist are unknown, not silently accepted"
+expect 2 config get nosuchcommand.target
+err_has "unknown key 'nosuchcommand.target'"
+t "build.target is a key since omvdev build exists (not set here)"
+expect 1 config get build.target
+err_has "'build.target' is not set"
 
 t "--config FILE replaces the user file; a missing one is an error"
 printf '[targets]\nformat = markdown\n' >"$TMPD/alt.ini"

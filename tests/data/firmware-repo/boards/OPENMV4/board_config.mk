@@ -1,0 +1,4 @@
+PORT=stm32
+MCU=STM32H743xx
+CPU=cortex-m7
+OMV_ENABLE_BL=1

@@ -1,0 +1,4 @@
+PORT=stm32
+MCU=STM32N657xx
+CPU=cortex-m55
+OMV_ENABLE_BL=1

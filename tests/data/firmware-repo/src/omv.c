@@ -1,0 +1,4 @@
+int omv_init(void)
+{
+    return 1;
+}
