@@ -81,8 +81,15 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
     rc = fs_mkdir_p(dir.buf, 0777, err, errlen);
     if (rc < 0)
         goto out;
-    if (stat(path, &st) == 0)
+    if (stat(path, &st) == 0) {
         mode = st.st_mode & 07777;
+    } else {
+        /* A new file gets `mode` less the umask, as open(2) would give it. */
+        mode_t mask = umask(0);
+
+        umask(mask);
+        mode &= ~mask;
+    }
 
     strbuf_addf(&tmp, "%s.tmp-XXXXXX", path);
     fd = mkstemp(tmp.buf);

@@ -22,7 +22,7 @@ int fs_read_file(const char *path, struct strbuf *sb, char *err, size_t errlen);
  * Replace `path` with `data` so that a reader sees either the old or the new
  * file, never a mix: write a temporary file beside it, fsync, rename over,
  * fsync the directory. The new file keeps the old one's permissions (or gets
- * `mode` when it is new). Creates missing parent directories.
+ * `mode` less the umask when it is new). Creates missing parent directories.
  */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
                     size_t errlen);
@@ -33,7 +33,8 @@ int fs_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen);
 bool fs_is_dir(const char *path);
 bool fs_is_file(const char *path);
 
-/* Append "a/b" to sb, with exactly one slash between. */
+/* Append "a/b" to sb, with exactly one slash between. `a` and `b` must not
+ * point into sb (appending may move its buffer). */
 void fs_path_join(struct strbuf *sb, const char *a, const char *b);
 
 /* The absolute form of `path` (relative to the working directory), without

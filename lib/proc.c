@@ -306,6 +306,8 @@ void proc_kill(struct proc *p, int sig)
 
 void proc_release(struct proc *p)
 {
+    if (!p->spec) /* never spawned: nothing is open */
+        return;
     if (p->out_fd >= 0)
         close(p->out_fd);
     if (p->err_fd >= 0)

@@ -14,6 +14,8 @@ trap 'rm -rf "$TMPD"' EXIT
 export HOME="$TMPD/home" XDG_CONFIG_HOME="$TMPD/xdg"
 mkdir -p "$HOME" "$XDG_CONFIG_HOME"
 unset NO_COLOR TERM
+# make check runs under make: its variables would leak into the makes tests run.
+unset MAKEFLAGS MAKELEVEL MFLAGS
 # Config from the environment would leak into the tests; the harness's own variables stay.
 for v in $(env | sed -n 's/^\(OMVDEV_[A-Za-z0-9_]*\)=.*/\1/p'); do
     [ "$v" = OMVDEV_SIM ] || unset "$v"

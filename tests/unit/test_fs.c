@@ -4,6 +4,7 @@
 #include "lib/fs.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void test_absolute(void)
@@ -59,4 +60,30 @@ static void test_xdg(void)
     strbuf_release(&sb);
 }
 
-TESTS(TEST(test_absolute), TEST(test_join), TEST(test_read_missing), TEST(test_xdg))
+static void test_write_atomic_modes(void)
+{
+    char dir[] = "/tmp/omvdev-fs-XXXXXX";
+    struct strbuf path = STRBUF_INIT;
+    struct stat st;
+    mode_t old = umask(077);
+    char err[256];
+
+    CHECK(mkdtemp(dir) != NULL);
+    strbuf_addf(&path, "%s/new.ini", dir);
+    /* A new file: the mode asked for, less the umask. */
+    CHECK_INT(fs_write_atomic(path.buf, "a", 1, 0644, err, sizeof(err)), ==, 0);
+    CHECK_INT(stat(path.buf, &st), ==, 0);
+    CHECK_INT(st.st_mode & 07777, ==, 0600);
+    /* An existing file keeps its own mode whatever the umask. */
+    CHECK_INT(chmod(path.buf, 0640), ==, 0);
+    CHECK_INT(fs_write_atomic(path.buf, "b", 1, 0644, err, sizeof(err)), ==, 0);
+    CHECK_INT(stat(path.buf, &st), ==, 0);
+    CHECK_INT(st.st_mode & 07777, ==, 0640);
+    umask(old);
+    unlink(path.buf);
+    rmdir(dir);
+    strbuf_release(&path);
+}
+
+TESTS(TEST(test_absolute), TEST(test_join), TEST(test_read_missing), TEST(test_xdg),
+      TEST(test_write_atomic_modes))
