@@ -2,6 +2,7 @@
 #include "lib/json.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 void json_init(struct json_writer *jw, struct strbuf *out)
 {
@@ -11,13 +12,14 @@ void json_init(struct json_writer *jw, struct strbuf *out)
     jw->compact = false;
 }
 
-void json_quote(struct strbuf *out, const char *s)
+void json_escape(struct strbuf *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
 
-    strbuf_addch(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        switch (c) {
         case '"':
             strbuf_addstr(out, "\\\"");
             break;
@@ -33,16 +35,28 @@ void json_quote(struct strbuf *out, const char *s)
         case '\t':
             strbuf_addstr(out, "\\t");
             break;
+        case '\b':
+            strbuf_addstr(out, "\\b");
+            break;
+        case '\f':
+            strbuf_addstr(out, "\\f");
+            break;
         default:
-            if (*p < 0x20 || *p == 0x7f) {
+            if (c < 0x20 || c == 0x7f) {
                 strbuf_addstr(out, "\\u00");
-                strbuf_addch(out, hex[*p >> 4]);
-                strbuf_addch(out, hex[*p & 15]);
+                strbuf_addch(out, hex[c >> 4]);
+                strbuf_addch(out, hex[c & 15]);
             } else {
-                strbuf_addch(out, *p);
+                strbuf_addch(out, c);
             }
         }
     }
+}
+
+void json_quote(struct strbuf *out, const char *s)
+{
+    strbuf_addch(out, '"');
+    json_escape(out, s, strlen(s));
     strbuf_addch(out, '"');
 }
 

@@ -19,6 +19,7 @@
 #include "lib/strbuf.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define JSON_MAX_DEPTH 32
@@ -43,5 +44,7 @@ void json_null(struct json_writer *jw, const char *key);
 
 /* Append `s` as a quoted JSON string, escaping as RFC 8259 requires. */
 void json_quote(struct strbuf *out, const char *s);
+/* The body of a JSON string for s[0..len) (NUL bytes included), without the quotes. */
+void json_escape(struct strbuf *out, const char *s, size_t len);
 
 #endif

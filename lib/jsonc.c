@@ -1,6 +1,8 @@
 #include "lib/compat.h"
 #include "lib/jsonc.h"
 
+#include "lib/json.h"
+
 #include "lib/error.h"
 
 #include <stdarg.h>
@@ -491,44 +493,8 @@ const struct jsonc_node *jsonc_get(const struct jsonc_node *obj, const char *key
 
 void jsonc_quote(struct strbuf *out, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-
     strbuf_addch(out, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        switch (c) {
-        case '"':
-            strbuf_addstr(out, "\\\"");
-            break;
-        case '\\':
-            strbuf_addstr(out, "\\\\");
-            break;
-        case '\n':
-            strbuf_addstr(out, "\\n");
-            break;
-        case '\r':
-            strbuf_addstr(out, "\\r");
-            break;
-        case '\t':
-            strbuf_addstr(out, "\\t");
-            break;
-        case '\b':
-            strbuf_addstr(out, "\\b");
-            break;
-        case '\f':
-            strbuf_addstr(out, "\\f");
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                strbuf_addstr(out, "\\u00");
-                strbuf_addch(out, hex[c >> 4]);
-                strbuf_addch(out, hex[c & 15]);
-            } else {
-                strbuf_addch(out, c);
-            }
-        }
-    }
+    json_escape(out, s, len);
     strbuf_addch(out, '"');
 }
 

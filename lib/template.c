@@ -1,6 +1,8 @@
 #include "lib/compat.h"
 #include "lib/template.h"
 
+#include "lib/json.h"
+
 #include "lib/error.h"
 
 #include <stdbool.h>
@@ -13,39 +15,10 @@ static bool name_char(char c)
 
 static void add_escaped(struct strbuf *out, const char *v, enum template_escape esc)
 {
-    static const char hex[] = "0123456789abcdef";
-
-    if (esc == TEMPLATE_RAW) {
+    if (esc == TEMPLATE_RAW)
         strbuf_addstr(out, v);
-        return;
-    }
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        switch (*p) {
-        case '"':
-            strbuf_addstr(out, "\\\"");
-            break;
-        case '\\':
-            strbuf_addstr(out, "\\\\");
-            break;
-        case '\n':
-            strbuf_addstr(out, "\\n");
-            break;
-        case '\r':
-            strbuf_addstr(out, "\\r");
-            break;
-        case '\t':
-            strbuf_addstr(out, "\\t");
-            break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) {
-                strbuf_addstr(out, "\\u00");
-                strbuf_addch(out, hex[*p >> 4]);
-                strbuf_addch(out, hex[*p & 15]);
-            } else {
-                strbuf_addch(out, *p);
-            }
-        }
-    }
+    else
+        json_escape(out, v, strlen(v));
 }
 
 int template_expand(const char *text, size_t len, const char *name, const struct template_var *vars,
