@@ -16,6 +16,7 @@
 #include "lib/embed.h"
 #include "lib/error.h"
 #include "lib/fs.h"
+#include "lib/hostenv.h"
 #include "lib/json.h"
 #include "lib/proc.h"
 #include "lib/strbuf.h"
@@ -645,12 +646,8 @@ static int detect_wsl(const struct doctor *d)
     struct strbuf sb = STRBUF_INIT, path = STRBUF_INIT;
     int wsl = 0;
 
-    if (fs_read_file(sys(d, "/proc/sys/kernel/osrelease", &path), &sb, NULL, 0) == 0) {
-        if (strstr(sb.buf, "microsoft-standard") || strstr(sb.buf, "WSL2"))
-            wsl = 2;
-        else if (strstr(sb.buf, "Microsoft") || strstr(sb.buf, "microsoft"))
-            wsl = 1;
-    }
+    if (fs_read_file(sys(d, "/proc/sys/kernel/osrelease", &path), &sb, NULL, 0) == 0)
+        wsl = hostenv_wsl_version(sb.buf);
     strbuf_release(&sb);
     strbuf_release(&path);
     return wsl;

@@ -9,12 +9,20 @@
 #include <string.h>
 #include <strings.h>
 
-bool hostenv_osrelease_is_wsl(const char *osrelease)
+int hostenv_wsl_version(const char *osrelease)
 {
+    /* WSL 2 kernels: "5.15.153.1-microsoft-standard-WSL2"; WSL 1: "4.4.0-19041-Microsoft". */
+    if (strstr(osrelease, "microsoft-standard") || strstr(osrelease, "WSL2"))
+        return 2;
     for (const char *p = osrelease; *p; p++)
         if (!strncasecmp(p, "microsoft", 9))
-            return true;
-    return false;
+            return 1;
+    return 0;
+}
+
+bool hostenv_osrelease_is_wsl(const char *osrelease)
+{
+    return hostenv_wsl_version(osrelease) != 0;
 }
 
 /* Exactly 8 hex digits into *v. */

@@ -16,6 +16,8 @@
 
 /* Does a kernel release string (/proc/sys/kernel/osrelease) name WSL's kernel? */
 bool hostenv_osrelease_is_wsl(const char *osrelease);
+/* 0 (not WSL), 1 or 2 for a kernel release string. */
+int hostenv_wsl_version(const char *osrelease);
 
 /*
  * The gateway of the default route in the text of /proc/net/route (hex,

@@ -15,6 +15,9 @@ static void test_wsl(void)
 {
     CHECK(hostenv_osrelease_is_wsl("5.15.153.1-microsoft-standard-WSL2\n"));
     CHECK(hostenv_osrelease_is_wsl("4.4.0-19041-Microsoft\n")); /* WSL 1 */
+    CHECK_INT(hostenv_wsl_version("5.15.153.1-microsoft-standard-WSL2\n"), ==, 2);
+    CHECK_INT(hostenv_wsl_version("4.4.0-19041-Microsoft\n"), ==, 1);
+    CHECK_INT(hostenv_wsl_version("6.1.0-27-amd64\n"), ==, 0);
     CHECK(!hostenv_osrelease_is_wsl("6.1.0-18-amd64\n"));
     CHECK(!hostenv_osrelease_is_wsl(""));
     CHECK(!hostenv_osrelease_is_wsl("microsof"));
