@@ -331,8 +331,8 @@ int cmd_devices(struct omv_ctx *ctx, struct omv_invocation *inv)
                     "no permission to open %04X:%04X on port %s: serial and alt names "
                     "are unknown",
                     sn.seen[i].info->vid, sn.seen[i].info->pid, sn.seen[i].info->port_path);
-            hint(ctx, "install udev rules that give your user access (MODE=\"0666\" for "
-                      "vendors 37c5, 0483 and 2341), or run as root");
+            hint(ctx, "install the udev rules that give your user access: sudo omvdev udev "
+                      "install (or omvdev udev install --print to see them first)");
             break;
         }
     if (watching) {

@@ -904,8 +904,8 @@ static void report_failure(struct flash_run *r, const struct flash_job *j)
         hint(r->ctx, "%s", h + 7);
     else if (strstr(j->err, "permission") || strstr(j->err, "Access denied"))
         hint(r->ctx,
-             "install udev rules that give your user access to vendor %04X "
-             "(omvdev doctor), or run as root",
+             "your user may not open vendor %04X's devices: sudo omvdev udev install (or "
+             "omvdev udev install --print to see the rules first)",
              j->d->vid);
     else if (r->rom && strstr(j->err, "stalled in dfuDNBUSY"))
         hint(r->ctx,
