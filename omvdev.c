@@ -64,15 +64,37 @@ static const struct omv_cmd commands[] = {
      "[-t TARGET] [--firmware F] [--romfs R] [--file F --alt N [--address A]] [--erase-fs]\n"
      "                    [--serial S] [--wait SECONDS] [--verify] [--skip-unchanged] "
      "[--no-reset]\n"
-     "                    [--dry-run]",
+     "                    [--dry-run] | --swd -t TARGET [--probe jlink|stlink] [--speed KHZ]",
      "Write the board's images from build/<TARGET>/bin/ with omvdev's own USB DFU code: by\n"
      "alt for OpenMV cameras (firmware, ROMFS; the AE3's four images), by DfuSe address for\n"
      "Arduino boards. A camera running its firmware is asked to jump into its bootloader\n"
      "(SYS_BOOT); otherwise omvdev waits for the bootloader to appear. Partitions are found\n"
      "by the names the bootloader reports and cross-checked with the board database; an\n"
      "image larger than its partition, a read-only partition or two matching cameras\n"
-     "without --serial are refused before anything is written.",
+     "without --serial are refused before anything is written.\n"
+     "--swd writes over a debug probe instead (no bootloader, no USB): the SDK's\n"
+     "STM32_Programmer_CLI with an ST-Link, or JLinkExe with a J-Link, with the images,\n"
+     "addresses and external loader of the board database.",
      flash_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"recover", cmd_recover, "restore a camera's damaged bootloader, step by step",
+     "-t TARGET [--dry-run] [--yes] [--wait S] [--timeout S] [--dir DIR] [--erase-fs]\n"
+     "                    [--burn-fuse] [--update-se] [--se-tools DIR]",
+     "Guide a camera whose bootloader is damaged back to life, per family: STM32 cameras\n"
+     "through the ST system DFU ROM (BOOT-RST jumper; bootloader.bin written by omvdev's own\n"
+     "DfuSe code, erasing only the bootloader's pages), the N6 with STM32CubeProgrammer and\n"
+     "FlashLayout.tsv, the RT1060 with NXP SPSDK (sdphost/blhost; the irreversible boot-fuse\n"
+     "write needs the typed phrase or --burn-fuse with --yes), the AE3 with Alif's SE tools;\n"
+     "then the firmware with omvdev flash. Hardware steps are waited for on USB. On a\n"
+     "terminal it asks before starting; elsewhere it needs --yes. --dry-run prints every step\n"
+     "and command.",
+     recover_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"debug", cmd_debug, "debug the firmware over a J-Link with gdb (make debug)",
+     "-t TARGET [--server-only] [--port PORT] [--gdb PROGRAM] [--speed KHZ] [--elf FILE]",
+     "Start JLinkGDBServer for the board's device, wait for its port, then run the SDK's\n"
+     "arm-none-eabi-gdb on the board's debug ELF (build/<TARGET>/bin) against it; the server\n"
+     "stops when gdb exits. --server-only runs just the server until Ctrl-C (VS Code's\n"
+     "external mode). Warns when the ELF has no debug information (not a DEBUG=1 build).",
+     debug_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"completion", cmd_completion, "print a shell completion script", "bash|zsh|fish",
      "Print a completion script for the shell, generated from omvdev's command table.\n"
      "  bash: eval \"$(omvdev completion bash)\"     (or save it in\n"
