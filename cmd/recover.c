@@ -329,7 +329,7 @@ static int plan_rt1060(struct recover *r)
     s = add_step(r, RS_WAIT,
                  "Unplug the camera. Connect a jumper wire between its SBL and 3.3V pins, then "
                  "plug it in again.");
-    step_wait(s, r->t->recovery_usb, "the i.MX RT serial-download ROM (SDP)");
+    step_wait(s, r->t->recovery_usb, "the i.MX RT serial-download ROM");
 #define SDP(text, ...)                                                                             \
     do {                                                                                           \
         const char *const a_[] = {__VA_ARGS__, NULL};                                              \
