@@ -153,6 +153,15 @@ int tools_find(struct omv_ctx *ctx, const char *name, const char *sdk, const cha
     if (!strncmp(name, "JLink", 5))
         hint(ctx, "install SEGGER's J-Link Software Pack and put its directory on PATH "
                   "(e.g. export PATH=/opt/SEGGER/JLink:$PATH)");
+    else if (!sdk && (!strcmp(name, "maintenance") || !strcmp(name, "app-write-mram") ||
+                      !strcmp(name, "updateSystemPackage")))
+        hint(ctx, "Alif's SE tools come with OpenMV IDE: name their directory with --se-tools "
+                  "DIR (or omvdev config set recover.se-tools DIR)");
+    else if (!sdk && (!strcmp(name, "sdphost") || !strcmp(name, "blhost")))
+        hint(ctx, "install the OpenMV SDK (make sdk in your openmv clone: its python has "
+                  "SPSDK), or pip install spsdk");
+    else if (!sdk)
+        hint(ctx, "put %s on PATH", name);
     else if (sdk && *sdk)
         hint(ctx, "the SDK in %s looks incomplete: reinstall it (make sdk in your openmv clone)",
              sdk);
@@ -171,7 +180,9 @@ static int tool(struct recover *r, const char *name, const char *subdir, const c
 {
     char err[512];
 
-    if (runner_find(name, r->sdk.buf, subdir, extra, NULL, out, err, sizeof(err)) == 0)
+    /* subdir NULL: a tool the SDK does not ship. */
+    if (runner_find(name, subdir ? r->sdk.buf : NULL, subdir, extra, NULL, out, err, sizeof(err)) ==
+        0)
         return 0;
     if (r->dry) {
         strbuf_addstr(out, name);
@@ -179,7 +190,7 @@ static int tool(struct recover *r, const char *name, const char *subdir, const c
             r->tool_error = xstrdup(err);
         return 0;
     }
-    return tools_find(r->ctx, name, r->sdk.buf, subdir, extra, out);
+    return tools_find(r->ctx, name, subdir ? r->sdk.buf : NULL, subdir, extra, out);
 }
 
 static int need_file(struct recover *r, const char *path)
@@ -392,10 +403,11 @@ static int plan_ae3(struct recover *r)
 
     if (need_file(r, bl) < 0 || need_file(r, toc) < 0)
         goto out;
-    /* The SE tools are not part of the SDK: --se-tools DIR ([recover] se-tools), or PATH. */
-    if (tool(r, "maintenance", "alif/setools", extra, &maint) ||
-        (r->update_se && tool(r, "updateSystemPackage", "alif/setools", extra, &upd)) ||
-        tool(r, "app-write-mram", "alif/setools", extra, &mram))
+    /* The SE tools ship with OpenMV IDE, not (as far as we know) with the SDK: --se-tools DIR
+     * ([recover] se-tools in the config), else PATH. */
+    if (tool(r, "maintenance", NULL, extra, &maint) ||
+        (r->update_se && tool(r, "updateSystemPackage", NULL, extra, &upd)) ||
+        tool(r, "app-write-mram", NULL, extra, &mram))
         goto out;
     s = add_step(r, RS_WAIT,
                  "Connect the AE3's serial ISP adapter (FTDI 0403:6015 or CH340 1A86:55D3) and "

@@ -104,11 +104,16 @@ int runner_find(const char *name, const char *sdk_dir, const char *sdk_subdir,
     if (rc == 0)
         strbuf_add(out, p.buf, p.len);
     else if (sdk_dir && *sdk_dir)
-        rc = omv_seterr(err, errlen, OMV_ENOENT, "'%s' is not in the SDK (%s/%s) nor on PATH", name,
-                        sdk_dir, sdk_subdir ? sdk_subdir : "");
-    else
+        rc = omv_seterr(err, errlen, OMV_ENOENT, "'%s' is not in the SDK (%s/%s)%s%s nor on PATH",
+                        name, sdk_dir, sdk_subdir ? sdk_subdir : "", extra_dir ? ", in " : "",
+                        extra_dir ? extra_dir : "");
+    else if (extra_dir && *extra_dir)
+        rc = omv_seterr(err, errlen, OMV_ENOENT, "'%s' is not in %s nor on PATH", name, extra_dir);
+    else if (sdk_dir)
         rc =
             omv_seterr(err, errlen, OMV_ENOENT, "'%s' is not on PATH (and no SDK was found)", name);
+    else
+        rc = omv_seterr(err, errlen, OMV_ENOENT, "'%s' is not on PATH", name);
     strbuf_release(&p);
     return rc;
 }

@@ -45,7 +45,9 @@ void runner_argv_render(const struct runner_argv *a, struct strbuf *out);
  * Where the program `name` is: <sdk_dir>/<sdk_subdir>/<name> when sdk_dir is
  * set and that is an executable file, then <extra_dir>/<name> (a configured
  * directory, may be NULL), then the directories of `path` (NULL: $PATH).
- * OMV_ENOENT with "'name' is not in the SDK (<dir>) nor on PATH" when none.
+ * OMV_ENOENT with "'name' is not in the SDK (<dir>) nor on PATH" when none
+ * ("... not on PATH (and no SDK was found)" for sdk_dir "", "... not on PATH"
+ * for NULL: a tool the SDK never ships).
  */
 int runner_find(const char *name, const char *sdk_dir, const char *sdk_subdir,
                 const char *extra_dir, const char *path, struct strbuf *out, char *err,

@@ -74,9 +74,12 @@ err_has "omvdev: stopped the GDB server"
 
 t "the port is taken: refused before the server starts"
 python3 -c 'import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(5)' "$port" &
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+while True: s.accept()[0].close()' "$port" &
 busy=$!
 for _ in $(seq 50); do listening "$port" && break; sleep 0.1; done
+listening "$port" && pass || fail "the test's own listener did not start"
 : >"$log"
 expect 1 -C "$repo" debug -t OPENMV4 --port "$port"
 err_has "omvdev: error: localhost:$port is already in use (another GDB server?)"

@@ -167,9 +167,16 @@ static void test_find(void)
         CHECK_CONTAINS(err, "'JLinkExe' is not in the SDK (");
         CHECK_CONTAINS(err, "/sdk/bin) nor on PATH");
         CHECK_INT(sb.len, ==, 0);
+        CHECK_INT(runner_find("STM32_Programmer_CLI", "", "stcubeprog/bin", NULL, "", &sb, err,
+                              sizeof(err)),
+                  ==, OMV_ENOENT);
+        CHECK_STR(err, "'STM32_Programmer_CLI' is not on PATH (and no SDK was found)");
         CHECK_INT(runner_find("JLinkExe", NULL, NULL, NULL, path.buf, &sb, err, sizeof(err)), ==,
                   OMV_ENOENT);
-        CHECK_STR(err, "'JLinkExe' is not on PATH (and no SDK was found)");
+        CHECK_STR(err, "'JLinkExe' is not on PATH");
+        CHECK_INT(runner_find("maintenance", NULL, NULL, "/se", "", &sb, err, sizeof(err)), ==,
+                  OMV_ENOENT);
+        CHECK_STR(err, "'maintenance' is not in /se nor on PATH");
         /* a configured directory comes after the SDK and before PATH */
         strbuf_reset(&sb);
         CHECK_INT(
