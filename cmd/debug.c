@@ -128,6 +128,8 @@ int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv)
                   setsid = STRBUF_INIT, shown = STRBUF_INIT;
     struct runner_argv sargv = RUNNER_ARGV_INIT, gargv = RUNNER_ARGV_INIT;
     struct proc sp, gp;
+    struct sigaction sa, old_int, old_term;
+    bool handlers = false;
     const struct target *t;
     char err[512], st[64];
     int rc = OMV_EXIT_OK;
@@ -257,11 +259,24 @@ int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv)
             rc = (error(ctx, "%s", err), OMV_EXIT_FAILURE);
             goto out;
         }
+        /* The server lives in its own session: a Ctrl-C from now on must stop it through us. */
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        debug_stop = 0;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        handlers = true;
         for (;;) {
             struct timespec ts = {0, 100000000L};
 
             if (port_open((unsigned)port))
                 break;
+            if (debug_stop) {
+                error(ctx, "interrupted while waiting for the GDB server");
+                rc = OMV_EXIT_FAILURE;
+                goto out;
+            }
             if (proc_wait(&sp, 0, err, sizeof(err)) == 0) {
                 error(ctx, "'%s' stopped (%s) before listening on port %ld", sargv.v[0],
                       proc_status_text(&sp, st, sizeof(st)), port);
@@ -281,20 +296,10 @@ int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv)
         }
     }
     if (server_only) {
-        struct sigaction sa, old_int, old_term;
-
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        debug_stop = 0;
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
         note(ctx, "the GDB server listens on localhost:%ld (pid %ld); Ctrl-C stops it", port,
              (long)sp.pid);
         while (!debug_stop && proc_wait(&sp, 200, err, sizeof(err)) < 0)
             ;
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
         if (!sp.pid && !debug_stop) {
             error(ctx, "the GDB server stopped (%s)", proc_status_text(&sp, st, sizeof(st)));
             rc = OMV_EXIT_DEVICE;
@@ -310,21 +315,16 @@ int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv)
                                  false,
                                  NULL,
                                  NULL};
-        struct sigaction ign, old_int;
         int prc;
 
         strbuf_reset(&shown);
         runner_argv_render(&gargv, &shown);
         note(ctx, "$ %s", shown.buf);
-        /* While gdb runs, Ctrl-C is gdb's (it halts the target), as in a shell. */
-        memset(&ign, 0, sizeof(ign));
-        ign.sa_handler = SIG_IGN;
-        sigemptyset(&ign.sa_mask);
-        sigaction(SIGINT, &ign, &old_int);
+        /* While gdb runs, Ctrl-C is gdb's (it halts the target), as in a shell: our handler
+         * (installed above) only notes it, and gdb starts with the default disposition. */
         prc = proc_spawn(&gp, &spec, err, sizeof(err));
         if (prc == 0)
             prc = proc_wait(&gp, -1, err, sizeof(err));
-        sigaction(SIGINT, &old_int, NULL);
         if (prc < 0) {
             rc = (error(ctx, "%s", err), OMV_EXIT_FAILURE);
         } else if (!gp.exited || gp.exit_code) {
@@ -336,6 +336,10 @@ out:
     if (sp.pid) {
         stop_server(&sp);
         note(ctx, "stopped the GDB server");
+    }
+    if (handlers) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
     }
     proc_release(&sp);
     proc_release(&gp);

@@ -72,6 +72,18 @@ STANDIN_HANG=JLinkGDBServer expect 3 -C "$repo" debug -t OPENMV4 --port "$port" 
 err_has "did not listen on port $port within 1 s"
 err_has "omvdev: stopped the GDB server"
 
+t "Ctrl-C while waiting for the server's port: the server (in its own session) is stopped"
+STANDIN_HANG=JLinkGDBServer "$OMVDEV" -C "$repo" debug -t OPENMV4 --port "$port" --wait 60 >"$out" 2>"$err" &
+pid=$!
+for _ in $(seq 50); do grep -q "JLinkGDBServer" "$err" && break; sleep 0.1; done
+sleep 0.3
+kill -INT "$pid"
+wait "$pid"
+code=$?
+[ "$code" -eq 1 ] && pass || fail "exit $code"
+err_has "omvdev: error: interrupted while waiting for the GDB server"
+err_has "omvdev: stopped the GDB server"
+
 t "the port is taken: refused before the server starts"
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
