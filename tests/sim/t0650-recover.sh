@@ -76,6 +76,14 @@ slice "$S/V1/internal.bin" 0 100000 >"$TMPD/got"; same_file "$TMPD/got" "$b/boot
 slice "$S/V1/internal.bin" $((0x40000)) 200000 >"$TMPD/got"; same_file "$TMPD/got" "$b/firmware.bin"
 [ "$(slice "$S/V1/internal.bin" $((0x20000)) 4096 | tr -d '\000' | wc -c)" -eq 0 ] && pass || fail "fs not erased"
 
+t "on a terminal: the plan, one question, then the same recovery waiting on USB"
+PTY_INPUT=$'y\n' sim --device "st-rom:H743,serial=I1,load=$TMPD/damaged.bin@0x08000000,after=openmv-bl:OPENMV4" \
+    --state "$S" -- python3 "$TEST_DATA/pty-run.py" "$OMVDEV" -C "$repo" recover -t OPENMV4
+[ "$code" -eq 0 ] && pass || fail "exit $code"
+grep -q "Start? Each hardware step is waited for on USB (Ctrl-C stops). \[y/N\]" "$out" && pass || fail "no question"
+grep -q "recovery of OPENMV4 finished" "$out" && pass || fail "not finished"
+slice "$S/I1/internal.bin" 0 100000 >"$TMPD/got"; same_file "$TMPD/got" "$b/bootloader.bin"
+
 t "the ST ROM unplugged mid-write: exit 3, said clearly, nothing flashed after it"
 sim --device "st-rom:H743,serial=U1,fault=unplug-bytes:20000,load=$TMPD/damaged.bin@0x08000000,after=openmv-bl:OPENMV4" \
     --state "$S" -- "$OMVDEV" -C "$repo" recover -t OPENMV4 --yes
