@@ -104,6 +104,16 @@ t "the probe tool hangs: stopped after --wait, exit 3"
 STANDIN_HANG=JLinkExe expect 3 -C "$repo" flash --swd -t OPENMV4 --probe jlink --wait 1
 err_has "did not finish within 1 s"
 
+t "without SDK_DIR the SDK is the one the repository's SDK_VERSION names, in \$HOME"
+echo 1.6.0 >"$repo/SDK_VERSION"
+mkdir -p "$HOME/openmv-sdk-1.6.0/stcubeprog/bin"
+ln -s "$stand/standin" "$HOME/openmv-sdk-1.6.0/stcubeprog/bin/STM32_Programmer_CLI"
+: >"$log"
+env -u SDK_DIR "$OMVDEV" -C "$repo" flash --swd -t OPENMV4 >"$out" 2>"$err"
+[ $? -eq 0 ] && pass || fail "exit"
+err_has "omvdev: \$ $HOME/openmv-sdk-1.6.0/stcubeprog/bin/STM32_Programmer_CLI -c port=SWD"
+rm "$repo/SDK_VERSION"
+
 t "no programmer anywhere: a doctor-style hint"
 SDK_DIR="$TMPD/nosdk" expect 1 -C "$repo" flash --swd -t OPENMV4
 err_has "omvdev: error: 'STM32_Programmer_CLI' is not on PATH (and no SDK was found)"
