@@ -69,8 +69,8 @@ struct rstep {
     struct runner_argv argv;
     const char *cwd;
     struct usb_id wait[2];
+    const char *wait_names[2];
     size_t nr_wait;
-    char *wait_name;
 };
 
 struct recover {
@@ -108,11 +108,11 @@ static struct rstep *add_step(struct recover *r, enum rstep_kind kind, const cha
     return s;
 }
 
+/* Wait for any of up to two devices (name: a string literal). */
 static void step_wait(struct rstep *s, struct usb_id id, const char *name)
 {
+    s->wait_names[s->nr_wait] = name;
     s->wait[s->nr_wait++] = id;
-    if (!s->wait_name)
-        s->wait_name = xstrdup(name);
 }
 
 /* "<dir>/<file>" into a fresh string. */
@@ -259,9 +259,13 @@ static int plan_stm32(struct recover *r)
                  "bootloader's pages (0x%08X-0x%08X), read it back, and start it.",
                  path, data.len, bl->start, bl->end - 1);
     runner_argv_add(&s->argv, path);
+    /* The ROM has jumped into the new bootloader already; BOOT is only read at reset, so the
+     * jumper can come off with the cable in (no unplugging while omvdev flashes). */
     s = add_step(r, RS_WAIT,
-                 "Remove the BOOT-RST jumper, then unplug the camera and plug it in again.");
+                 "Remove the BOOT-RST jumper; leave the cable in. (If the camera does not come "
+                 "back within a few seconds, unplug it and plug it in again.)");
     step_wait(s, r->t->dfu_usb, "the OpenMV bootloader");
+    step_wait(s, r->t->app_usb, "the camera's firmware");
     add_flash_step(r, "the firmware and ROMFS");
     rc = 0;
 out:
@@ -290,6 +294,7 @@ static int plan_n6(struct recover *r)
     s = add_step(r, RS_WAIT,
                  "Remove the BOOT-VCC jumper, then unplug the camera and plug it in again.");
     step_wait(s, r->t->dfu_usb, "the OpenMV bootloader");
+    step_wait(s, r->t->app_usb, "the camera's firmware");
     add_flash_step(r, "the firmware and ROMFS");
     rc = 0;
 out:
@@ -466,7 +471,7 @@ static void print_plan(struct recover *r, FILE *f)
         strbuf_addf(&out, "  %zu. %s\n", i + 1, s->text);
         for (size_t k = 0; k < s->nr_wait; k++)
             strbuf_addf(&out, "     %s %s (%s)\n", k ? "or" : "wait for",
-                        usb_id_str(s->wait[k], id, sizeof(id)), s->wait_name);
+                        usb_id_str(s->wait[k], id, sizeof(id)), s->wait_names[k]);
         if (s->argv.n && s->kind != RS_ST_BOOT) {
             strbuf_addstr(&out, "     $ ");
             runner_argv_render(&s->argv, &out);
@@ -503,7 +508,8 @@ static int do_wait(struct recover *r, const struct rstep *s)
     for (size_t k = 0; k < s->nr_wait; k++)
         snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%s", k ? " or " : "",
                  usb_id_str(s->wait[k], id, sizeof(id)));
-    note(r->ctx, "waiting up to %lld s for %s (%s)...", (long long)r->wait_s, s->wait_name, ids);
+    note(r->ctx, "waiting up to %lld s for %s (%s)...", (long long)r->wait_s, s->wait_names[0],
+         ids);
     for (;;) {
         struct usb_device_info *devs = NULL;
         size_t n = 0;
@@ -517,7 +523,7 @@ static int do_wait(struct recover *r, const struct rstep *s)
                     found = true;
                     free(r->serial);
                     r->serial = devs[i].serial ? xstrdup(devs[i].serial) : NULL;
-                    note(r->ctx, "found %s %04X:%04X%s%s on port %s", s->wait_name, devs[i].vid,
+                    note(r->ctx, "found %s %04X:%04X%s%s on port %s", s->wait_names[k], devs[i].vid,
                          devs[i].pid, r->serial ? ", serial " : "", r->serial ? r->serial : "",
                          devs[i].port_path);
                 }
@@ -525,7 +531,7 @@ static int do_wait(struct recover *r, const struct rstep *s)
         if (found)
             return 0;
         if (progress_now_ms() >= deadline) {
-            error(r->ctx, "%s (%s) did not appear within %lld s", s->wait_name, ids,
+            error(r->ctx, "%s (%s) did not appear within %lld s", s->wait_names[0], ids,
                   (long long)r->wait_s);
             hint(r->ctx,
                  "check the jumper and the cable, then run 'omvdev recover -t %s' again "
@@ -964,7 +970,6 @@ out:
     usb_close_ctx(r.u);
     for (size_t i = 0; i < r.nr; i++) {
         free(r.steps[i].text);
-        free(r.steps[i].wait_name);
         runner_argv_release(&r.steps[i].argv);
     }
     free(r.steps);

@@ -76,6 +76,15 @@ slice "$S/V1/internal.bin" 0 100000 >"$TMPD/got"; same_file "$TMPD/got" "$b/boot
 slice "$S/V1/internal.bin" $((0x40000)) 200000 >"$TMPD/got"; same_file "$TMPD/got" "$b/firmware.bin"
 [ "$(slice "$S/V1/internal.bin" $((0x20000)) 4096 | tr -d '\000' | wc -c)" -eq 0 ] && pass || fail "fs not erased"
 
+t "the new bootloader times out into intact firmware: the camera is asked to SYS_BOOT, then flashed"
+sim --device "st-rom:H743,serial=A2,load=$TMPD/damaged.bin@0x08000000,after=camera:OPENMV4" \
+    --state "$S" -- "$OMVDEV" -C "$repo" recover -t OPENMV4 --yes
+[ "$code" -eq 0 ] && pass || fail "exit $code"
+err_has "omvdev: found the camera's firmware 37C5:1204, serial A2"
+err_has "omvdev: wrote firmware.bin"
+slice "$S/A2/internal.bin" 0 100000 >"$TMPD/got"; same_file "$TMPD/got" "$b/bootloader.bin"
+slice "$S/A2/internal.bin" $((0x40000)) 200000 >"$TMPD/got"; same_file "$TMPD/got" "$b/firmware.bin"
+
 t "on a terminal: the plan, one question, then the same recovery waiting on USB"
 PTY_INPUT=$'y\n' sim --device "st-rom:H743,serial=I1,load=$TMPD/damaged.bin@0x08000000,after=openmv-bl:OPENMV4" \
     --state "$S" -- python3 "$TEST_DATA/pty-run.py" "$OMVDEV" -C "$repo" recover -t OPENMV4
@@ -104,7 +113,7 @@ sim --device "st-rom:H743,serial=N1,load=$TMPD/damaged.bin@0x08000000" --state "
     "$OMVDEV" -C "$repo" recover -t OPENMV4 --yes --wait 2
 [ "$code" -eq 3 ] && pass || fail "exit $code"
 err_has "omvdev: wrote and verified bootloader.bin"
-err_has "omvdev: error: the OpenMV bootloader (37C5:9204) did not appear within 2 s"
+err_has "omvdev: error: the OpenMV bootloader (37C5:9204 or 37C5:1204) did not appear within 2 s"
 
 t "bad inputs are refused before any device is looked for"
 mv "$b/bootloader.bin" "$TMPD/bl.bin"
