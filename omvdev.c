@@ -78,7 +78,7 @@ static const struct omv_cmd commands[] = {
      flash_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"recover", cmd_recover, "restore a camera's damaged bootloader, step by step",
      "-t TARGET [--dry-run] [--yes] [--wait S] [--timeout S] [--dir DIR] [--erase-fs]\n"
-     "                    [--burn-fuse] [--update-se] [--se-tools DIR]",
+     "                    [--combined] [--burn-fuse] [--update-se] [--se-tools DIR]",
      "Guide a camera whose bootloader is damaged back to life, per family: STM32 cameras\n"
      "through the ST system DFU ROM (BOOT-RST jumper; bootloader.bin written by omvdev's own\n"
      "DfuSe code, erasing only the bootloader's pages), the N6 with STM32CubeProgrammer and\n"

@@ -44,6 +44,10 @@ const struct opt recover_opts[] = {
     {"burn-fuse", 0, OPT_FLAG, NULL,
      "RT1060: allow the irreversible boot-fuse write (with --yes; else type the phrase)", NULL, 0,
      NULL},
+    {"combined", 0, OPT_FLAG, NULL,
+     "STM32: write openmv.bin (bootloader + firmware) instead of bootloader.bin; wipes the "
+     "filesystem",
+     NULL, 0, NULL},
     {"update-se", 0, OPT_FLAG, NULL, "AE3: also run updateSystemPackage", NULL, 0, NULL},
     {"se-tools", 0, OPT_VALUE, "DIR", "AE3: the directory of Alif's SE tools", NULL, OPT_CONFIG,
      NULL},
@@ -83,7 +87,7 @@ struct recover {
     struct strbuf setools; /* the Alif SE tools directory, "" when none */
     struct usb_ctx *u;
     char *serial; /* of the device the last wait found */
-    bool dry, yes, interactive, burn_fuse, update_se, erase_fs, fuse_set;
+    bool dry, yes, interactive, burn_fuse, update_se, erase_fs, fuse_set, combined;
     int64_t wait_s, timeout_s;
     char *tool_error; /* the first tool that was not found, for the message */
 };
@@ -224,9 +228,10 @@ static void add_flash_step(struct recover *r, const char *what)
 static int plan_stm32(struct recover *r)
 {
     const struct target_alt *bl = target_alt_by_role(r->t, TARGET_ROLE_BOOTLOADER);
-    char *path = in_dir(r, "bootloader.bin");
+    char *path = in_dir(r, r->combined ? "openmv.bin" : "bootloader.bin");
     struct rstep *s;
     struct strbuf data = STRBUF_INIT;
+    uint32_t limit = 0;
     char err[512];
     int rc = -1;
 
@@ -243,21 +248,34 @@ static int plan_stm32(struct recover *r)
         error(r->ctx, "%s", err);
         goto out;
     }
-    if (data.len == 0 || data.len > bl->end - bl->start) {
-        error(r->ctx, "'%s' is %zu bytes but the bootloader partition holds %u", path, data.len,
-              bl->end - bl->start);
-        hint(r->ctx, "is it the bootloader of %s? (make TARGET=%s builds it)", r->t->name,
-             r->t->name);
+    /* openmv.bin (--combined) is the bootloader padded to the firmware plus the firmware: it
+     * may reach the end of the internal flash, and it overwrites the filesystem. */
+    limit = bl->end;
+    for (size_t i = 0; r->combined && i < r->t->nr_alts; i++)
+        if (!strcmp(r->t->alts[i].memory, "internal") && r->t->alts[i].end > limit)
+            limit = r->t->alts[i].end;
+    if (data.len == 0 || data.len > limit - bl->start) {
+        error(r->ctx, "'%s' is %zu bytes but the %s holds %u", path, data.len,
+              r->combined ? "internal flash" : "bootloader partition", limit - bl->start);
+        hint(r->ctx, "is it the %s of %s? (make TARGET=%s builds it)",
+             r->combined ? "combined image" : "bootloader", r->t->name, r->t->name);
         goto out;
     }
     s = add_step(r, RS_WAIT,
                  "Unplug the camera. Connect a jumper wire between its BOOT and RST pins, then "
                  "plug it in again.");
     step_wait(s, r->t->recovery_usb, "the ST system DFU bootloader");
-    s = add_step(r, RS_ST_BOOT,
-                 "Write %s (%zu bytes) at 0x08000000 with omvdev's DfuSe code, erasing only the "
-                 "bootloader's pages (0x%08X-0x%08X), read it back, and start it.",
-                 path, data.len, bl->start, bl->end - 1);
+    if (r->combined)
+        s = add_step(r, RS_ST_BOOT,
+                     "Write %s (%zu bytes: bootloader and firmware, as asked with --combined) at "
+                     "0x08000000 with omvdev's DfuSe code, erasing only the pages it covers - "
+                     "THE FILESYSTEM TOO - read it back, and start it.",
+                     path, data.len);
+    else
+        s = add_step(r, RS_ST_BOOT,
+                     "Write %s (%zu bytes) at 0x08000000 with omvdev's DfuSe code, erasing only "
+                     "the bootloader's pages (0x%08X-0x%08X), read it back, and start it.",
+                     path, data.len, bl->start, bl->end - 1);
     runner_argv_add(&s->argv, path);
     /* The ROM has jumped into the new bootloader already; BOOT is only read at reset, so the
      * jumper can come off with the cable in (no unplugging while omvdev flashes). */
@@ -568,6 +586,8 @@ static int do_st_boot(struct recover *r, const struct rstep *s)
     char err[1024];
     int rc = OMV_EXIT_DEVICE, alt = -1;
 
+    const char *base = strrchr(s->argv.v[0], '/') ? strrchr(s->argv.v[0], '/') + 1 : s->argv.v[0];
+
     if (fs_read_file(s->argv.v[0], &data, err, sizeof(err)) < 0)
         return error(r->ctx, "%s", err), OMV_EXIT_FAILURE;
     if (usb_list(r->u, &devs, &n, err, sizeof(err)) < 0) {
@@ -621,7 +641,7 @@ static int do_st_boot(struct recover *r, const struct rstep *s)
         usb_dfu_io(h, &dev.io);
         note(r->ctx, "writing the bootloader through '%s' (alt %d)", devs[which].alt_names[alt],
              alt);
-        progress_start(&prog, r->ctx->verbosity >= 0 && isatty(2), "bootloader.bin");
+        progress_start(&prog, r->ctx->verbosity >= 0 && isatty(2), base);
         back = xmalloc(data.len);
         if (dev.io.set_alt(dev.io.ctx, dev.intf, (uint8_t)alt) < 0 ||
             dfu_normalise(&dev, err, sizeof(err)) < 0 ||
@@ -630,7 +650,7 @@ static int do_st_boot(struct recover *r, const struct rstep *s)
             dfu_normalise(&dev, err, sizeof(err)) < 0 ||
             dfuse_read(&dev, 0x08000000, back, data.len, &p, err, sizeof(err)) < 0) {
             progress_end(&prog);
-            error(r->ctx, "bootloader.bin: %s", err);
+            error(r->ctx, "%s: %s", base, err);
             hint(r->ctx,
                  "the chip's ROM is untouched: unplug and replug with the jumper on and "
                  "run 'omvdev recover -t %s' again",
@@ -649,7 +669,7 @@ static int do_st_boot(struct recover *r, const struct rstep *s)
         if (rev_v)
             note(r->ctx, "recovered %u stalled page erase%s (STM32H7 Rev V ROM quirk)", rev_v,
                  rev_v == 1 ? "" : "s");
-        note(r->ctx, "wrote and verified bootloader.bin: %zu bytes at 0x08000000", data.len);
+        note(r->ctx, "wrote and verified %s: %zu bytes at 0x08000000", base, data.len);
         if (dfuse_leave(&dev, 0x08000000, err, sizeof(err)) < 0)
             warning(r->ctx, "starting the bootloader: %s (replugging starts it too)", err);
     }
@@ -858,6 +878,7 @@ int cmd_recover(struct omv_ctx *ctx, struct omv_invocation *inv)
     r.burn_fuse = opt_count(&inv->opts, o, "burn-fuse") > 0;
     r.update_se = opt_count(&inv->opts, o, "update-se") > 0;
     r.erase_fs = opt_count(&inv->opts, o, "erase-fs") > 0;
+    r.combined = opt_count(&inv->opts, o, "combined") > 0;
     r.interactive = !r.yes && isatty(0) && isatty(2);
 
     if (inv->opts.nr_args)
@@ -905,6 +926,10 @@ int cmd_recover(struct omv_ctx *ctx, struct omv_invocation *inv)
             return OMV_EXIT_USAGE;
         }
     }
+    if (r.combined && r.t->recovery != TARGET_RECOVERY_STM32_ROM_DFU)
+        return usage_error(ctx, inv,
+                           "--combined (openmv.bin) is for the STM32 cameras' ROM "
+                           "recovery only");
     if (!r.dry && !r.yes && !r.interactive)
         return usage_error(ctx, inv,
                            "not on a terminal: recovery needs --yes to run without prompts (or "

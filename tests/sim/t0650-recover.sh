@@ -85,6 +85,23 @@ err_has "omvdev: wrote firmware.bin"
 slice "$S/A2/internal.bin" 0 100000 >"$TMPD/got"; same_file "$TMPD/got" "$b/bootloader.bin"
 slice "$S/A2/internal.bin" $((0x40000)) 200000 >"$TMPD/got"; same_file "$TMPD/got" "$b/firmware.bin"
 
+t "--combined on a Rev V H7: openmv.bin reaches bank 2, whose stalled erases are recovered"
+head -c 1200000 /dev/urandom >"$TMPD/fw-big.bin"
+{ cat "$b/bootloader.bin"; head -c $((0x40000 - 100000)) /dev/zero | tr '\000' '\377'; cat "$TMPD/fw-big.bin"; } >"$b/openmv.bin"
+sim --device "st-rom:H743,rev=V,serial=C1,load=$TMPD/damaged.bin@0x08000000+$TMPD/fs.bin@0x08020000,after=openmv-bl:OPENMV4" \
+    --state "$S" -- "$OMVDEV" -C "$repo" recover -t OPENMV4 --yes --combined
+[ "$code" -eq 0 ] && pass || fail "exit $code"
+err_has "THE FILESYSTEM TOO"
+err_has "stalled page erase"
+err_has "(STM32H7 Rev V ROM quirk)"
+err_has "omvdev: wrote and verified openmv.bin: $(wc -c <"$b/openmv.bin") bytes at 0x08000000"
+erased "$S/C1/internal.bin" $((0x20000)) $((0x20000)) && pass || fail "the filesystem survived --combined"
+slice "$S/C1/internal.bin" 0 100000 >"$TMPD/got"; same_file "$TMPD/got" "$b/bootloader.bin"
+slice "$S/C1/internal.bin" $((0x40000)) 200000 >"$TMPD/got"; same_file "$TMPD/got" "$b/firmware.bin"
+rm "$b/openmv.bin"
+expect 2 recover -t OPENMV_N6 --combined --dry-run
+err_has "--combined (openmv.bin) is for the STM32 cameras' ROM recovery only"
+
 t "on a terminal: the plan, one question, then the same recovery waiting on USB"
 PTY_INPUT=$'y\n' sim --device "st-rom:H743,serial=I1,load=$TMPD/damaged.bin@0x08000000,after=openmv-bl:OPENMV4" \
     --state "$S" -- python3 "$TEST_DATA/pty-run.py" "$OMVDEV" -C "$repo" recover -t OPENMV4
