@@ -585,11 +585,14 @@ static int do_st_boot(struct recover *r, const struct rstep *s)
     unsigned rev_v = 0;
     char err[1024];
     int rc = OMV_EXIT_DEVICE, alt = -1;
+    const char *slash = strrchr(s->argv.v[0], '/');
+    const char *base = slash ? slash + 1 : s->argv.v[0];
 
-    const char *base = strrchr(s->argv.v[0], '/') ? strrchr(s->argv.v[0], '/') + 1 : s->argv.v[0];
-
-    if (fs_read_file(s->argv.v[0], &data, err, sizeof(err)) < 0)
-        return error(r->ctx, "%s", err), OMV_EXIT_FAILURE;
+    if (fs_read_file(s->argv.v[0], &data, err, sizeof(err)) < 0) {
+        error(r->ctx, "%s", err);
+        rc = OMV_EXIT_FAILURE;
+        goto out;
+    }
     if (usb_list(r->u, &devs, &n, err, sizeof(err)) < 0) {
         error(r->ctx, "%s", err);
         goto out;
