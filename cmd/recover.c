@@ -806,6 +806,8 @@ static int run_steps(struct recover *r)
 
             self_exe(&self);
             runner_argv_add(&a, self.buf);
+            if (r->ctx->verbosity != 0) /* the child speaks as loudly as we were asked to */
+                runner_argv_add(&a, r->ctx->verbosity > 0 ? "-v" : "-q");
             for (size_t k = 1; k < s->argv.n; k++)
                 runner_argv_add(&a, s->argv.v[k]);
             if (r->serial) {

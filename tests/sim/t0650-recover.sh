@@ -67,8 +67,9 @@ LIST
 t "a Rev V H7: only bank 1 is erased, so no erase stalls; --erase-fs clears the filesystem"
 b="$repo/build/OPENMV4/bin"
 sim --device "st-rom:H743,rev=V,serial=V1,load=$TMPD/damaged.bin@0x08000000+$TMPD/fs.bin@0x08020000,after=openmv-bl:OPENMV4" \
-    --state "$S" -- "$OMVDEV" -C "$repo" recover -t OPENMV4 --yes --erase-fs
+    --state "$S" -- "$OMVDEV" -v -C "$repo" recover -t OPENMV4 --yes --erase-fs
 [ "$code" -eq 0 ] && pass || fail "exit $code"
+err_has "omvdev: \$ $OMVDEV -v flash -t OPENMV4 --wait 30 --erase-fs --serial V1"
 err_lacks "Rev V ROM quirk"
 erases "$S/V1/log-1-st-rom.json" >"$TMPD/erases"
 [ "$(cat "$TMPD/erases")" = "erase internal 0x08000000+131072" ] && pass || { cat "$TMPD/erases" >&2; fail "erases"; }
