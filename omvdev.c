@@ -75,7 +75,8 @@ static const struct omv_cmd commands[] = {
     {"flash", cmd_flash, "flash a build onto a camera over USB DFU",
      "[-t TARGET] [--firmware F] [--romfs R] [--file F [--alt N | --address A]]\n"
      "                    [--erase-fs] [--serial S | --all] [--wait SECONDS] [--verify]\n"
-     "                    [--skip-unchanged] [--mass-erase] [--no-reset] [--dry-run]",
+     "                    [--skip-unchanged] [--mass-erase] [--no-reset] [--dry-run]\n"
+     "                    | --swd -t TARGET [--probe jlink|stlink] [--speed KHZ]",
      "Write the board's images from build/<TARGET>/bin/ with omvdev's own USB DFU code: by\n"
      "alt for OpenMV cameras (firmware, ROMFS; the AE3's four images), by DfuSe address for\n"
      "Arduino boards. A camera running its firmware is asked to jump into its bootloader\n"
@@ -85,7 +86,10 @@ static const struct omv_cmd commands[] = {
      "device or two matching cameras without --serial (or --all) are refused before\n"
      "anything is written. --file with --address on an STM32 camera goes through the ST\n"
      "system bootloader (BOOT jumper). --all flashes every matching camera at once;\n"
-     "--json prints newline-delimited progress, step and summary events.",
+     "--json prints newline-delimited progress, step and summary events.\n"
+     "--swd writes over a debug probe instead (no bootloader, no USB): the SDK's\n"
+     "STM32_Programmer_CLI with an ST-Link, or JLinkExe with a J-Link, with the images,\n"
+     "addresses and external loader of the board database.",
      flash_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"build", cmd_build, "build the firmware for a board with the SDK's toolchain",
      "[-t TARGET[,TARGET...] | --all] [--debug] [-j N] [-v] [--clean] [--option NAME=VALUE...]\n"
@@ -131,6 +135,25 @@ static const struct omv_cmd commands[] = {
      "15A2:0073) and reload udev; needs root. --print writes the rules to standard output\n"
      "and shows the sudo commands that install them.",
      udev_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"recover", cmd_recover, "restore a camera's damaged bootloader, step by step",
+     "-t TARGET [--dry-run] [--yes] [--wait S] [--timeout S] [--dir DIR] [--erase-fs]\n"
+     "                    [--combined] [--burn-fuse] [--update-se] [--se-tools DIR]",
+     "Guide a camera whose bootloader is damaged back to life, per family: STM32 cameras\n"
+     "through the ST system DFU ROM (BOOT-RST jumper; bootloader.bin written by omvdev's own\n"
+     "DfuSe code, erasing only the bootloader's pages), the N6 with STM32CubeProgrammer and\n"
+     "FlashLayout.tsv, the RT1060 with NXP SPSDK (sdphost/blhost; the irreversible boot-fuse\n"
+     "write needs the typed phrase or --burn-fuse with --yes), the AE3 with Alif's SE tools;\n"
+     "then the firmware with omvdev flash. Hardware steps are waited for on USB. On a\n"
+     "terminal it asks before starting; elsewhere it needs --yes. --dry-run prints every step\n"
+     "and command.",
+     recover_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"debug", cmd_debug, "debug the firmware over a J-Link with gdb (make debug)",
+     "-t TARGET [--server-only] [--port PORT] [--gdb PROGRAM] [--speed KHZ] [--elf FILE]",
+     "Start JLinkGDBServer for the board's device, wait for its port, then run the SDK's\n"
+     "arm-none-eabi-gdb on the board's debug ELF (build/<TARGET>/bin) against it; the server\n"
+     "stops when gdb exits. --server-only runs just the server until Ctrl-C (VS Code's\n"
+     "external mode). Warns when the ELF has no debug information (not a DEBUG=1 build).",
+     debug_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"completion", cmd_completion, "print a shell completion script", "bash|zsh|fish",
      "Print a completion script for the shell, generated from omvdev's command table.\n"
      "  bash: eval \"$(omvdev completion bash)\"     (or save it in\n"

@@ -103,4 +103,19 @@ if [ -d "$data/firmware-repo" ]; then
     unset SDK_DIR
 fi
 # ---- end of build and doctor ----------------------------------------------------------
+
+# ---- recover (issue #8): a Rev V OpenMV Cam H7 with a damaged bootloader ----------------
+if [ -x "$sim" ]; then
+    head -c 100000 /dev/urandom >build/OPENMV4/bin/bootloader.bin
+    head -c 131072 /dev/urandom >"$scratch/damaged.bin"
+    step recover -t OPENMV4 --dry-run
+    say "omvdev recover -t OPENMV4 --yes   # BOOT-RST jumper: the ST ROM of a Rev V H743"
+    "$sim" --device "st-rom:H743,rev=V,serial=DEMO02,load=$scratch/damaged.bin@0x08000000,after=openmv-bl:OPENMV4" \
+        --timescale 0.05 --state "$scratch/state" -- "$omvdev" recover -t OPENMV4 --yes
+    say "cmp bootloader.bin and firmware.bin with the recovered camera's flash"
+    head -c 100000 "$scratch/state/DEMO02/internal.bin" | cmp - build/OPENMV4/bin/bootloader.bin &&
+        tail -c +$((0x40000 + 1)) "$scratch/state/DEMO02/internal.bin" | head -c 400000 |
+        cmp - build/OPENMV4/bin/firmware.bin && echo "identical"
+fi
+# ---- end of recover ---------------------------------------------------------------------
 printf '\nomvdev: demo finished.\n'

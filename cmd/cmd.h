@@ -10,6 +10,7 @@
 #include "lib/compat.h"
 #include "lib/config.h"
 #include "lib/opts.h"
+#include "lib/strbuf.h"
 #include "targets/targets.h"
 
 #include <stdbool.h>
@@ -154,5 +155,18 @@ int cmd_devices(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_completion(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_help(struct omv_ctx *ctx, struct omv_invocation *inv);
+extern const struct opt recover_opts[];
+extern const struct opt debug_opts[];
+int cmd_recover(struct omv_ctx *ctx, struct omv_invocation *inv);
+int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv);
+/* flash --swd (cmd/swd.c), called by cmd_flash with flash's options. */
+int cmd_flash_swd(struct omv_ctx *ctx, struct omv_invocation *inv);
+
+/* The SDK directory external tools are looked for in ($SDK_DIR, else the one the firmware
+ * repository's SDK_VERSION names), or "" when there is none on disk. */
+void tools_sdk_dir(struct omv_ctx *ctx, struct strbuf *out);
+/* runner_find() that prints the error and a doctor-style hint when the tool is missing. */
+int tools_find(struct omv_ctx *ctx, const char *name, const char *sdk, const char *subdir,
+               const char *extra, struct strbuf *out);
 
 #endif

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+static const char *const probe_choices[] = {"jlink", "stlink", NULL};
+
 const struct opt flash_opts[] = {
     {"target", 't', OPT_VALUE, "TARGET",
      "the board (default: the one camera connected, or [flash] target)", NULL, OPT_CONFIG, NULL},
@@ -55,6 +57,9 @@ const struct opt flash_opts[] = {
      "ST system bootloader only: erase the whole chip (bootloader and filesystem too) first", NULL,
      0, NULL},
     {"dry-run", 'n', OPT_FLAG, NULL, "print the plan and touch nothing", NULL, 0, NULL},
+    {"swd", 0, OPT_FLAG, NULL, "flash over a debug probe (SWD) instead of USB", NULL, 0, NULL},
+    {"probe", 0, OPT_VALUE, "PROBE", "with --swd: jlink or stlink", probe_choices, 0, NULL},
+    {"speed", 0, OPT_VALUE, "KHZ", "with --swd and a J-Link: the SWD clock in kHz", NULL, 0, NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -993,6 +998,8 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     char err[1024];
     int rc;
 
+    if (opt_count(&inv->opts, o, "swd"))
+        return cmd_flash_swd(ctx, inv);
     memset(&r, 0, sizeof(r));
     r.ctx = ctx;
     r.verify = opt_count(&inv->opts, o, "verify") > 0;

@@ -234,6 +234,21 @@ static void json_target(struct json_writer *jw, const char *key, const struct ta
     }
     json_string(jw, "recovery", target_recovery_name(t->recovery));
     json_usb(jw, "recovery_usb", t->recovery_usb);
+    json_array_begin(jw, "runners");
+    for (int r = 0; r < TARGET_RUNNER_COUNT; r++)
+        if (target_has_runner(t, (enum target_runner)r))
+            json_string(jw, NULL, target_runner_name((enum target_runner)r));
+    json_array_end(jw);
+    json_array_begin(jw, "swd_images");
+    for (size_t i = 0; i < t->nr_swd_images; i++) {
+        json_object_begin(jw, NULL);
+        json_string(jw, "file", t->swd_images[i].file);
+        snprintf(buf, sizeof(buf), "0x%08X", (unsigned)t->swd_images[i].address);
+        json_string(jw, "address", buf);
+        json_object_end(jw);
+    }
+    json_array_end(jw);
+    json_string(jw, "swd_loader", t->swd_loader);
     json_array_begin(jw, "artefacts");
     for (size_t i = 0; i < t->nr_artefacts; i++)
         json_string(jw, NULL, t->artefacts[i]);
@@ -394,6 +409,20 @@ static void show_text(struct omv_ctx *ctx, const struct target *t, struct strbuf
                 t->dfu_usb.vid ? " via " : "", usb_id_str(t->dfu_usb, b, sizeof(b)));
     strbuf_addf(out, "  recovery         %s%s%s\n", target_recovery_name(t->recovery),
                 t->recovery_usb.vid ? " via " : "", usb_id_str(t->recovery_usb, c, sizeof(c)));
+    strbuf_addstr(out, "  runners         ");
+    for (int r = 0; r < TARGET_RUNNER_COUNT; r++)
+        if (target_has_runner(t, (enum target_runner)r))
+            strbuf_addf(out, " %s", target_runner_name((enum target_runner)r));
+    strbuf_addch(out, '\n');
+    if (t->nr_swd_images) {
+        strbuf_addstr(out, "  swd images      ");
+        for (size_t i = 0; i < t->nr_swd_images; i++)
+            strbuf_addf(out, " %s@0x%08X", t->swd_images[i].file,
+                        (unsigned)t->swd_images[i].address);
+        if (t->swd_loader)
+            strbuf_addf(out, " (loader %s)", t->swd_loader);
+        strbuf_addch(out, '\n');
+    }
     strbuf_addf(out, "  j-link device    %s\n", t->jlink_device ? t->jlink_device : "(none)");
     strbuf_addf(out, "  debug elf        build/%s/bin/%s (%s)\n", t->name, t->debug_elf,
                 t->boots_external_flash ? "attach: boots from external flash" : "launch");

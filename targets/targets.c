@@ -44,6 +44,31 @@ static const char *const role_names[] = {
     [TARGET_ROLE_MEMORY] = "memory",
 };
 
+static const char *const runner_names[] = {
+    [TARGET_RUNNER_DFU] = "dfu",
+    [TARGET_RUNNER_ST_ROM_DFU] = "st-rom-dfu",
+    [TARGET_RUNNER_STM32CUBEPROG] = "stm32cubeprog",
+    [TARGET_RUNNER_SWD_STLINK] = "swd-stlink",
+    [TARGET_RUNNER_SWD_JLINK] = "swd-jlink",
+    [TARGET_RUNNER_SPSDK] = "spsdk",
+    [TARGET_RUNNER_ALIF_SE] = "alif-se",
+    [TARGET_RUNNER_BOSSAC] = "bossac",
+    [TARGET_RUNNER_PICOTOOL] = "picotool",
+};
+
+const char *target_runner_name(enum target_runner r)
+{
+    return (size_t)r < ARRAY_SIZE(runner_names) ? runner_names[r] : "?";
+}
+
+int target_runner_parse(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(runner_names); i++)
+        if (!strcmp(runner_names[i], name))
+            return (int)i;
+    return -1;
+}
+
 const char *target_method_name(enum target_method m)
 {
     return (size_t)m < ARRAY_SIZE(method_names) ? method_names[m] : "?";
@@ -182,6 +207,75 @@ static void split_words(const char *v, char ***out, size_t *nr)
     }
 }
 
+static int parse_runners(struct parse_ctx *pc, unsigned *out)
+{
+    char **w = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    split_words(pc->e->value, &w, &n);
+    *out = 0;
+    for (size_t i = 0; i < n; i++) {
+        int r = target_runner_parse(w[i]);
+
+        if (r < 0 && rc == 0)
+            rc = omv_seterr(pc->err, pc->errlen, OMV_EPARSE,
+                            "%s:%u: unknown runner '%s' (known: dfu st-rom-dfu stm32cubeprog "
+                            "swd-stlink swd-jlink spsdk alif-se bossac picotool)",
+                            pc->file, pc->e->line, w[i]);
+        else if (r >= 0)
+            *out |= 1u << r;
+        free(w[i]);
+    }
+    free(w);
+    return rc;
+}
+
+static void free_swd_images(struct target *t)
+{
+    for (size_t i = 0; i < t->nr_swd_images; i++)
+        free(t->swd_images[i].file);
+    free(t->swd_images);
+    t->swd_images = NULL;
+    t->nr_swd_images = 0;
+}
+
+/* "firmware.bin@0x08040000 romfs0.img@0x081E0000" */
+static int parse_swd_images(struct parse_ctx *pc, struct target *t)
+{
+    char **w = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    free_swd_images(t);
+    split_words(pc->e->value, &w, &n);
+    if (n)
+        t->swd_images = xcalloc(n, sizeof(*t->swd_images));
+    for (size_t i = 0; i < n; i++) {
+        char *at = strchr(w[i], '@'), *end = NULL;
+        unsigned long long a = 0;
+
+        if (rc == 0 && at && at != w[i]) {
+            errno = 0;
+            a = strtoull(at + 1, &end, 0);
+        }
+        if (rc == 0 && (!at || at == w[i] || !end || *end || end == at + 1 || errno ||
+                        a > UINT32_MAX || at[1] == '-')) {
+            rc = omv_seterr(pc->err, pc->errlen, OMV_EPARSE,
+                            "%s:%u: expected FILE@ADDRESS (e.g. firmware.bin@0x08040000), not "
+                            "'%s' for 'swd_images'",
+                            pc->file, pc->e->line, w[i]);
+        } else if (rc == 0) {
+            *at = 0;
+            t->swd_images[t->nr_swd_images].file = xstrdup(w[i]);
+            t->swd_images[t->nr_swd_images++].address = (uint32_t)a;
+        }
+        free(w[i]);
+    }
+    free(w);
+    return rc;
+}
+
 static int board_field(struct parse_ctx *pc, struct target *t, unsigned *seen)
 {
     const char *k = pc->e->name, *v = pc->e->value;
@@ -233,6 +327,13 @@ static int board_field(struct parse_ctx *pc, struct target *t, unsigned *seen)
     } else if (!strcmp(k, "artefacts")) {
         split_words(v, &t->artefacts, &t->nr_artefacts);
         *seen |= 1u << 16;
+    } else if (!strcmp(k, "runners")) {
+        rc = parse_runners(pc, &t->runners);
+    } else if (!strcmp(k, "swd_images")) {
+        rc = parse_swd_images(pc, t);
+    } else if (!strcmp(k, "swd_loader")) {
+        free(t->swd_loader);
+        t->swd_loader = opt_str(v);
     } else {
         (void)n;
         return omv_seterr(pc->err, pc->errlen, OMV_EPARSE, "%s:%u: unknown key '%s' in [board]",
@@ -363,6 +464,8 @@ static void target_release(struct target *t)
         free(t->images[i].file);
     free(t->images);
     free(t->erases);
+    free_swd_images(t);
+    free(t->swd_loader);
     memset(t, 0, sizeof(*t));
 }
 

@@ -39,6 +39,27 @@ enum target_recovery {
     TARGET_RECOVERY_ALIF_SETOOLS,  /* AE3: Alif SE tools over serial ISP */
 };
 
+/* The tools a board can be flashed, recovered or debugged with (field
+ * "runners", a space-separated list of these names; bit 1 << runner). */
+enum target_runner {
+    TARGET_RUNNER_DFU,           /* "dfu": omvdev's own USB DFU / DfuSe (omvdev flash) */
+    TARGET_RUNNER_ST_ROM_DFU,    /* "st-rom-dfu": the ST system DFU ROM, 0483:df11 */
+    TARGET_RUNNER_STM32CUBEPROG, /* "stm32cubeprog": STM32_Programmer_CLI over USB (N6) */
+    TARGET_RUNNER_SWD_STLINK,    /* "swd-stlink": STM32_Programmer_CLI over an ST-Link */
+    TARGET_RUNNER_SWD_JLINK,     /* "swd-jlink": JLinkExe / JLinkGDBServer over a J-Link */
+    TARGET_RUNNER_SPSDK,         /* "spsdk": NXP sdphost/blhost */
+    TARGET_RUNNER_ALIF_SE,       /* "alif-se": Alif SE tools (maintenance, app-write-mram) */
+    TARGET_RUNNER_BOSSAC,        /* "bossac" */
+    TARGET_RUNNER_PICOTOOL,      /* "picotool" */
+    TARGET_RUNNER_COUNT,
+};
+
+/* One image written over SWD (field "swd_images", FILE@ADDRESS words). */
+struct target_swd_image {
+    char *file;
+    uint32_t address;
+};
+
 /* What a DFU alt setting holds (field "role" of an [alt N] section). */
 enum target_role {
     TARGET_ROLE_BOOTLOADER,
@@ -113,7 +134,11 @@ struct target {
     size_t nr_images;
     struct target_erase *erases;
     size_t nr_erases;
-    char *source; /* data file name, for messages */
+    unsigned runners; /* bit 1 << enum target_runner; optional key, 0 when absent */
+    struct target_swd_image *swd_images; /* optional: what `flash --swd` writes, in order */
+    size_t nr_swd_images;
+    char *swd_loader; /* optional: STM32CubeProgrammer external loader (.stldr), or NULL */
+    char *source;     /* data file name, for messages */
 };
 
 struct target_db {
@@ -154,6 +179,13 @@ const struct target_alt *target_alt_by_number(const struct target *t, unsigned a
 const char *target_method_name(enum target_method m);
 const char *target_recovery_name(enum target_recovery r);
 const char *target_role_name(enum target_role r);
+const char *target_runner_name(enum target_runner r);
+/* The runner called `name`, or -1. */
+int target_runner_parse(const char *name);
+static inline bool target_has_runner(const struct target *t, enum target_runner r)
+{
+    return (t->runners >> r) & 1u;
+}
 
 /* Is `id` set (not 0:0) and equal to vid:pid? */
 bool usb_id_is(struct usb_id id, uint16_t vid, uint16_t pid);

@@ -23,7 +23,8 @@ t = {x["name"]: x for x in d["targets"]}
 assert len(t) == 13 and "OPENMV1" not in t, sorted(t)
 fields = {"name", "camera", "supported", "mcu", "mcu_part", "port", "core", "app_usb",
           "dfu_usb", "method", "jlink_device", "debug_elf", "boots_external_flash",
-          "debug_request", "min_gcc", "recovery", "recovery_usb", "artefacts", "alts",
+          "debug_request", "min_gcc", "recovery", "recovery_usb", "runners", "swd_images",
+          "swd_loader", "artefacts", "alts",
           "images", "erase"}
 for name, b in t.items():
     assert set(b) == fields, (name, set(b) ^ fields)
@@ -37,6 +38,12 @@ assert [i["file"] for i in t["OPENMV_AE3"]["images"]] == [
 assert t["OPENMV_N6"]["min_gcc"] == "14.3" and t["OPENMV4"]["min_gcc"] is None
 assert t["OPENMV_N6"]["debug_request"] == "attach"
 assert t["OPENMV2"]["jlink_device"] is None
+assert t["OPENMV4"]["runners"] == ["dfu", "st-rom-dfu", "swd-stlink", "swd-jlink"]
+assert t["OPENMV2"]["runners"] == ["dfu", "st-rom-dfu", "swd-stlink"]
+assert t["OPENMV_N6"]["swd_images"] == [{"file": "openmv.bin", "address": "0x70000000"}]
+assert t["OPENMV_N6"]["swd_loader"] == "MX25UM51245G_STM32N6570-NUCLEO.stldr"
+assert t["ARDUINO_NANO_RP2040_CONNECT"]["runners"] == ["picotool"]
+assert all(b["runners"] for b in t.values())
 assert t["ARDUINO_GIGA"]["images"][0]["address"] == "0x08040000"
 PY
 expect 0 --json targets --all
@@ -67,6 +74,8 @@ expect 0 targets show openmv4p
 out_has "OPENMV4P: OpenMV Cam H7 Plus"
 out_has "3    SPI_FLASH   qspi      0x00000000  0x02000000  32 MiB    filesystem-erase"
 out_has "4096 zero bytes to alt 3"
+out_has "  runners          dfu st-rom-dfu swd-stlink swd-jlink"
+out_has "  swd images       firmware.bin@0x08040000"
 expect 0 --json targets show OPENMV_AE3
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["schema"]==1 and d["target"]["jlink_device"]=="AE302F80F55D5_HP"' "$out" \
     && pass || fail "show JSON"

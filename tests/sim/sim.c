@@ -642,6 +642,27 @@ static void set_serial(struct sim_dev *d, const char *serial)
     d->strings[d->serial_index] = xstrdup(serial);
 }
 
+static const struct sim_model_ops usb_ops = {"usb", NULL, NULL, NULL, NULL, NULL};
+
+struct sim_dev *sim_model_usb(const char *vidpid, char *err, size_t errlen)
+{
+    static const uint8_t intf[] = {9, 0x04, 0, 0, 0, 0xFF, 0, 0, 0};
+    unsigned vid, pid;
+    char tail;
+    struct sim_dev *d;
+
+    if (sscanf(vidpid, "%4x:%4x%c", &vid, &pid, &tail) != 2) {
+        omv_seterr(err, errlen, OMV_EINVAL, "usb:%s: expected usb:VID:PID in hex", vidpid);
+        return NULL;
+    }
+    d = sim_dev_new((uint16_t)vid, (uint16_t)pid, 0x0100, "omvdev-sim", "USB device", "0");
+    sim_dev_config_begin(d, 1);
+    sim_dev_config_add(d, intf, sizeof(intf));
+    sim_dev_config_finish(d);
+    d->ops = &usb_ops;
+    return d;
+}
+
 struct sim_dev *sim_dev_new_from_spec(const char *spec, char *err, size_t errlen)
 {
     char *copy = xstrdup(spec), *kind = copy, *arg, *opts, *tok, *save = NULL;
@@ -670,9 +691,11 @@ struct sim_dev *sim_dev_new_from_spec(const char *spec, char *err, size_t errlen
         d = sim_model_arduino(arg, err, errlen);
     else if (!strcmp(kind, "camera"))
         d = sim_model_camera(arg, err, errlen);
+    else if (!strcmp(kind, "usb"))
+        d = sim_model_usb(arg, err, errlen);
     else
         omv_seterr(err, errlen, OMV_EINVAL,
-                   "unknown device kind '%s' (st-rom, openmv-bl, arduino or camera)", kind);
+                   "unknown device kind '%s' (st-rom, openmv-bl, arduino, camera or usb)", kind);
     if (!d)
         goto fail;
     d->spec = xstrdup(spec);

@@ -228,6 +228,7 @@ struct sim_dev {
  *   st-rom:H743,rev=V                     (H743 F427 F765)
  *   arduino:PORTENTA                      (PORTENTA GIGA NICLA)
  *   camera:OPENMV4
+ *   usb:1FC9:0135                         (enumerates only; see sim_model_usb)
  * Options: serial=S, load=FILE@ADDR (repeatable with '+': load=a@0x08000000+b@0x08040000),
  * fault=KIND:ARG[:COUNT] (unplug-bytes, unplug-state, stall, wrong-state, slow-erase,
  * refuse-write, late), rev=V|Y for st-rom. NULL with a message in err on a bad spec.
@@ -307,5 +308,9 @@ struct sim_dev *sim_model_st_rom(const char *variant, bool rev_v, char *err, siz
 struct sim_dev *sim_model_openmv_bl(const char *target, char *err, size_t errlen);
 struct sim_dev *sim_model_arduino(const char *board, char *err, size_t errlen);
 struct sim_dev *sim_model_camera(const char *target, char *err, size_t errlen);
+/* "usb:1FC9:0135": a device that only enumerates (one vendor interface, no
+ * endpoints), for the devices omvdev waits for but never talks to itself (NXP
+ * SDP ROM and flashloader, the AE3's serial ISP adapter). */
+struct sim_dev *sim_model_usb(const char *vidpid, char *err, size_t errlen);
 
 #endif

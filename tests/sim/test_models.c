@@ -1243,12 +1243,40 @@ static void test_timing(void)
     sim_dev_free(d);
 }
 
-TESTS(TEST(test_st_identity), TEST(test_st_write_readback), TEST(test_st_page_erase),
-      TEST(test_st_h7_errprog), TEST(test_st_get_commands), TEST(test_st_address_rule),
-      TEST(test_st_errors), TEST(test_st_leave), TEST(test_st_unprotect_and_reset),
-      TEST(test_rev_v_wedge), TEST(test_rev_v_normal_paths), TEST(test_f4_f7_geometry),
-      TEST(test_bad_names), TEST(test_arduino_portenta), TEST(test_arduino_boards),
-      TEST(test_omv4_identity), TEST(test_omv4_firmware), TEST(test_omv4_implicit_erase),
-      TEST(test_omv4_errors), TEST(test_omv4_upload), TEST(test_omv4_leave),
-      TEST(test_omv_alt_tables), TEST(test_omv_memories), TEST(test_omv_ae3),
+/* usb:VID:PID enumerates with its IDs and one vendor interface, and answers nothing else. */
+static void test_usb_plain(void)
+{
+    char err[256];
+    struct sim_dev *d = sim_dev_new_from_spec("usb:1FC9:0135,serial=R1", err, sizeof(err));
+    struct sim_setup get_dev = {0x80, 6, 0x0100, 0, 18};
+    struct sim_setup dfu_status = {0xA1, 3, 0, 0, 6};
+    uint8_t buf[64];
+    size_t len = sizeof(buf);
+
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    CHECK_INT(d->vid, ==, 0x1FC9);
+    CHECK_INT(d->pid, ==, 0x0135);
+    CHECK_STR(d->serial, "R1");
+    CHECK_INT(sim_dev_control(d, &get_dev, buf, &len), ==, SIM_OK);
+    CHECK_INT(len, ==, 18);
+    CHECK_INT(buf[8] | buf[9] << 8, ==, 0x1FC9);
+    CHECK_INT((uint8_t)d->descriptors.buf[18 + 9 + 5], ==, 0xFF); /* bInterfaceClass */
+    len = sizeof(buf);
+    CHECK_INT(sim_dev_control(d, &dfu_status, buf, &len), ==, SIM_STALL);
+    sim_dev_free(d);
+    CHECK(sim_dev_new_from_spec("usb:1FC9", err, sizeof(err)) == NULL);
+    CHECK_STR(err, "usb:1FC9: expected usb:VID:PID in hex");
+    CHECK(sim_dev_new_from_spec("usb:1FC9:0135x", err, sizeof(err)) == NULL);
+}
+
+TESTS(TEST(test_usb_plain), TEST(test_st_identity), TEST(test_st_write_readback),
+      TEST(test_st_page_erase), TEST(test_st_h7_errprog), TEST(test_st_get_commands),
+      TEST(test_st_address_rule), TEST(test_st_errors), TEST(test_st_leave),
+      TEST(test_st_unprotect_and_reset), TEST(test_rev_v_wedge), TEST(test_rev_v_normal_paths),
+      TEST(test_f4_f7_geometry), TEST(test_bad_names), TEST(test_arduino_portenta),
+      TEST(test_arduino_boards), TEST(test_omv4_identity), TEST(test_omv4_firmware),
+      TEST(test_omv4_implicit_erase), TEST(test_omv4_errors), TEST(test_omv4_upload),
+      TEST(test_omv4_leave), TEST(test_omv_alt_tables), TEST(test_omv_memories), TEST(test_omv_ae3),
       TEST(test_omv_state_machine), TEST(test_faults), TEST(test_timing))

@@ -155,4 +155,71 @@ static void test_parse_good_and_bad(void)
                        "X.ini:31: expected a size above zero, not '0' for 'size'");
 }
 
-TESTS(TEST(test_database_invariants), TEST(test_lookups), TEST(test_parse_good_and_bad))
+/* The runners key: names checked like every other DB value, and every board has one. */
+static void test_runners(void)
+{
+    struct target_db db = TARGET_DB_INIT;
+    char text[4096], err[512] = "";
+    const struct target *t;
+
+    snprintf(text, sizeof(text), "%s", good);
+    {
+        char *at = strstr(text, "[alt 0]");
+        char tail[4096];
+
+        snprintf(tail, sizeof(tail), "%s", at);
+        snprintf(at, sizeof(text) - (size_t)(at - text),
+                 "runners = dfu  swd-jlink\nswd_images = firmware.bin@0x08040000 "
+                 "romfs0.img@0x081E0000\nswd_loader = X.stldr\n%s",
+                 tail);
+    }
+    CHECK_INT(target_db_parse(&db, "X.ini", text, err, sizeof(err)), ==, 0);
+    if (db.nr) {
+        t = &db.targets[0];
+        CHECK(target_has_runner(t, TARGET_RUNNER_DFU));
+        CHECK(target_has_runner(t, TARGET_RUNNER_SWD_JLINK));
+        CHECK(!target_has_runner(t, TARGET_RUNNER_SWD_STLINK));
+        CHECK_INT(t->nr_swd_images, ==, 2);
+        if (t->nr_swd_images == 2) {
+            CHECK_STR(t->swd_images[1].file, "romfs0.img");
+            CHECK_INT(t->swd_images[1].address, ==, 0x081E0000u);
+        }
+        CHECK_STR(t->swd_loader, "X.stldr");
+    }
+    target_db_release(&db);
+
+    expect_parse_error("recovery_usb =\n", "recovery_usb =\nrunners = dfu swd-openocd\n",
+                       "X.ini:18: unknown runner 'swd-openocd' (known: dfu st-rom-dfu "
+                       "stm32cubeprog swd-stlink swd-jlink spsdk alif-se bossac picotool)");
+    expect_parse_error("recovery_usb =\n", "recovery_usb =\nswd_images = firmware.bin\n",
+                       "X.ini:18: expected FILE@ADDRESS (e.g. firmware.bin@0x08040000), not "
+                       "'firmware.bin' for 'swd_images'");
+    expect_parse_error("recovery_usb =\n", "recovery_usb =\nswd_images = a@0x1 b@0x100000000\n",
+                       "X.ini:18: expected FILE@ADDRESS (e.g. firmware.bin@0x08040000), not "
+                       "'b@0x100000000' for 'swd_images'");
+    expect_parse_error("recovery_usb =\n", "recovery_usb =\nswd_images = @0x1\n",
+                       "X.ini:18: expected FILE@ADDRESS (e.g. firmware.bin@0x08040000), not "
+                       "'@0x1' for 'swd_images'");
+
+    /* The embedded database: every board declares how it is flashed. */
+    CHECK_INT(target_db_load(&db, err, sizeof(err)), ==, 0);
+    for (size_t i = 0; i < db.nr; i++) {
+        t = &db.targets[i];
+        CHECK(t->runners != 0);
+        if (t->nr_swd_images)
+            CHECK(target_has_runner(t, TARGET_RUNNER_SWD_STLINK) ||
+                  target_has_runner(t, TARGET_RUNNER_SWD_JLINK));
+        if (target_has_runner(t, TARGET_RUNNER_SWD_JLINK))
+            CHECK(t->jlink_device != NULL);
+        if (t->recovery == TARGET_RECOVERY_STM32_ROM_DFU)
+            CHECK(target_has_runner(t, TARGET_RUNNER_ST_ROM_DFU));
+    }
+    t = target_find(&db, "OPENMV_N6");
+    CHECK(t && target_has_runner(t, TARGET_RUNNER_STM32CUBEPROG) && t->swd_loader);
+    t = target_find(&db, "ARDUINO_NANO_33_BLE_SENSE");
+    CHECK(t && t->runners == 1u << TARGET_RUNNER_BOSSAC);
+    target_db_release(&db);
+}
+
+TESTS(TEST(test_database_invariants), TEST(test_lookups), TEST(test_parse_good_and_bad),
+      TEST(test_runners))
