@@ -13,10 +13,12 @@
 #include "flash/dfuse_layout.h"
 #include "flash/omvproto.h"
 #include "flash/plan.h"
+#include "flash/runners.h"
 #include "flash/usb.h"
 #include "lib/error.h"
 #include "lib/fs.h"
 #include "lib/json.h"
+#include "lib/proc.h"
 #include "lib/progress.h"
 #include "lib/strbuf.h"
 
@@ -976,6 +978,100 @@ static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct 
     return 0;
 }
 
+/*
+ * The Nano boards are not DFU devices: the Nano 33 BLE Sense takes bossac (its
+ * bootloader after a double-tap of RESET), the Nano RP2040 Connect picotool
+ * (BOOTSEL). omvdev runs the tool with the board's image and address.
+ */
+static int flash_with_tool(struct omv_ctx *ctx, struct omv_invocation *inv, const struct target *t,
+                           const char *bin_dir)
+{
+    const struct opt *o = inv->cmd->opts;
+    const char *given = opt_value(&inv->opts, o, "firmware");
+    const char *tool = t->method == TARGET_METHOD_BOSSAC ? "bossac" : "picotool";
+    struct runner_argv a = RUNNER_ARGV_INIT;
+    struct strbuf file = STRBUF_INIT, prog = STRBUF_INIT, line = STRBUF_INIT;
+    const struct target_image *im = t->nr_images ? &t->images[0] : NULL;
+    struct proc p;
+    char err[512], status[64];
+    int64_t wait_s = 300;
+    int rc = OMV_EXIT_OK;
+
+    if (!im)
+        return error(ctx, "the board database has no image for %s", t->name), OMV_EXIT_FAILURE;
+    if (opt_value(&inv->opts, o, "file") || opt_value(&inv->opts, o, "romfs") ||
+        opt_count(&inv->opts, o, "erase-fs") || opt_count(&inv->opts, o, "all") ||
+        opt_count(&inv->opts, o, "mass-erase") || opt_count(&inv->opts, o, "skip-unchanged") ||
+        opt_count(&inv->opts, o, "verify"))
+        return usage_error(ctx, inv,
+                           "%s is flashed with %s: only --firmware, --wait and --dry-run apply",
+                           t->name, tool);
+    if (given)
+        strbuf_addstr(&file, given);
+    else
+        fs_path_join(&file, bin_dir, im->file);
+    if (!fs_is_file(file.buf)) {
+        error(ctx, "cannot open '%s': No such file or directory", file.buf);
+        hint(ctx, "build it first (omvdev build -t %s), or name the file with --firmware", t->name);
+        rc = OMV_EXIT_FAILURE;
+        goto out;
+    }
+    /* --wait, given on the command line, bounds how long the tool may take. */
+    if (opt_count(&inv->opts, o, "wait") &&
+        parse_number(opt_value(&inv->opts, o, "wait"), 3600, &wait_s) < 0) {
+        rc = usage_error(ctx, inv, "--wait takes whole seconds from 0 to 3600");
+        goto out;
+    }
+    if (opt_count(&inv->opts, o, "dry-run")) {
+        strbuf_addstr(&prog, tool);
+    } else if (tools_find(ctx, tool, NULL, NULL, NULL, &prog) < 0) {
+        rc = OMV_EXIT_FAILURE;
+        goto out;
+    }
+    if (t->method == TARGET_METHOD_BOSSAC)
+        runner_bossac(&a, prog.buf, NULL, im->address >= 0 ? (uint32_t)im->address : 0, file.buf);
+    else
+        runner_picotool(&a, prog.buf, file.buf);
+    for (size_t i = 0; i < a.n; i++)
+        strbuf_addf(&line, "%s%s", i ? " " : "", a.v[i]);
+    if (opt_count(&inv->opts, o, "dry-run")) {
+        strbuf_addf(&line, "\n");
+        out_write(line.buf, line.len);
+        goto out;
+    }
+    note(ctx, "%s",
+         t->method == TARGET_METHOD_BOSSAC ? "double-tap RESET first: the bootloader's LED pulses"
+                                           : "hold BOOTSEL while plugging the board in first");
+    verbose(ctx, "running %s", line.buf);
+    {
+        struct proc_spec spec = {
+            (const char *const *)a.v, NULL, NULL, PROC_INHERIT, PROC_INHERIT, true, NULL, NULL};
+
+        if (proc_run(&p, &spec, (int)wait_s * 1000, err, sizeof(err)) < 0) {
+            error(ctx, "%s", err);
+            rc = strstr(err, "did not finish") ? OMV_EXIT_DEVICE : OMV_EXIT_FAILURE;
+        } else if (!p.exited || p.exit_code != 0) {
+            error(ctx, "%s failed (%s)", tool, proc_status_text(&p, status, sizeof(status)));
+            hint(ctx, "%s",
+                 t->method == TARGET_METHOD_BOSSAC
+                     ? "double-tap RESET so the board waits in its bootloader, then run the "
+                       "same command again"
+                     : "unplug the board, hold BOOTSEL while plugging it in, then run the same "
+                       "command again");
+            rc = OMV_EXIT_DEVICE;
+        } else {
+            note(ctx, "done: %s flashed with %s", t->name, tool);
+        }
+        proc_release(&p);
+    }
+out:
+    runner_argv_release(&a);
+    strbuf_release(&file);
+    strbuf_release(&prog);
+    strbuf_release(&line);
+    return rc;
+}
+
 int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
     const struct opt *o = inv->cmd->opts;
@@ -1034,6 +1130,10 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
         fs_path_join(&bin, "", "bin");
     } else {
         strbuf_addf(&bin, "build/%s/bin", r.t->name);
+    }
+    if (r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL) {
+        rc = flash_with_tool(ctx, inv, r.t, bin.buf);
+        goto out;
     }
     if (flash_plan_build(&plan, r.t, bin.buf, &po, err, sizeof(err)) < 0) {
         error(ctx, "%s", err);

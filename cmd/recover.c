@@ -164,6 +164,12 @@ int tools_find(struct omv_ctx *ctx, const char *name, const char *sdk, const cha
     else if (!sdk && (!strcmp(name, "sdphost") || !strcmp(name, "blhost")))
         hint(ctx, "install the OpenMV SDK (make sdk in your openmv clone: its python has "
                   "SPSDK), or pip install spsdk");
+    else if (!sdk && !strcmp(name, "bossac"))
+        hint(ctx, "install it (Debian/Ubuntu: sudo apt install bossa-cli; it also comes with "
+                  "OpenMV IDE and the Arduino IDE), or put it on PATH");
+    else if (!sdk && !strcmp(name, "picotool"))
+        hint(ctx, "install Raspberry Pi's picotool (it comes with OpenMV IDE and the Pico SDK; "
+                  "newer Debian and Ubuntu: sudo apt install picotool), or put it on PATH");
     else if (!sdk)
         hint(ctx, "put %s on PATH", name);
     else if (sdk && *sdk)

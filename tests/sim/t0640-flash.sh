@@ -37,7 +37,7 @@ err_has "alt 0 'BOOTLOADER' of OPENMV4 is read-only"
 expect 2 -C "$repo" flash -t OPENMV4 --file "$bin/romfs0.img"
 err_has "--file needs --alt N"
 expect 1 -C "$repo" flash -t ARDUINO_NANO_RP2040_CONNECT --dry-run
-err_has "ARDUINO_NANO_RP2040_CONNECT is flashed with picotool, not over USB DFU"
+err_has "cannot open '$repo/build/ARDUINO_NANO_RP2040_CONNECT/bin/firmware.uf2'"
 
 t "OPENMV4 in its bootloader: firmware and ROMFS by alt, then reset into the camera"
 sim --device openmv-bl:OPENMV4,serial=A1 --state "$S" -- "$OMVDEV" -C "$repo" flash -t OPENMV4
