@@ -138,7 +138,9 @@ void tools_sdk_dir(struct omv_ctx *ctx, struct strbuf *out)
         strbuf_addstr(out, env);
     } else if (ctx->project_root &&
                sdk_repo_version(ctx->project_root, &ver, err, sizeof(err)) == 0) {
-        if (sdk_dir(NULL, ver.buf, out, err, sizeof(err)) < 0)
+        const struct cfg_entry *root = cfg_lookup(&ctx->cfg, "sdk", "root");
+
+        if (sdk_dir(root ? root->value : NULL, ver.buf, out, err, sizeof(err)) < 0)
             strbuf_reset(out);
     }
     if (out->len && !fs_is_dir(out->buf))
