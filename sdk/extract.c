@@ -223,6 +223,7 @@ int extract_run(const char *dest, extract_reader_fn reader, void *reader_ud,
     struct archive *in = archive_read_new(), *out = archive_write_disk_new();
     struct reader_glue glue = {reader, reader_ud, 0};
     struct strbuf top = STRBUF_INIT, rel = STRBUF_INIT, path = STRBUF_INIT, link = STRBUF_INIT;
+    struct strbuf orig = STRBUF_INIT;
     struct digest d;
     char hex[DIGEST_HEX_LEN + 1], num[32];
     uint64_t entries = 0;
@@ -258,11 +259,14 @@ int extract_run(const char *dest, extract_reader_fn reader, void *reader_ud,
                                       archive_error_string(in));
             goto out;
         }
-        name = archive_entry_pathname(e);
-        if (!name) {
+        if (!archive_entry_pathname(e)) {
             rc = omv_seterr(err, errlen, OMV_EPARSE, "an entry has no name");
             goto out;
         }
+        /* Our copy: the entry's own name is replaced below. */
+        strbuf_reset(&orig);
+        strbuf_addstr(&orig, archive_entry_pathname(e));
+        name = orig.buf;
         if (++entries > opts->max_entries) {
             rc = omv_seterr(err, errlen, OMV_EPARSE,
                             "the archive has more than %" PRIu64 " entries (refused as unsafe)",
@@ -411,5 +415,6 @@ out:
     strbuf_release(&rel);
     strbuf_release(&path);
     strbuf_release(&link);
+    strbuf_release(&orig);
     return rc;
 }

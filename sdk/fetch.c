@@ -70,6 +70,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
             x->cr_total = (int64_t)t;
         } else if (sscanf(tmp, "bytes %llu-%llu/*", &a, &b) == 2) {
             x->cr_start = (int64_t)a;
+        } else if (sscanf(tmp, "bytes */%llu", &t) == 1) {
+            x->cr_total = (int64_t)t; /* 416: the whole file's size */
         }
     }
     return n;
@@ -257,6 +259,8 @@ int fetch_get(const struct fetch_cfg *cfg, const char *url, uint64_t offset, con
         resp->cancelled = true;
         rc = omv_seterr(err, errlen, OMV_EIO, "interrupted");
     } else if (c == CURLE_HTTP_RETURNED_ERROR) {
+        if (resp->status == 416)
+            resp->total = x.cr_total;
         resp->transient = resp->status >= 500 || resp->status == 408 || resp->status == 429;
         rc = omv_seterr(err, errlen,
                         resp->status == 404 || resp->status == 410 ? OMV_ENOENT : OMV_EIO,

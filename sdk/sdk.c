@@ -783,6 +783,17 @@ static int run_attempt(struct attempt *a, struct paths *p, const char *local, ch
         rc = fetch_get(&cfg, a->url, a->pipe.fed, a->validator, &sink, &resp, err, errlen);
         if (rc == 0)
             break;
+        if (resp.status == 416 && a->pipe.fed > 0) {
+            /* Nothing after the cached bytes: complete when the sizes agree,
+             * otherwise the file changed. */
+            if (resp.total >= 0 && (uint64_t)resp.total == a->pipe.fed) {
+                rc = 0;
+                break;
+            }
+            a->restart = true;
+            snprintf(err, errlen, "the cached part is longer than the file on the server");
+            return rc;
+        }
         if (resp.sink_failed || a->restart)
             snprintf(err, errlen, "%s", a->err);
         if (a->restart)
@@ -1014,7 +1025,7 @@ int sdk_install(const struct sdk_install_opts *o, struct sdk_install_result *res
     digest_final_hex(&a.pipe.hash, got);
     snprintf(res->sha256, sizeof(res->sha256), "%s", got);
     res->download_bytes = a.pipe.fed;
-    if (rc < 0 && a.pipe.xz_truncated && !local) {
+    if (rc < 0 && a.pipe.xz_truncated && !local && strcmp(got, want)) {
         /* The server closed early (e.g. a wrong Content-Length): resumable. */
         rc = fail(res, SDK_FAIL_NETWORK,
                   omv_seterr(err, errlen, OMV_EIO,
