@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tarfile
 
-CASES = ["good", "abs", "dotdot", "symlink-escape", "symlink-abs", "hardlink-escape", "device",
+CASES = ["good", "abs", "dotdot", "symlink-escape", "symlink-abs", "symlink-through", "hardlink-escape",
+         "hardlink-abs", "device",
          "fifo", "setuid", "two-top", "no-stamp", "wrong-stamp", "truncated-xz", "garbage",
          "bomb", "not-tar"]
 
@@ -64,6 +65,11 @@ def build(case, version, seed):
         elif case == "symlink-abs":
             add_special(tar, top + "/esc", tarfile.SYMTYPE, "/tmp")
             add_file(tar, top + "/esc/omvdev-evil", b"evil\n")
+        elif case == "symlink-through":
+            add_special(tar, top + "/lnk", tarfile.SYMTYPE, "gcc")
+            add_file(tar, top + "/lnk/omvdev-evil", b"evil\n")
+        elif case == "hardlink-abs":
+            add_special(tar, top + "/passwd", tarfile.LNKTYPE, "/etc/passwd")
         elif case == "hardlink-escape":
             add_special(tar, top + "/passwd", tarfile.LNKTYPE, "../../etc/passwd")
         elif case == "device":
