@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RING_SIZE  ((size_t)4 << 20)
+#define RING_SIZE  ((size_t)2 << 20)
 #define CHUNK_SIZE ((size_t)256 << 10)
 
 void sdk_install_opts_init(struct sdk_install_opts *o)

@@ -25,6 +25,7 @@ Faults other than the *sum ones apply to the tarball, not to <file>.sha256.
 """
 import hashlib
 import http.server
+import mmap
 import os
 import re
 import socket
@@ -37,6 +38,17 @@ from email.utils import formatdate
 
 counts = {}
 counts_lock = threading.Lock()
+
+
+etags = {}
+
+
+def file_etag(path, st, data):
+    key = (path, st.st_mtime_ns, st.st_size, st.st_ino)
+    with counts_lock:
+        if key not in etags:
+            etags[key] = hashlib.sha256(data).hexdigest()[:20]
+        return etags[key]
 
 
 def hits(key):
@@ -106,11 +118,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.send_status(int(code), b"fault\n")
         try:
             with open(path, "rb") as f:
-                data = f.read()
-            mtime = os.stat(path).st_mtime
+                st = os.fstat(f.fileno())
+                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if st.st_size else b""
+            mtime = st.st_mtime
         except OSError:
             return self.send_status(404, b"not found\n")
-        etag = '"%s"' % hashlib.sha256(data).hexdigest()[:20]
+        etag = '"%s"' % file_etag(path, st, data)
         lastmod = formatdate(mtime, usegmt=True)
         start = 0
         rng = self.headers.get("Range")
