@@ -113,6 +113,16 @@ int sdk_url_allowed(const char *url, bool pinned, char *err, size_t errlen)
                       "unsupported URL '%s' (use https://, file:// or a loopback http://)", url);
 }
 
+/* The delay before retry number `attempt` (0-based): doubling, at most 30 s. */
+static long backoff_ms(const struct sdk_install_opts *o, int attempt)
+{
+    long ms = o->retry_delay_ms;
+
+    for (int i = 0; i < attempt && ms < 30000; i++)
+        ms *= 2;
+    return ms < 30000 ? ms : 30000;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -438,9 +448,11 @@ static int pipeline_start(struct pipeline *p, const struct sdk_install_opts *o, 
     p->manifest = manifest;
     p->xopts.max_bytes = o->max_unpacked;
     p->xopts.max_entries = 2000000;
-    /* Up to 48 MiB for the decoder's threads; past that liblzma decodes with
-     * one thread rather than fail (upstream's -3 blocks need about 2 x 20 MiB). */
-    rc = xz_dec_init(&p->xz, o->threads, (uint64_t)48 << 20, err, errlen);
+    /* Up to 40 MiB for the decoder's threads and their output queue: two
+     * threads on upstream's xz -3 blocks (12 MiB out + 4 MiB dictionary + the
+     * compressed block each). Past that liblzma waits for output to be taken,
+     * or decodes with one thread, rather than fail. */
+    rc = xz_dec_init(&p->xz, o->threads, (uint64_t)40 << 20, err, errlen);
     if (rc < 0)
         return rc;
     if (pthread_create(&p->thread, NULL, extractor_main, p) != 0)
@@ -679,8 +691,8 @@ static int expected_digest(const struct sdk_install_opts *o, struct paths *p, co
             if (rc == 0 || !resp.transient || attempt >= o->retries || cancelled(o))
                 break;
             emit(o, SDK_EV_RETRY, NULL, err, (uint64_t)attempt + 1,
-                 (uint64_t)(o->retry_delay_ms << attempt));
-            sleep_ms(o->retry_delay_ms << attempt);
+                 (uint64_t)backoff_ms(o, attempt));
+            sleep_ms(backoff_ms(o, attempt));
         }
         if (rc < 0) {
             strbuf_release(&body);
@@ -820,9 +832,8 @@ static int run_attempt(struct attempt *a, struct paths *p, const char *local, ch
             snprintf(err, errlen, "the server gives no ETag or Last-Modified to resume with");
             return rc;
         }
-        emit(o, SDK_EV_RETRY, NULL, err, (uint64_t)attempt + 1,
-             (uint64_t)(o->retry_delay_ms << attempt));
-        sleep_ms(o->retry_delay_ms << attempt);
+        emit(o, SDK_EV_RETRY, NULL, err, (uint64_t)attempt + 1, (uint64_t)backoff_ms(o, attempt));
+        sleep_ms(backoff_ms(o, attempt));
         if (cancelled(o)) {
             a->res->failure = SDK_FAIL_INTERRUPTED;
             return omv_seterr(err, errlen, OMV_EIO, "interrupted");
@@ -1143,6 +1154,12 @@ out:
             unlink(p.part.buf);
             unlink(p.meta.buf);
         }
+        /* A kept download that fails its checksum or unpacking is no use. */
+        if (res->from_cache &&
+            (res->failure == SDK_FAIL_CHECKSUM || res->failure == SDK_FAIL_ARCHIVE)) {
+            unlink(p.kept.buf);
+            unlink(p.kept_sum.buf);
+        }
     }
     if (lock_fd >= 0)
         close(lock_fd);
@@ -1391,7 +1408,6 @@ int sdk_remove(const char *dir, char *err, size_t errlen)
         goto out;
     }
     rc = sdk_remove_tree(old.buf, err, errlen);
-    unlink(lock.buf);
 out:
     if (fd >= 0)
         close(fd);

@@ -1,6 +1,8 @@
 /*
  * xz decoding with liblzma's threaded decoder (see xz.h).
  */
+/* MAP_ANONYMOUS is not in POSIX.1-2008: ask glibc for it before compat.h. */
+#define _DEFAULT_SOURCE
 #include "lib/compat.h"
 
 #include "sdk/xz.h"
@@ -10,6 +12,60 @@
 #include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/*
+ * The threaded decoder allocates and frees a block-sized output buffer per
+ * block (12 MiB for upstream's xz -3). Through malloc those end up in heap
+ * arenas that keep their pages after free(); mapping them directly gives the
+ * memory back at once and keeps the resident size near what is in use.
+ */
+#define BIG_ALLOC ((size_t)256 << 10)
+
+struct alloc_hdr {
+    size_t size;
+    size_t pad; /* keeps the payload 16-byte aligned */
+};
+
+static void *xz_alloc(void *opaque, size_t nmemb, size_t size)
+{
+    size_t n;
+    struct alloc_hdr *h;
+
+    (void)opaque;
+    if (size && nmemb > (SIZE_MAX - sizeof(*h)) / size)
+        return NULL;
+    n = nmemb * size + sizeof(*h);
+    if (n >= BIG_ALLOC) {
+        void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        if (p == MAP_FAILED)
+            return NULL;
+        h = p;
+    } else {
+        h = malloc(n);
+        if (!h)
+            return NULL;
+    }
+    h->size = n;
+    return h + 1;
+}
+
+static void xz_free(void *opaque, void *ptr)
+{
+    struct alloc_hdr *h;
+
+    (void)opaque;
+    if (!ptr)
+        return;
+    h = (struct alloc_hdr *)ptr - 1;
+    if (h->size >= BIG_ALLOC)
+        munmap(h, h->size);
+    else
+        free(h);
+}
+
+static const lzma_allocator xz_allocator = {xz_alloc, xz_free, NULL};
 
 int xz_dec_init(struct xz_dec *x, unsigned threads, uint64_t memlimit, char *err, size_t errlen)
 {
@@ -19,6 +75,7 @@ int xz_dec_init(struct xz_dec *x, unsigned threads, uint64_t memlimit, char *err
 
     memset(x, 0, sizeof(*x));
     *s = (lzma_stream)LZMA_STREAM_INIT;
+    s->allocator = &xz_allocator;
     memset(&mt, 0, sizeof(mt));
     mt.flags = 0; /* one stream; no LZMA_CONCATENATED: anything after it is garbage */
     mt.threads = threads ? threads : 1;

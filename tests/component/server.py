@@ -13,6 +13,7 @@ token may end in xN to hit only the first N requests for that path:
   slow      send in 2 KiB pieces, 2 ms apart
   404, 500  answer with that status
   redirect  302 to /<file> (without the faults)
+  loop      302 to the same URL, forever
   shortlen  Content-Length 1000 bytes short (and only that much)
   longlen   Content-Length 1000 bytes long (then close)
   norange   ignore Range
@@ -96,6 +97,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.close_connection = True
         active, name, rate = self.faults()
+        if "loop" in active:
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            return
         if "redirect" in active:
             self.send_response(302)
             self.send_header("Location", "/" + name)

@@ -149,6 +149,23 @@ reset_state
 install 0 --mirror "$base/f/redirect"
 same_tree
 
+t "a redirect loop is bounded"
+reset_state
+install 1 --mirror "$base/f/loop"
+err_has "redirects followed"
+nothing_at_dest
+
+t "network faults and a bad checksum leave a previous install intact"
+reset_state
+install 0 --mirror "$base"
+for fault in trunc badsum 404; do
+    install 1 --mirror "$base/f/$fault" --force --retries 0
+    err_has "nothing was changed in $dest"
+    same_tree
+    if ls -A "$HOME" | grep -q 'staging\|manifest-\|\.old-'; then fail "leftovers: $(ls -A "$HOME")"; else pass; fi
+done
+expect 0 sdk verify --version $V
+
 t "slow link"
 reset_state
 install 0 --mirror "$base/f/slow"
@@ -262,6 +279,33 @@ rm -rf "$dest"
 install 0 --mirror "http://127.0.0.1:1"
 err_has "installing from $cache/$TB"
 same_tree
+
+t "a damaged kept download is dropped, not used again"
+rm -rf "$dest"
+printf 'X' | dd of="$cache/$TB" bs=1 seek=100 conv=notrunc 2>/dev/null
+install 1 --mirror "http://127.0.0.1:1"
+err_has "error: checksum mismatch for $TB"
+if [ -e "$cache/$TB" ]; then fail "damaged kept download is still there"; else pass; fi
+nothing_at_dest
+install 0 --mirror "$base"
+same_tree
+
+t "[sdk] root, \$SDK_DIR and --dir choose the directory"
+reset_state
+expect 0 -c sdk.root="$TMPD/root" sdk install --version $V --mirror "$base"
+[ "$(cat "$TMPD/root/openmv-sdk-$V/sdk.version" 2>/dev/null)" = $V ] && pass || fail "[sdk] root"
+SDK_DIR="$TMPD/envsdk" expect 0 -c sdk.root="$TMPD/root" sdk install --version $V --mirror "$base"
+[ "$(cat "$TMPD/envsdk/sdk.version" 2>/dev/null)" = $V ] && pass || fail "\$SDK_DIR"
+expect 0 sdk install --version $V --dir "$TMPD/exact" --mirror "$base"
+[ "$(cat "$TMPD/exact/sdk.version" 2>/dev/null)" = $V ] && pass || fail "--dir"
+expect 0 sdk verify --dir "$TMPD/exact"
+expect 0 sdk remove --dir "$TMPD/exact"
+[ -e "$TMPD/exact" ] && fail "--dir not removed" || pass
+expect 2 sdk remove
+err_has "name a version or --dir D"
+expect 1 sdk remove 9.9.9
+err_has "no SDK in $HOME/openmv-sdk-9.9.9"
+nothing_at_dest
 
 t "a directory holding something else is not replaced without --force"
 reset_state
