@@ -307,6 +307,14 @@ expect 1 sdk remove 9.9.9
 err_has "no SDK in $HOME/openmv-sdk-9.9.9"
 nothing_at_dest
 
+t "leftovers of a killed install are cleaned up by the next one"
+reset_state
+mkdir -p "$HOME/.openmv-sdk-$V.staging-99999/gcc" "$HOME/.openmv-sdk-$V.old-99999"
+: >"$HOME/.openmv-sdk-$V.manifest-99999"
+install 0 --mirror "$base"
+if ls -A "$HOME" | grep -q '99999'; then fail "leftovers stayed: $(ls -A "$HOME")"; else pass; fi
+same_tree
+
 t "a directory holding something else is not replaced without --force"
 reset_state
 mkdir -p "$dest" && echo mine >"$dest/notes.txt"
