@@ -14,6 +14,7 @@ token may end in xN to hit only the first N requests for that path:
   404, 500  answer with that status
   redirect  302 to /<file> (without the faults)
   loop      302 to the same URL, forever
+  tohttp=P  302 (for the tarball) to http://127.0.0.1:P/<file>
   shortlen  Content-Length 1000 bytes short (and only that much)
   longlen   Content-Length 1000 bytes long (then close)
   norange   ignore Range
@@ -121,6 +122,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if "badsum" in active:
                 return self.send_status(200, b"0" * 64 + b"  " + os.path.basename(name[:-7]).encode() + b"\n")
         else:
+            for t in active:
+                if t.startswith("tohttp="):
+                    self.send_response(302)
+                    self.send_header("Location", "http://127.0.0.1:%s/%s" % (t[7:], name))
+                    self.send_header("Content-Length", "0")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    return
             for code in ("404", "500"):
                 if code in active:
                     return self.send_status(int(code), b"fault\n")

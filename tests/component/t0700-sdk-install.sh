@@ -377,4 +377,11 @@ nothing_at_dest
 install 0 --mirror "$sbase" --cacert "$tls/ca.pem"
 same_tree
 
+t "https never follows a redirect to plain http"
+reset_state
+install 1 --mirror "$sbase/f/tohttp=${base##*:}" --cacert "$tls/ca.pem"
+err_has "error: cannot download $sbase/f/tohttp=${base##*:}/$TB"
+err_has 'Protocol "http" not supported'
+nothing_at_dest
+
 finish
