@@ -166,10 +166,23 @@ for fault in trunc badsum 404; do
 done
 expect 0 sdk verify --version $V
 
-t "slow link"
+t "slow link; without a terminal, progress is a line per 10 %"
 reset_state
 install 0 --mirror "$base/f/slow"
 same_tree
+lines=$(grep -c '^omvdev: download  *[0-9]*% (' "$err")
+[ "$lines" -ge 2 ] && [ "$lines" -le 10 ] && pass || fail "$lines progress lines"
+grep '^omvdev: download' "$err" | awk '{print $3}' | tr -d '%' | sort -c -n -u && pass || fail "deciles not increasing"
+err_has "omvdev: download 100% (323."
+
+t "on a terminal, a progress bar on stderr"
+if command -v script >/dev/null; then
+    reset_state
+    HOME=$HOME script -qec "$OMVDEV sdk install --version $V --mirror $base/f/slow" /dev/null >"$TMPD/tty.out" 2>&1 &&
+        pass || fail "install on a pty: $(tail -3 "$TMPD/tty.out")"
+    grep -q $'\r'"$V *download .*KiB/s" "$TMPD/tty.out" && pass || fail "no bar: $(head -c 400 "$TMPD/tty.out" | cat -v)"
+    same_tree
+fi
 
 for fault in trunc reset shortlen longlen; do
     t "$fault: fails, keeps the part, the rerun resumes"
