@@ -338,7 +338,7 @@ err_has "hint: replace it: omvdev sdk install --force"
 
 t "lock: a second install waits, then finds it installed"
 reset_state
-"$OMVDEV" sdk install --version $V --mirror "$base/f/slow,rate=400000" >"$TMPD/a.out" 2>"$TMPD/a.err" &
+"$OMVDEV" sdk install --version $V --mirror "$base/f/slow,rate=200000" >"$TMPD/a.out" 2>"$TMPD/a.err" &
 apid=$!
 for _ in $(seq 100); do
     [ -e "$HOME/.openmv-sdk-$V.lock" ] && ! flock -n "$HOME/.openmv-sdk-$V.lock" true && break
