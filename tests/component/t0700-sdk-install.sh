@@ -84,6 +84,16 @@ err_has "hint: reinstall it: omvdev sdk install --force --version $V"
 expect 1 --json sdk verify --version $V
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["schema"]==1 and d["ok"] is False and d["missing"]==1 and d["changed"]==1, d' "$out" && pass || fail "verify --json"
 
+ln -sfn elsewhere "$dest/python/bin/python3"
+expect 1 sdk verify --version $V
+out_has "changed  python/bin/python3: points elsewhere"
+mv "$dest/.omvdev-manifest" "$TMPD/manifest"
+expect 1 sdk verify --version $V
+err_has "has no manifest (.omvdev-manifest)"
+mv "$TMPD/manifest" "$dest/.omvdev-manifest"
+expect 0 --json sdk list
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["schema"]==1 and any(s["version"]=="'$V'" for s in d["sdks"]), d' "$out" && pass || fail "list --json"
+
 t "--force reinstalls over the damaged SDK"
 install 0 --mirror "$base" --force
 same_tree
