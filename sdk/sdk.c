@@ -752,9 +752,10 @@ static int run_attempt(struct attempt *a, struct paths *p, const char *local, ch
         a->total = file_size(local);
         emit(o, SDK_EV_SOURCE, NULL, local, 0, a->total);
         rc = feed_file(a, local, UINT64_MAX, false);
-        if (rc < 0)
+        if (rc < 0) {
             snprintf(err, errlen, "%s", a->err);
-        a->res->failure = cancelled(o) ? SDK_FAIL_INTERRUPTED : SDK_FAIL_FS;
+            a->res->failure = cancelled(o) ? SDK_FAIL_INTERRUPTED : SDK_FAIL_FS;
+        }
         return rc;
     }
 
@@ -1029,7 +1030,10 @@ int sdk_install(const struct sdk_install_opts *o, struct sdk_install_result *res
             snprintf(err, errlen, "%s", a.pipe.err);
             fail(res, SDK_FAIL_ARCHIVE, a.pipe.rc);
         }
-        keep_part = res->failure == SDK_FAIL_NETWORK || res->failure == SDK_FAIL_INTERRUPTED;
+        if (res->failure == SDK_FAIL_NONE)
+            res->failure = SDK_FAIL_NETWORK; /* the server kept ignoring the range */
+        keep_part = !a.restart &&
+                    (res->failure == SDK_FAIL_NETWORK || res->failure == SDK_FAIL_INTERRUPTED);
         goto out;
     }
     rc = pipeline_finish(&a.pipe);
