@@ -468,6 +468,11 @@ static int cmd_sdk_install(struct omv_ctx *ctx, struct omv_invocation *inv)
     }
 
     if (from) {
+        if (!fs_is_file(from)) {
+            error(ctx, "cannot open '%s': %s", from,
+                  access(from, F_OK) == 0 ? "not a regular file" : "No such file or directory");
+            goto out;
+        }
         fs_absolute(&fromabs, from);
         strbuf_addstr(&tarball, basename_of(fromabs.buf));
     } else if (url) {

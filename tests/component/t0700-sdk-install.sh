@@ -292,6 +292,9 @@ cp "$www/$TB" "$TMPD/lonely.tar.xz"
 install 1 --from "$TMPD/lonely.tar.xz"
 err_has "no checksum file '$TMPD/lonely.tar.xz.sha256'"
 nothing_at_dest
+install 1 --from "$TMPD/nonexistent.tar.xz"
+err_has "error: cannot open '$TMPD/nonexistent.tar.xz': No such file or directory"
+nothing_at_dest
 
 t "--keep-download: a later install works offline"
 reset_state
