@@ -53,6 +53,12 @@ static const struct omv_cmd commands[] = {
      "and the command line (-c section.key=value, then each command's own options).\n"
      "Keys are the long option names under [command] sections, e.g. [targets] format.",
      NULL, config_subcommands, "list", CMD_JSON, COMPLETE_NONE},
+    {"sdk", NULL, "install, check and locate the OpenMV SDK (toolchains, make, python)", "",
+     "The SDK the firmware's Makefile needs (SDK_VERSION at the repository root), in\n"
+     "~/openmv-sdk-<version> as upstream's 'make sdk' puts it: installed in one streamed\n"
+     "pass of download, SHA-256 and extraction that leaves nothing behind on failure,\n"
+     "verified against a manifest, removed, and exported for running make by hand.",
+     NULL, sdk_subcommands, "list", CMD_JSON, COMPLETE_NONE},
     {"vscode", cmd_vscode, "set up VS Code for debugging with Cortex-Debug and a J-Link",
      "[-t TARGET... | --all] [--stdout] [--only FILE] [--dry-run] [--diff] [--force]\n"
      "                     [--template-dir DIR] [--jlink-host HOST[:PORT]] [--svd FILE]",

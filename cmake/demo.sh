@@ -75,6 +75,51 @@ if cmp -s "$scratch/vscode-before" "$scratch/vscode-after"; then echo "unchanged
 fi
 grep -n -A1 '// mine' .vscode/launch.json
 # ---- end of omvdev vscode -----------------------------------------------------------------
+# ---- sdk: install from a loopback mirror (a small generated SDK tarball) ----
+case "$(uname -sm)" in
+"Linux x86_64") plat=linux-x86_64 ;;
+"Darwin arm64") plat=darwin-arm64 ;;
+*) plat= ;;
+esac
+if [ -n "$plat" ] && command -v python3 >/dev/null && command -v xz >/dev/null; then
+    mirror="$scratch/mirror"
+    top="openmv-sdk-1.6.0-$plat"
+    mkdir -p "$mirror/sdk" "$scratch/tree/$top/gcc/bin" "$scratch/tree/$top/python/bin" \
+        "$scratch/tree/$top/bin"
+    printf '#!/bin/sh\necho "arm-none-eabi-gcc (demo) 14.3.1"\n' >"$scratch/tree/$top/gcc/bin/arm-none-eabi-gcc"
+    chmod +x "$scratch/tree/$top/gcc/bin/arm-none-eabi-gcc"
+    head -c 2000000 /dev/urandom >"$scratch/tree/$top/python/bin/python3.12"
+    ln -s python3.12 "$scratch/tree/$top/python/bin/python3"
+    echo 1.6.0 >"$scratch/tree/$top/sdk.version"
+    (cd "$scratch/tree" && tar -cf - "$top" | xz -3 -T2 >"$mirror/sdk/$top.tar.xz")
+    (cd "$mirror/sdk" && sha256sum "$top.tar.xz" >"$top.tar.xz.sha256")
+    echo 1.6.0 >SDK_VERSION
+    python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$mirror" >"$scratch/http.log" 2>&1 &
+    http_pid=$!
+    port=
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        port=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$scratch/http.log" | head -1)
+        [ -n "$port" ] && break
+        sleep 0.2
+    done
+    step sdk install --mirror "http://127.0.0.1:$port/sdk"
+    say "omvdev sdk install --mirror http://127.0.0.1:$port/sdk" "   # again: nothing to do"
+    "$omvdev" sdk install --mirror "http://127.0.0.1:$port/sdk"
+    step sdk verify
+    step sdk list
+    say 'eval "$(omvdev sdk env)"; arm-none-eabi-gcc --version'
+    (eval "$("$omvdev" sdk env)" && arm-none-eabi-gcc --version)
+    say "printf X >>~/openmv-sdk-1.6.0/python/bin/python3.12" "   # damage the SDK"
+    printf X >>"$HOME/openmv-sdk-1.6.0/python/bin/python3.12"
+    fails sdk verify
+    step sdk install --force --mirror "http://127.0.0.1:$port/sdk"
+    step sdk verify
+    kill "$http_pid"
+else
+    printf '\n(no SDK is published for this platform, or python3/xz are missing: sdk tour skipped)\n'
+fi
+# ---- end of sdk -------------------------------------------------------------------------
+
 # ---- build and doctor (issue 4) ------------------------------------------------------
 # The fixture firmware repository and fixture SDK of the tests: upstream's SDK checks,
 # error strings and PATH, with stand-in compile steps. The SDK goes to ~/openmv-sdk-<ver>

@@ -4,7 +4,7 @@
 
 t "--help lists every command and the exit codes"
 expect 0 --help
-for c in targets config devices flash vscode completion help; do out_has "  $c "; done
+for c in targets config sdk vscode devices flash completion help; do out_has "  $c "; done
 out_has "exit status:"
 err_empty
 
@@ -14,7 +14,7 @@ out_empty
 err_has "usage: omvdev"
 
 t "help COMMAND is COMMAND --help"
-for c in targets config devices flash vscode completion help "targets list" "targets show" "config set"; do
+for c in targets config sdk vscode devices flash completion help "targets list" "targets show" "config set" "sdk install"; do
     run help $c; cp "$out" "$TMPD/a"
     run $c --help; cp "$out" "$TMPD/b"
     same_file "$TMPD/a" "$TMPD/b"

@@ -15,7 +15,7 @@ complete_bash() {
     ' bash "$TMPD/omvdev.bash" "$@" >"$out" 2>"$err"
 }
 complete_bash ""
-for c in targets config devices flash completion help; do grep -qx "$c" "$out" && pass || fail "no $c"; done
+for c in targets config sdk devices flash completion help; do grep -qx "$c" "$out" && pass || fail "no $c"; done
 complete_bash tar
 [ "$(cat "$out")" = targets ] && pass || fail "tar -> targets"
 complete_bash targets ""

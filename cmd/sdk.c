@@ -1,0 +1,944 @@
+/*
+ * omvdev sdk install|list|path|verify|remove|env: the OpenMV SDK, installed
+ * in one streamed pass (see sdk/sdk.h), checked against its manifest, and
+ * exported for running make by hand.
+ */
+#include "lib/compat.h"
+#include "cmd/cmd.h"
+
+#include "lib/error.h"
+#include "lib/fs.h"
+#include "lib/json.h"
+#include "lib/progress.h"
+#include "lib/strbuf.h"
+#include "sdk/fetch.h"
+#include "sdk/locate.h"
+#include "sdk/sdk.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define DEFAULT_MIRROR "https://download.openmv.io/sdk"
+
+static const char *const shell_choices[] = {"bash", "zsh", "fish", NULL};
+
+static const struct opt install_opts[] = {
+    {"version", 0, OPT_VALUE, "V",
+     "SDK version (default: the firmware repository's SDK_VERSION file, then config)", NULL,
+     OPT_CONFIG, NULL},
+    {"dir", 0, OPT_VALUE, "D", "install into exactly this directory", NULL, 0, NULL},
+    {"root", 0, OPT_VALUE, "DIR",
+     "parent of openmv-sdk-<version> (default $HOME; $SDK_DIR wins over both)", NULL, OPT_CONFIG,
+     NULL},
+    {"url", 0, OPT_VALUE, "URL", "download the tarball from URL (https://, file://)", NULL, 0,
+     NULL},
+    {"mirror", 0, OPT_VALUE, "PREFIX", "download <PREFIX>/<tarball> instead", NULL, OPT_CONFIG,
+     DEFAULT_MIRROR},
+    {"from", 0, OPT_VALUE, "FILE", "install from a tarball on disk (checksum from FILE.sha256)",
+     NULL, 0, NULL},
+    {"sha256", 0, OPT_VALUE, "HEX", "expected SHA-256 of the tarball (instead of <URL>.sha256)",
+     NULL, OPT_CONFIG, NULL},
+    {"cacert", 0, OPT_VALUE, "FILE", "also trust the CA certificates in FILE", NULL, OPT_CONFIG,
+     NULL},
+    {"force", 'f', OPT_FLAG, NULL, "reinstall, replacing what is in the directory", NULL, 0, NULL},
+    {"keep-download", 0, OPT_FLAG, NULL,
+     "keep the tarball in the download cache for offline reinstalls", NULL, OPT_CONFIG, NULL},
+    {"retries", 0, OPT_VALUE, "N", "retries after a transient network failure", NULL, OPT_CONFIG,
+     "4"},
+    {"stall-timeout", 0, OPT_VALUE, "SECONDS",
+     "give up on a connection that moves under 1 KiB/s this long", NULL, OPT_CONFIG, "30"},
+    {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
+};
+
+static const struct opt version_opts[] = {
+    {"version", 0, OPT_VALUE, "V", "SDK version (default: the repository's, then config)", NULL, 0,
+     NULL},
+    {"dir", 0, OPT_VALUE, "D", "the SDK directory itself", NULL, 0, NULL},
+    {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
+};
+
+static const struct opt env_opts[] = {
+    {"version", 0, OPT_VALUE, "V", "SDK version (default: the repository's, then config)", NULL, 0,
+     NULL},
+    {"dir", 0, OPT_VALUE, "D", "the SDK directory itself", NULL, 0, NULL},
+    {"shell", 0, OPT_VALUE, "SHELL", "syntax of the exports", shell_choices, 0, NULL},
+    {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
+};
+
+static const struct opt list_opts[] = {
+    {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
+};
+
+static const struct opt remove_opts[] = {
+    {"dir", 0, OPT_VALUE, "D", "the SDK directory itself", NULL, 0, NULL},
+    {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
+};
+
+static int cmd_sdk_install(struct omv_ctx *ctx, struct omv_invocation *inv);
+static int cmd_sdk_list(struct omv_ctx *ctx, struct omv_invocation *inv);
+static int cmd_sdk_path(struct omv_ctx *ctx, struct omv_invocation *inv);
+static int cmd_sdk_verify(struct omv_ctx *ctx, struct omv_invocation *inv);
+static int cmd_sdk_remove(struct omv_ctx *ctx, struct omv_invocation *inv);
+static int cmd_sdk_env(struct omv_ctx *ctx, struct omv_invocation *inv);
+
+const struct omv_cmd sdk_subcommands[] = {
+    {"install", cmd_sdk_install, "download, check and unpack an SDK in one pass",
+     "[--version V] [--dir D] [--url URL | --mirror PREFIX] [--from FILE]\n"
+     "                    [--sha256 HEX] [--cacert FILE] [--force] [--keep-download]",
+     "Install openmv-sdk-<version>-<os>-<arch>.tar.xz into ~/openmv-sdk-<version> (or\n"
+     "$SDK_DIR, [sdk] root, --dir). The download is hashed (SHA-256), xz-decoded on two\n"
+     "threads and unpacked while it arrives, into a staging directory beside the\n"
+     "destination; one rename puts it in place only when the checksum matches, the\n"
+     "archive ended cleanly and its sdk.version is the version. On any failure or Ctrl-C\n"
+     "nothing changes at the destination. A broken download resumes from\n"
+     "$XDG_CACHE_HOME/omvdev/downloads/<tarball>.part on the next run. The checksum is\n"
+     "<URL>.sha256 unless pinned with --sha256. TLS is always verified; plain http:// is\n"
+     "refused unless the host is loopback or the checksum is pinned.",
+     install_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
+    {"list", cmd_sdk_list, "list installed SDKs and the one the repository needs", "",
+     "List the openmv-sdk-* directories under [sdk] root (default $HOME) and $SDK_DIR,\n"
+     "with their sdk.version stamps, marking the version the firmware repository needs.",
+     list_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
+    {"path", cmd_sdk_path, "print the SDK directory", "[--version V] [--dir D]",
+     "Print the directory of the SDK the repository needs (or --version V). Exits 1\n"
+     "when it is not installed.",
+     version_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
+    {"verify", cmd_sdk_verify, "check an installed SDK against its manifest",
+     "[--version V] [--dir D]",
+     "Check the stamp and every file, directory and symlink recorded at install time\n"
+     "(size and SHA-256 of each file) in <SDK_DIR>/.omvdev-manifest. Missing or changed\n"
+     "entries fail; files the SDK did not ship (e.g. Python's __pycache__) are counted.",
+     version_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
+    {"remove", cmd_sdk_remove, "remove an installed SDK", "V | --dir D",
+     "Remove the SDK of version V (or the directory D), renamed aside first so the\n"
+     "path never holds half an SDK.",
+     remove_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"env", cmd_sdk_env, "print exports for running make by hand",
+     "[--version V] [--dir D] [--shell bash|zsh|fish]",
+     "Print SDK_DIR and PATH exports for the SDK: PATH gets upstream's Makefile order\n"
+     "(gcc/bin, llvm/bin, cmake/bin, python/bin, stcubeprog/bin, stedgeai/Utilities/<os>,\n"
+     "bin) followed by make/ (tools/ci.sh's), in front of the current PATH.\n"
+     "  eval \"$(omvdev sdk env)\"",
+     env_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, COMPLETE_NONE},
+};
+
+/* ---- shared ----------------------------------------------------------------- */
+
+static const char *cfg_value(struct omv_ctx *ctx, const char *name)
+{
+    const struct cfg_entry *e = cfg_lookup(&ctx->cfg, "sdk", name);
+
+    return e ? e->value : NULL;
+}
+
+/*
+ * The version: an explicit --version (or -c sdk.version), else the firmware
+ * repository's SDK_VERSION, else [sdk] version from a config file or the
+ * environment. Prints the error itself.
+ */
+static int resolve_version(struct omv_ctx *ctx, struct omv_invocation *inv, bool config_opt,
+                           struct strbuf *version)
+{
+    const struct opt *o = inv->cmd->opts;
+    const char *v = opt_value(&inv->opts, o, "version");
+    const char *origin = config_opt ? inv->opts.origin[opt_find(o, "version") - o] : NULL;
+    char err[512];
+
+    if (v && !origin)
+        goto check;
+    if (ctx->project_root) {
+        int rc = sdk_repo_version(ctx->project_root, version, err, sizeof(err));
+
+        if (rc == 0)
+            return 0;
+        if (rc != OMV_ENOENT) {
+            error(ctx, "%s", err);
+            return -1;
+        }
+    }
+    if (!v)
+        v = cfg_value(ctx, "version");
+    if (!v) {
+        error(ctx, "no SDK version: %s",
+              ctx->project_root ? "the firmware repository has no SDK_VERSION file"
+                                : "not inside a firmware repository");
+        hint(ctx, "name one: omvdev %s --version 1.6.0", inv->path);
+        return -1;
+    }
+check:
+    if (!sdk_version_valid(v)) {
+        error(ctx, "'%s' is not an SDK version", v);
+        hint(ctx, "versions look like 1.6.0");
+        return -1;
+    }
+    strbuf_addstr(version, v);
+    return 0;
+}
+
+static int resolve_dir(struct omv_ctx *ctx, const char *dir_opt, const char *root,
+                       const char *version, struct strbuf *dir)
+{
+    char err[512];
+
+    if (dir_opt) {
+        fs_absolute(dir, dir_opt);
+        return 0;
+    }
+    if (sdk_dir(root, version, dir, err, sizeof(err)) < 0) {
+        error(ctx, "%s", err);
+        hint(ctx, "name the directory: --dir D");
+        return -1;
+    }
+    return 0;
+}
+
+static void json_line_begin(struct strbuf *sb, const char *event)
+{
+    strbuf_addf(sb, "{\"schema\": 1, \"event\": \"%s\"", event);
+}
+
+static void json_kv_str(struct strbuf *sb, const char *k, const char *v)
+{
+    strbuf_addf(sb, ", \"%s\": ", k);
+    if (v)
+        json_quote(sb, v);
+    else
+        strbuf_addstr(sb, "null");
+}
+
+static void json_kv_u64(struct strbuf *sb, const char *k, uint64_t v)
+{
+    strbuf_addf(sb, ", \"%s\": %" PRIu64, k, v);
+}
+
+static void json_line_end(struct strbuf *sb)
+{
+    strbuf_addstr(sb, "}\n");
+    out_write(sb->buf, sb->len);
+    fflush(stdout);
+    strbuf_reset(sb);
+}
+
+/* ---- install ---------------------------------------------------------------- */
+
+/*
+ * Set by SIGINT/SIGTERM during an install; the transaction polls it and
+ * rolls back. A signal handler can only reach a static object.
+ */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+struct install_ui {
+    struct omv_ctx *ctx;
+    struct progress bar;
+    bool tty;
+    int last_decile;
+    const char *part;
+};
+
+static void human(uint64_t n, char *buf, size_t len)
+{
+    if (n >= (uint64_t)1 << 20)
+        snprintf(buf, len, "%.1f MiB", (double)n / (1 << 20));
+    else if (n >= 1024)
+        snprintf(buf, len, "%.1f KiB", (double)n / 1024);
+    else
+        snprintf(buf, len, "%" PRIu64 " B", n);
+}
+
+static void on_event(void *ud, const struct sdk_event *ev)
+{
+    struct install_ui *ui = ud;
+    struct omv_ctx *ctx = ui->ctx;
+    struct strbuf sb = STRBUF_INIT;
+    char a[32], b[32];
+
+    switch (ev->kind) {
+    case SDK_EV_PROGRESS:
+        if (ctx->json) {
+            json_line_begin(&sb, "progress");
+            json_kv_str(&sb, "phase", ev->phase);
+            json_kv_u64(&sb, "done", ev->done);
+            json_kv_u64(&sb, "total", ev->total);
+            json_line_end(&sb);
+        } else if (ui->tty) {
+            progress_update(&ui->bar, ev->phase, ev->done, ev->total ? ev->total : ev->done);
+        } else if (ev->total && ctx->verbosity >= 0) {
+            int decile = (int)(ev->done * 10 / ev->total);
+
+            if (decile > ui->last_decile) {
+                ui->last_decile = decile;
+                human(ev->done, a, sizeof(a));
+                human(ev->total, b, sizeof(b));
+                note(ctx, "%s %3d%% (%s of %s)", ev->phase, decile * 10, a, b);
+            }
+        }
+        break;
+    case SDK_EV_LOCK_WAIT:
+        progress_end(&ui->bar);
+        note(ctx, "waiting for another omvdev installing the same SDK (lock '%s')", ev->text);
+        break;
+    case SDK_EV_SOURCE:
+        if (ctx->json) {
+            json_line_begin(&sb, "source");
+            json_kv_str(&sb, "from", ev->text);
+            json_line_end(&sb);
+        } else {
+            note(ctx, "installing from %s", ev->text);
+        }
+        break;
+    case SDK_EV_RESUME:
+        human(ev->done, a, sizeof(a));
+        if (ctx->json) {
+            json_line_begin(&sb, "resume");
+            json_kv_u64(&sb, "bytes", ev->done);
+            json_line_end(&sb);
+        } else {
+            progress_end(&ui->bar);
+            note(ctx, "resuming after the %s already downloaded", a);
+        }
+        break;
+    case SDK_EV_RETRY:
+        progress_end(&ui->bar);
+        warning(ctx, "%s; retrying in %.1f s (attempt %" PRIu64 ")", ev->text,
+                (double)ev->total / 1000, ev->done + 1);
+        break;
+    case SDK_EV_RESTART:
+        progress_end(&ui->bar);
+        warning(ctx, "%s: starting the download again from the beginning", ev->text);
+        ui->last_decile = 0;
+        break;
+    case SDK_EV_COMMIT:
+        break;
+    }
+    strbuf_release(&sb);
+}
+
+static void failure_hint(struct omv_ctx *ctx, const struct sdk_install_opts *o,
+                         const struct sdk_install_result *res, const char *part)
+{
+    switch (res->failure) {
+    case SDK_FAIL_NETWORK:
+    case SDK_FAIL_INTERRUPTED:
+        if (part && fs_is_file(part))
+            hint(ctx, "run 'omvdev sdk install' again: it resumes from '%s'", part);
+        else
+            hint(ctx, "run 'omvdev sdk install' again");
+        break;
+    case SDK_FAIL_HTTP:
+        hint(ctx,
+             "is SDK %s published for this platform? another server: omvdev sdk install "
+             "--mirror PREFIX",
+             o->version);
+        break;
+    case SDK_FAIL_TLS:
+        hint(ctx, "the server's certificate is not trusted; for a private CA: omvdev sdk "
+                  "install --cacert FILE");
+        break;
+    case SDK_FAIL_CHECKSUM_FILE:
+        hint(ctx, "pin the checksum instead: omvdev sdk install --sha256 <64 hex digits>");
+        break;
+    case SDK_FAIL_CHECKSUM:
+        hint(ctx, "the download was discarded; run 'omvdev sdk install' again, and check the "
+                  "mirror if it happens again");
+        break;
+    case SDK_FAIL_ARCHIVE:
+        hint(ctx, "this tarball is not a usable OpenMV SDK; get it again from the official "
+                  "server (omvdev sdk install --mirror " DEFAULT_MIRROR ")");
+        break;
+    case SDK_FAIL_EXISTS:
+        hint(ctx, "replace it: omvdev sdk install --force");
+        break;
+    case SDK_FAIL_FS:
+        hint(ctx, "check the free space and permissions there");
+        break;
+    case SDK_FAIL_USAGE:
+    case SDK_FAIL_NONE:
+        break;
+    }
+}
+
+static const char *basename_of(const char *path)
+{
+    const char *s = strrchr(path, '/');
+
+    return s ? s + 1 : path;
+}
+
+static bool truthy(const char *v)
+{
+    return v && (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on") ||
+                 !strcmp(v, "1"));
+}
+
+static int parse_long(struct omv_ctx *ctx, struct omv_invocation *inv, const char *name, long min,
+                      long max, long *out)
+{
+    const char *v = opt_value(&inv->opts, inv->cmd->opts, name);
+    char *end;
+
+    if (!v)
+        return 0;
+    *out = strtol(v, &end, 10);
+    if (!*v || *end || *out < min || *out > max)
+        return usage_error(ctx, inv, "--%s: '%s' is not a number from %ld to %ld", name, v, min,
+                           max);
+    return 0;
+}
+
+static int cache_dir(struct strbuf *out)
+{
+    const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+    if (x && x[0] == '/')
+        strbuf_addstr(out, x);
+    else if (home && home[0] == '/')
+        fs_path_join(out, home, ".cache");
+    else
+        return -1;
+    fs_path_join(out, "", "omvdev/downloads");
+    return 0;
+}
+
+static int cmd_sdk_install(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    const struct opt *o = inv->cmd->opts;
+    const struct opt_result *r = &inv->opts;
+    const char *url = opt_value(r, o, "url"), *from = opt_value(r, o, "from");
+    const char *mirror = opt_value(r, o, "mirror");
+    struct strbuf version = STRBUF_INIT, dir = STRBUF_INIT, platform = STRBUF_INIT;
+    struct strbuf tarball = STRBUF_INIT, full_url = STRBUF_INIT, cache = STRBUF_INIT;
+    struct strbuf part = STRBUF_INIT, json = STRBUF_INIT, fromabs = STRBUF_INIT;
+    struct sdk_install_opts io;
+    struct sdk_install_result res;
+    struct install_ui ui;
+    struct sigaction sa, old_int, old_term;
+    long retries = 4, stall = 30, delay = 1000;
+    const char *env_delay = getenv("OMVDEV_TEST_RETRY_DELAY_MS");
+    char err[2048];
+    int rc, exit_code = OMV_EXIT_FAILURE;
+    int64_t t0 = progress_now_ms();
+
+    if (r->nr_args)
+        return usage_error(ctx, inv, "unexpected argument '%s'", r->args[0]);
+    if (url && r->origin[opt_find(o, "mirror") - o] == NULL && opt_count(r, o, "mirror"))
+        return usage_error(ctx, inv, "--url and --mirror exclude each other");
+    if (from && url)
+        return usage_error(ctx, inv, "--from and --url exclude each other");
+    if (parse_long(ctx, inv, "retries", 0, 20, &retries) ||
+        parse_long(ctx, inv, "stall-timeout", 1, 3600, &stall))
+        return OMV_EXIT_USAGE;
+    if (env_delay && *env_delay)
+        delay = atol(env_delay);
+
+    sdk_install_opts_init(&io);
+    if (resolve_version(ctx, inv, true, &version) < 0) {
+        exit_code = OMV_EXIT_USAGE;
+        goto out;
+    }
+    if (resolve_dir(ctx, opt_value(r, o, "dir"), opt_value(r, o, "root"), version.buf, &dir) < 0)
+        goto out;
+
+    /* Already there: no lock, no network, no cache. */
+    if (!opt_count(r, o, "force") && sdk_is_installed(dir.buf, version.buf)) {
+        if (ctx->json) {
+            json_line_begin(&json, "installed");
+            json_kv_str(&json, "version", version.buf);
+            json_kv_str(&json, "dir", dir.buf);
+            strbuf_addstr(&json, ", \"already\": true");
+            json_line_end(&json);
+        } else {
+            note(ctx, "SDK %s is already installed in %s", version.buf, dir.buf);
+        }
+        exit_code = OMV_EXIT_OK;
+        goto out;
+    }
+
+    if (from) {
+        if (!fs_is_file(from)) {
+            error(ctx, "cannot open '%s': %s", from,
+                  access(from, F_OK) == 0 ? "not a regular file" : "No such file or directory");
+            goto out;
+        }
+        fs_absolute(&fromabs, from);
+        strbuf_addstr(&tarball, basename_of(fromabs.buf));
+    } else if (url) {
+        strbuf_addstr(&full_url, url);
+        strbuf_addstr(&tarball, basename_of(url));
+    } else {
+        if (sdk_host_platform(&platform, err, sizeof(err)) < 0) {
+            error(ctx, "%s", err);
+            hint(ctx, "build the SDK yourself (github.com/openmv/openmv-sdk) and install it "
+                      "with: omvdev sdk install --from FILE");
+            goto out;
+        }
+        sdk_tarball_name(version.buf, platform.buf, &tarball);
+        strbuf_addstr(&full_url, mirror ? mirror : DEFAULT_MIRROR);
+        while (full_url.len && full_url.buf[full_url.len - 1] == '/')
+            strbuf_setlen(&full_url, full_url.len - 1);
+        strbuf_addf(&full_url, "/%s", tarball.buf);
+    }
+    if (!tarball.len) {
+        exit_code = usage_error(ctx, inv, "'%s' names no file", from ? from : url);
+        goto out;
+    }
+    if (full_url.len &&
+        sdk_url_allowed(full_url.buf, opt_value(r, o, "sha256") != NULL, err, sizeof(err)) < 0) {
+        error(ctx, "%s", err);
+        hint(ctx, "use https://, or pin the checksum: --sha256 <64 hex digits>");
+        exit_code = OMV_EXIT_USAGE;
+        goto out;
+    }
+
+    io.version = version.buf;
+    io.tarball = tarball.buf;
+    io.dir = dir.buf;
+    io.url = full_url.len ? full_url.buf : NULL;
+    io.from_file = from ? fromabs.buf : NULL;
+    io.sha256 = opt_value(r, o, "sha256");
+    io.cacert = opt_value(r, o, "cacert");
+    io.force = opt_count(r, o, "force") > 0;
+    io.keep_download =
+        opt_count(r, o, "keep-download") > 0 || truthy(opt_value(r, o, "keep-download"));
+    io.retries = (int)retries;
+    io.retry_delay_ms = delay;
+    io.stall_timeout_s = stall;
+    if (getenv("OMVDEV_TEST_MAX_UNPACKED"))
+        io.max_unpacked = strtoull(getenv("OMVDEV_TEST_MAX_UNPACKED"), NULL, 10);
+    io.cancel = &interrupted;
+    if (cache_dir(&cache) == 0) {
+        io.cache_dir = cache.buf;
+        fs_path_join(&part, cache.buf, tarball.buf);
+        strbuf_addstr(&part, ".part");
+    }
+    memset(&ui, 0, sizeof(ui));
+    ui.ctx = ctx;
+    ui.tty = !ctx->json && ctx->verbosity >= 0 && isatty(2);
+    progress_start(&ui.bar, ui.tty, version.buf);
+    io.event = on_event;
+    io.ud = &ui;
+
+    interrupted = 0;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    fetch_global_init();
+    rc = sdk_install(&io, &res, err, sizeof(err));
+    fetch_global_cleanup();
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    progress_end(&ui.bar);
+
+    if (rc < 0) {
+        error(ctx, "%s", err);
+        if (res.failure != SDK_FAIL_USAGE && res.failure != SDK_FAIL_EXISTS)
+            note(ctx, "nothing was changed in %s", dir.buf);
+        failure_hint(ctx, &io, &res, part.len ? part.buf : NULL);
+        if (ctx->json) {
+            json_line_begin(&json, "error");
+            json_kv_str(&json, "message", err);
+            json_line_end(&json);
+        }
+        exit_code = res.failure == SDK_FAIL_USAGE ? OMV_EXIT_USAGE : OMV_EXIT_FAILURE;
+        goto out;
+    }
+    if (ctx->json) {
+        json_line_begin(&json, "installed");
+        json_kv_str(&json, "version", version.buf);
+        json_kv_str(&json, "dir", dir.buf);
+        strbuf_addf(&json, ", \"already\": %s", res.already ? "true" : "false");
+        if (!res.already) {
+            json_kv_str(&json, "sha256", res.sha256);
+            json_kv_u64(&json, "download_bytes", res.download_bytes);
+            json_kv_u64(&json, "resumed_from", res.resumed_from);
+            json_kv_u64(&json, "unpacked_bytes", res.unpacked_bytes);
+            json_kv_u64(&json, "files", res.files);
+            json_kv_u64(&json, "ms", (uint64_t)(progress_now_ms() - t0));
+        }
+        json_line_end(&json);
+    } else if (res.already) {
+        note(ctx, "SDK %s is already installed in %s", version.buf, dir.buf);
+    } else {
+        char a[32], b[32];
+
+        human(res.download_bytes, a, sizeof(a));
+        human(res.unpacked_bytes, b, sizeof(b));
+        note(ctx, "installed SDK %s in %s (%s downloaded, %" PRIu64 " files, %s) in %.1f s",
+             version.buf, dir.buf, a, res.files, b, (double)(progress_now_ms() - t0) / 1000.0);
+        verbose(ctx, "sha256 %s", res.sha256);
+    }
+    exit_code = OMV_EXIT_OK;
+out:
+    strbuf_release(&version);
+    strbuf_release(&dir);
+    strbuf_release(&platform);
+    strbuf_release(&tarball);
+    strbuf_release(&full_url);
+    strbuf_release(&cache);
+    strbuf_release(&part);
+    strbuf_release(&json);
+    strbuf_release(&fromabs);
+    return exit_code;
+}
+
+/* ---- list / path / verify / remove / env ------------------------------------- */
+
+static int cmd_sdk_list(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    const char *root = cfg_value(ctx, "root"), *env = getenv("SDK_DIR");
+    struct strbuf rootdir = STRBUF_INIT, need = STRBUF_INIT, out = STRBUF_INIT;
+    struct strbuf path = STRBUF_INIT, stamp = STRBUF_INIT;
+    struct json_writer jw;
+    DIR *d;
+    struct dirent *de;
+    char **names = NULL;
+    size_t nr = 0, alloc = 0;
+    bool have_need = false;
+
+    if (inv->opts.nr_args)
+        return usage_error(ctx, inv, "unexpected argument '%s'", inv->opts.args[0]);
+    if (!root)
+        root = getenv("HOME");
+    if (root)
+        fs_absolute(&rootdir, root);
+    if (ctx->project_root && sdk_repo_version(ctx->project_root, &need, NULL, 0) == 0)
+        have_need = true;
+    d = rootdir.len ? opendir(rootdir.buf) : NULL;
+    while (d && (de = readdir(d))) {
+        if (strncmp(de->d_name, "openmv-sdk-", 11))
+            continue;
+        strbuf_reset(&path);
+        fs_path_join(&path, rootdir.buf, de->d_name);
+        if (!fs_is_dir(path.buf))
+            continue;
+        XGROW(names, alloc, nr + 1);
+        names[nr++] = strbuf_detach(&path, NULL);
+    }
+    if (d)
+        closedir(d);
+    if (env && *env) {
+        strbuf_reset(&path);
+        fs_absolute(&path, env);
+        XGROW(names, alloc, nr + 1);
+        names[nr++] = strbuf_detach(&path, NULL);
+    }
+    if (ctx->json) {
+        json_init(&jw, &out);
+        json_object_begin(&jw, NULL);
+        json_int(&jw, "schema", 1);
+        json_string(&jw, "needed", have_need ? need.buf : NULL);
+        json_array_begin(&jw, "sdks");
+    }
+    for (size_t i = 0; i < nr; i++) {
+        bool ok;
+        bool dup = false;
+
+        for (size_t j = 0; j < i; j++)
+            dup = dup || !strcmp(names[j], names[i]);
+        if (dup)
+            continue;
+        strbuf_reset(&stamp);
+        ok = sdk_read_stamp(names[i], &stamp, NULL, 0) == 0;
+        if (ctx->json) {
+            json_object_begin(&jw, NULL);
+            json_string(&jw, "dir", names[i]);
+            json_string(&jw, "version", ok ? stamp.buf : NULL);
+            json_bool(&jw, "needed", ok && have_need && !strcmp(stamp.buf, need.buf));
+            json_object_end(&jw);
+        } else {
+            strbuf_addf(&out, "%-10s %s%s\n", ok ? stamp.buf : "(no stamp)", names[i],
+                        ok && have_need && !strcmp(stamp.buf, need.buf) ? "   (needed here)" : "");
+        }
+    }
+    if (ctx->json) {
+        json_array_end(&jw);
+        json_object_end(&jw);
+    } else if (have_need) {
+        bool found = false;
+
+        for (size_t i = 0; i < nr; i++) {
+            strbuf_reset(&stamp);
+            found = found || (sdk_read_stamp(names[i], &stamp, NULL, 0) == 0 &&
+                              !strcmp(stamp.buf, need.buf));
+        }
+        if (!found)
+            strbuf_addf(&out, "(this repository needs SDK %s: omvdev sdk install)\n", need.buf);
+    }
+    out_write(out.buf, out.len);
+    for (size_t i = 0; i < nr; i++)
+        free(names[i]);
+    free(names);
+    strbuf_release(&rootdir);
+    strbuf_release(&need);
+    strbuf_release(&out);
+    strbuf_release(&path);
+    strbuf_release(&stamp);
+    return OMV_EXIT_OK;
+}
+
+/* Version and directory for path/verify/env; prints its errors. */
+static int version_and_dir(struct omv_ctx *ctx, struct omv_invocation *inv, struct strbuf *version,
+                           struct strbuf *dir)
+{
+    const char *dir_opt = opt_value(&inv->opts, inv->cmd->opts, "dir");
+
+    if (inv->opts.nr_args)
+        return usage_error(ctx, inv, "unexpected argument '%s'", inv->opts.args[0]);
+    if (dir_opt && !opt_value(&inv->opts, inv->cmd->opts, "version")) {
+        fs_absolute(dir, dir_opt);
+        return 0;
+    }
+    if (resolve_version(ctx, inv, false, version) < 0)
+        return OMV_EXIT_USAGE;
+    return resolve_dir(ctx, dir_opt, cfg_value(ctx, "root"), version->buf, dir) < 0
+               ? OMV_EXIT_FAILURE
+               : 0;
+}
+
+/* The directory holds an SDK of the version (or any stamp when none is asked). */
+static int need_installed(struct omv_ctx *ctx, const char *dir, const char *version,
+                          struct strbuf *stamp)
+{
+    char err[512];
+
+    if (sdk_read_stamp(dir, stamp, err, sizeof(err)) < 0) {
+        error(ctx, "no SDK in %s: %s", dir, err);
+        hint(ctx, "install it: omvdev sdk install%s%s", *version ? " --version " : "", version);
+        return OMV_EXIT_FAILURE;
+    }
+    if (*version && strcmp(stamp->buf, version)) {
+        error(ctx, "%s holds SDK %s, not %s", dir, stamp->buf, version);
+        hint(ctx, "install %s: omvdev sdk install --force --version %s", version, version);
+        return OMV_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static int cmd_sdk_path(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    struct strbuf version = STRBUF_INIT, dir = STRBUF_INIT, stamp = STRBUF_INIT, out = STRBUF_INIT;
+    int rc = version_and_dir(ctx, inv, &version, &dir);
+
+    if (rc == 0)
+        rc = need_installed(ctx, dir.buf, version.buf, &stamp);
+    if (rc == 0) {
+        if (ctx->json) {
+            struct json_writer jw;
+
+            json_init(&jw, &out);
+            json_object_begin(&jw, NULL);
+            json_int(&jw, "schema", 1);
+            json_string(&jw, "dir", dir.buf);
+            json_string(&jw, "version", stamp.buf);
+            json_object_end(&jw);
+        } else {
+            strbuf_addf(&out, "%s\n", dir.buf);
+        }
+        out_write(out.buf, out.len);
+    }
+    strbuf_release(&version);
+    strbuf_release(&dir);
+    strbuf_release(&stamp);
+    strbuf_release(&out);
+    return rc;
+}
+
+struct verify_ui {
+    struct omv_ctx *ctx;
+    struct strbuf *out;
+    struct json_writer *jw;
+};
+
+static void on_problem(void *ud, enum sdk_problem p, const char *path, const char *what)
+{
+    struct verify_ui *v = ud;
+    static const char *const kinds[] = {"missing", "changed", "extra"};
+
+    if (v->jw) {
+        json_object_begin(v->jw, NULL);
+        json_string(v->jw, "kind", kinds[p]);
+        json_string(v->jw, "path", path);
+        json_string(v->jw, "what", what);
+        json_object_end(v->jw);
+    } else if (p != SDK_PROB_EXTRA || v->ctx->verbosity > 0) {
+        strbuf_addf(v->out, "%-8s %s: %s\n", kinds[p], path, what);
+    }
+}
+
+static int cmd_sdk_verify(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    struct strbuf version = STRBUF_INIT, dir = STRBUF_INIT, stamp = STRBUF_INIT, out = STRBUF_INIT;
+    struct sdk_verify_result vr;
+    struct json_writer jw;
+    struct verify_ui ui = {ctx, &out, ctx->json ? &jw : NULL};
+    char err[1024];
+    int rc = version_and_dir(ctx, inv, &version, &dir);
+
+    if (rc == 0)
+        rc = need_installed(ctx, dir.buf, version.buf, &stamp);
+    if (rc)
+        goto out;
+    if (ctx->json) {
+        json_init(&jw, &out);
+        json_object_begin(&jw, NULL);
+        json_int(&jw, "schema", 1);
+        json_string(&jw, "dir", dir.buf);
+        json_string(&jw, "version", stamp.buf);
+        json_array_begin(&jw, "problems");
+    }
+    if (sdk_verify(dir.buf, on_problem, &ui, &vr, err, sizeof(err)) < 0) {
+        error(ctx, "%s", err);
+        hint(ctx, "reinstall it: omvdev sdk install --force --version %s", stamp.buf);
+        rc = OMV_EXIT_FAILURE;
+        goto out;
+    }
+    if (ctx->json) {
+        json_array_end(&jw);
+        json_int(&jw, "checked", (int64_t)vr.checked);
+        json_int(&jw, "missing", (int64_t)vr.missing);
+        json_int(&jw, "changed", (int64_t)vr.changed);
+        json_int(&jw, "extra", (int64_t)vr.extra);
+        json_bool(&jw, "ok", vr.missing == 0 && vr.changed == 0);
+        json_object_end(&jw);
+    } else {
+        strbuf_addf(&out,
+                    "SDK %s in %s: %" PRIu64 " entries checked, %" PRIu64 " missing, %" PRIu64
+                    " changed, %" PRIu64 " extra\n",
+                    stamp.buf, dir.buf, vr.checked, vr.missing, vr.changed, vr.extra);
+    }
+    out_write(out.buf, out.len);
+    if (vr.missing || vr.changed) {
+        error(ctx, "SDK %s in %s is damaged", stamp.buf, dir.buf);
+        hint(ctx, "reinstall it: omvdev sdk install --force --version %s", stamp.buf);
+        rc = OMV_EXIT_FAILURE;
+    }
+out:
+    strbuf_release(&version);
+    strbuf_release(&dir);
+    strbuf_release(&stamp);
+    strbuf_release(&out);
+    return rc;
+}
+
+static int cmd_sdk_remove(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    const char *dir_opt = opt_value(&inv->opts, inv->cmd->opts, "dir");
+    struct strbuf dir = STRBUF_INIT, stamp = STRBUF_INIT;
+    char err[1024];
+    int rc = OMV_EXIT_OK;
+
+    if (inv->opts.nr_args > 1 || (inv->opts.nr_args == 0) == !dir_opt)
+        return usage_error(ctx, inv, "name a version or --dir D (one of them)");
+    if (dir_opt) {
+        fs_absolute(&dir, dir_opt);
+    } else {
+        if (!sdk_version_valid(inv->opts.args[0])) {
+            rc = usage_error(ctx, inv, "'%s' is not an SDK version", inv->opts.args[0]);
+            goto out;
+        }
+        if (resolve_dir(ctx, NULL, cfg_value(ctx, "root"), inv->opts.args[0], &dir) < 0) {
+            rc = OMV_EXIT_FAILURE;
+            goto out;
+        }
+    }
+    if (sdk_read_stamp(dir.buf, &stamp, NULL, 0) < 0) {
+        error(ctx, "no SDK in %s", dir.buf);
+        hint(ctx, "'omvdev sdk list' shows the installed SDKs");
+        rc = OMV_EXIT_FAILURE;
+        goto out;
+    }
+    if (sdk_remove(dir.buf, err, sizeof(err)) < 0) {
+        error(ctx, "%s", err);
+        rc = OMV_EXIT_FAILURE;
+        goto out;
+    }
+    note(ctx, "removed SDK %s from %s", stamp.buf, dir.buf);
+out:
+    strbuf_release(&dir);
+    strbuf_release(&stamp);
+    return rc;
+}
+
+/* Single-quote for sh; fish accepts the same quoting except for backslashes. */
+static void shell_quote(struct strbuf *sb, const char *s, bool fish)
+{
+    strbuf_addch(sb, '\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            strbuf_addstr(sb, fish ? "\\'" : "'\\''");
+        else if (*s == '\\' && fish)
+            strbuf_addstr(sb, "\\\\");
+        else
+            strbuf_addch(sb, *s);
+    }
+    strbuf_addch(sb, '\'');
+}
+
+static int cmd_sdk_env(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    struct strbuf version = STRBUF_INIT, dir = STRBUF_INIT, stamp = STRBUF_INIT;
+    struct strbuf prefix = STRBUF_INIT, out = STRBUF_INIT, make = STRBUF_INIT;
+    const char *shell = opt_value(&inv->opts, inv->cmd->opts, "shell");
+    struct utsname u;
+    int rc = version_and_dir(ctx, inv, &version, &dir);
+    bool fish;
+
+    if (!shell) {
+        const char *sh = getenv("SHELL");
+
+        shell = sh && strstr(sh, "fish") ? "fish" : "bash";
+    }
+    fish = !strcmp(shell, "fish");
+    if (rc == 0)
+        rc = need_installed(ctx, dir.buf, version.buf, &stamp);
+    if (rc)
+        goto out;
+    if (uname(&u) < 0)
+        strcpy(u.sysname, "Linux");
+    sdk_path_prefix(dir.buf, u.sysname, &prefix);
+    fs_path_join(&make, dir.buf, "make");
+    strbuf_addf(&prefix, ":%s", make.buf);
+    if (fish) {
+        strbuf_addstr(&out, "set -gx SDK_DIR ");
+        shell_quote(&out, dir.buf, true);
+        strbuf_addstr(&out, ";\nset -gx PATH");
+        for (char *s = prefix.buf, *c; s; s = c ? c + 1 : NULL) {
+            c = strchr(s, ':');
+            if (c)
+                *c = '\0';
+            strbuf_addch(&out, ' ');
+            shell_quote(&out, s, true);
+        }
+        strbuf_addstr(&out, " $PATH;\n");
+    } else {
+        strbuf_addstr(&out, "export SDK_DIR=");
+        shell_quote(&out, dir.buf, false);
+        strbuf_addstr(&out, "\nexport PATH=");
+        shell_quote(&out, prefix.buf, false);
+        strbuf_addstr(&out, "\"${PATH:+:$PATH}\"\n");
+    }
+    out_write(out.buf, out.len);
+out:
+    strbuf_release(&version);
+    strbuf_release(&dir);
+    strbuf_release(&stamp);
+    strbuf_release(&prefix);
+    strbuf_release(&out);
+    strbuf_release(&make);
+    return rc;
+}

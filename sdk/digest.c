@@ -1,0 +1,178 @@
+/*
+ * SHA-256 via OpenSSL EVP, and the checksum-file parser (see digest.h).
+ */
+#include "lib/compat.h"
+
+#include "sdk/digest.h"
+
+#include "lib/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void digest_init(struct digest *d)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+    if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+        fputs("omvdev: fatal: OpenSSL cannot start a SHA-256\n", stderr);
+        abort();
+    }
+    d->ctx = c;
+}
+
+void digest_update(struct digest *d, const void *data, size_t len)
+{
+    if (len)
+        EVP_DigestUpdate(d->ctx, data, len);
+}
+
+void digest_final_hex(struct digest *d, char hex[DIGEST_HEX_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    EVP_DigestFinal_ex(d->ctx, md, &n);
+    for (unsigned int i = 0; i < n && i < DIGEST_HEX_LEN / 2; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[DIGEST_HEX_LEN] = '\0';
+}
+
+void digest_reset(struct digest *d)
+{
+    EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL);
+}
+
+void digest_release(struct digest *d)
+{
+    EVP_MD_CTX_free(d->ctx);
+    d->ctx = NULL;
+}
+
+int digest_file(const char *path, char hex[DIGEST_HEX_LEN + 1], uint64_t *size, char *err,
+                size_t errlen)
+{
+    struct digest d;
+    char *buf;
+    uint64_t total = 0;
+    int fd, rc = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return omv_seterr(err, errlen, errno == ENOENT ? OMV_ENOENT : OMV_EIO,
+                          "cannot open '%s': %s", path, strerror(errno));
+    buf = xmalloc(1 << 16);
+    digest_init(&d);
+    for (;;) {
+        ssize_t n = read(fd, buf, 1 << 16);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = omv_seterr(err, errlen, OMV_EIO, "cannot read '%s': %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        digest_update(&d, buf, (size_t)n);
+        total += (uint64_t)n;
+    }
+    digest_final_hex(&d, hex);
+    if (size)
+        *size = total;
+out:
+    digest_release(&d);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+int digest_hex_valid(const char *s, char hex[DIGEST_HEX_LEN + 1])
+{
+    size_t i;
+
+    for (i = 0; i < DIGEST_HEX_LEN; i++) {
+        char c = s[i];
+
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+        if (hex)
+            hex[i] = c;
+    }
+    if (s[i] != '\0')
+        return 0;
+    if (hex)
+        hex[DIGEST_HEX_LEN] = '\0';
+    return 1;
+}
+
+/* Does the file name in a checksum line name want (maybe behind a path)? */
+static int name_matches(const char *name, size_t n, const char *want)
+{
+    size_t w = strlen(want);
+
+    if (n == w && !memcmp(name, want, n))
+        return 1;
+    return n > w && name[n - w - 1] == '/' && !memcmp(name + n - w, want, w);
+}
+
+int digest_parse_sumfile(const char *text, size_t len, const char *want_name,
+                         char hex[DIGEST_HEX_LEN + 1], char *err, size_t errlen)
+{
+    char digest[DIGEST_HEX_LEN + 1];
+    size_t end = len, i;
+    const char *name;
+    size_t name_len;
+
+    if (len > 4096)
+        return omv_seterr(err, errlen, OMV_EPARSE, "checksum file is too long (%zu bytes)", len);
+    /* One line: drop one trailing "\n" or "\r\n"; nothing may follow. */
+    if (end && text[end - 1] == '\n')
+        end--;
+    if (end && text[end - 1] == '\r')
+        end--;
+    for (i = 0; i < end; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        if (c == '\n' || c == '\r')
+            return omv_seterr(err, errlen, OMV_EPARSE, "checksum file has more than one line");
+        if (c < 0x20 && c != '\t')
+            return omv_seterr(err, errlen, OMV_EPARSE,
+                              "checksum file has a control character at byte %zu", i);
+        if (c >= 0x80)
+            return omv_seterr(err, errlen, OMV_EPARSE,
+                              "checksum file has a non-ASCII byte at byte %zu", i);
+    }
+    if (end < DIGEST_HEX_LEN)
+        return omv_seterr(err, errlen, OMV_EPARSE,
+                          "checksum file holds no SHA-256 (expected 64 hex digits, got %zu bytes)",
+                          end);
+    memcpy(digest, text, DIGEST_HEX_LEN);
+    digest[DIGEST_HEX_LEN] = '\0';
+    if (!digest_hex_valid(digest, hex))
+        return omv_seterr(err, errlen, OMV_EPARSE,
+                          "checksum file does not start with 64 hex digits");
+    if (end == DIGEST_HEX_LEN)
+        return 0; /* a bare digest */
+    /* sha256sum: two spaces (text mode) or space + '*' (binary mode), then the name. */
+    if (end < DIGEST_HEX_LEN + 3 || text[DIGEST_HEX_LEN] != ' ' ||
+        (text[DIGEST_HEX_LEN + 1] != ' ' && text[DIGEST_HEX_LEN + 1] != '*'))
+        return omv_seterr(err, errlen, OMV_EPARSE,
+                          "checksum file is not in sha256sum format ('<sha256>  <file>')");
+    name = text + DIGEST_HEX_LEN + 2;
+    name_len = end - DIGEST_HEX_LEN - 2;
+    if (!name_matches(name, name_len, want_name))
+        return omv_seterr(err, errlen, OMV_EPARSE, "checksum file is for '%.*s', not '%s'",
+                          (int)(name_len > 200 ? 200 : name_len), name, want_name);
+    return 0;
+}
