@@ -1000,40 +1000,6 @@ out:
 /* ---- omvdev env -------------------------------------------------------------------------------
  */
 
-static void quote_sh(struct strbuf *sb, const char *s)
-{
-    strbuf_addch(sb, '\'');
-    for (; *s; s++) {
-        if (*s == '\'')
-            strbuf_addstr(sb, "'\\''");
-        else
-            strbuf_addch(sb, *s);
-    }
-    strbuf_addch(sb, '\'');
-}
-
-static void quote_fish(struct strbuf *sb, const char *s)
-{
-    strbuf_addch(sb, '\'');
-    for (; *s; s++) {
-        if (*s == '\'' || *s == '\\')
-            strbuf_addch(sb, '\\');
-        strbuf_addch(sb, *s);
-    }
-    strbuf_addch(sb, '\'');
-}
-
-static void quote_ps(struct strbuf *sb, const char *s)
-{
-    strbuf_addch(sb, '\'');
-    for (; *s; s++) {
-        if (*s == '\'')
-            strbuf_addch(sb, '\'');
-        strbuf_addch(sb, *s);
-    }
-    strbuf_addch(sb, '\'');
-}
-
 int cmd_env(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
     const char *shell = opt_value(&inv->opts, env_opts, "shell");
@@ -1064,38 +1030,11 @@ int cmd_env(struct omv_ctx *ctx, struct omv_invocation *inv)
         warning(ctx, "%s", msg.buf);
         hint(ctx, "omvdev sdk install");
     }
-    sdk_path_prefix(b.sdk_dir.buf, b.sysname, &prefix);
-    if (!strcmp(shell, "fish")) {
-        strbuf_addstr(&out, "set -gx SDK_DIR ");
-        quote_fish(&out, b.sdk_dir.buf);
-        strbuf_addstr(&out, ";\nset -gx PATH");
-        for (char *p = prefix.buf, *c; p; p = c ? c + 1 : NULL) {
-            c = strchr(p, ':');
-            if (c)
-                *c = '\0';
-            strbuf_addch(&out, ' ');
-            quote_fish(&out, p);
-        }
-        strbuf_addstr(&out, " $PATH;\n");
-    } else if (!strcmp(shell, "powershell")) {
-        strbuf_addstr(&out, "$env:SDK_DIR = ");
-        quote_ps(&out, b.sdk_dir.buf);
-        strbuf_addstr(&out, "\n$env:PATH = ");
-        for (char *p = prefix.buf, *c; p; p = c ? c + 1 : NULL) {
-            c = strchr(p, ':');
-            if (c)
-                *c = '\0';
-            quote_ps(&out, p);
-            strbuf_addstr(&out, " + [IO.Path]::PathSeparator + ");
-        }
-        strbuf_addstr(&out, "$env:PATH\n");
-    } else {
-        strbuf_addstr(&out, "export SDK_DIR=");
-        quote_sh(&out, b.sdk_dir.buf);
-        strbuf_addstr(&out, "\nexport PATH=");
-        quote_sh(&out, prefix.buf);
-        strbuf_addstr(&out, "\"${PATH:+:$PATH}\"\n");
-    }
+    sdk_env_script(&out,
+                   !strcmp(shell, "fish")         ? SDK_SHELL_FISH
+                   : !strcmp(shell, "powershell") ? SDK_SHELL_POWERSHELL
+                                                  : SDK_SHELL_SH,
+                   b.sdk_dir.buf, b.sysname);
     out_write(out.buf, out.len);
 out:
     strbuf_release(&out);

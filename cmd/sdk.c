@@ -27,7 +27,7 @@
 
 #define DEFAULT_MIRROR "https://download.openmv.io/sdk"
 
-static const char *const shell_choices[] = {"bash", "zsh", "fish", NULL};
+static const char *const shell_choices[] = {"bash", "zsh", "fish", "powershell", NULL};
 
 static const struct opt install_opts[] = {
     {"version", 0, OPT_VALUE, "V",
@@ -64,7 +64,7 @@ static const struct opt version_opts[] = {
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
-static const struct opt env_opts[] = {
+static const struct opt sdk_env_opts[] = {
     {"version", 0, OPT_VALUE, "V", "SDK version (default: the repository's, then config)", NULL, 0,
      NULL},
     {"dir", 0, OPT_VALUE, "D", "the SDK directory itself", NULL, 0, NULL},
@@ -121,12 +121,12 @@ const struct omv_cmd sdk_subcommands[] = {
      "path never holds half an SDK.",
      remove_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"env", cmd_sdk_env, "print exports for running make by hand",
-     "[--version V] [--dir D] [--shell bash|zsh|fish]",
+     "[--version V] [--dir D] [--shell bash|zsh|fish|powershell]",
      "Print SDK_DIR and PATH exports for the SDK: PATH gets upstream's Makefile order\n"
      "(gcc/bin, llvm/bin, cmake/bin, python/bin, stcubeprog/bin, stedgeai/Utilities/<os>,\n"
      "bin) followed by make/ (tools/ci.sh's), in front of the current PATH.\n"
      "  eval \"$(omvdev sdk env)\"",
-     env_opts, NULL, NULL, 0, COMPLETE_NONE},
+     sdk_env_opts, NULL, NULL, 0, COMPLETE_NONE},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, COMPLETE_NONE},
 };
 
@@ -801,7 +801,7 @@ static int cmd_sdk_verify(struct omv_ctx *ctx, struct omv_invocation *inv)
         json_string(&jw, "version", stamp.buf);
         json_array_begin(&jw, "problems");
     }
-    if (sdk_verify(dir.buf, on_problem, &ui, &vr, err, sizeof(err)) < 0) {
+    if (sdk_verify(dir.buf, 0, on_problem, &ui, &vr, err, sizeof(err)) < 0) {
         error(ctx, "%s", err);
         hint(ctx, "reinstall it: omvdev sdk install --force --version %s", stamp.buf);
         rc = OMV_EXIT_FAILURE;
@@ -874,71 +874,35 @@ out:
     return rc;
 }
 
-/* Single-quote for sh; fish accepts the same quoting except for backslashes. */
-static void shell_quote(struct strbuf *sb, const char *s, bool fish)
-{
-    strbuf_addch(sb, '\'');
-    for (; *s; s++) {
-        if (*s == '\'')
-            strbuf_addstr(sb, fish ? "\\'" : "'\\''");
-        else if (*s == '\\' && fish)
-            strbuf_addstr(sb, "\\\\");
-        else
-            strbuf_addch(sb, *s);
-    }
-    strbuf_addch(sb, '\'');
-}
-
 static int cmd_sdk_env(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
     struct strbuf version = STRBUF_INIT, dir = STRBUF_INIT, stamp = STRBUF_INIT;
-    struct strbuf prefix = STRBUF_INIT, out = STRBUF_INIT, make = STRBUF_INIT;
+    struct strbuf out = STRBUF_INIT;
     const char *shell = opt_value(&inv->opts, inv->cmd->opts, "shell");
     struct utsname u;
     int rc = version_and_dir(ctx, inv, &version, &dir);
-    bool fish;
 
     if (!shell) {
         const char *sh = getenv("SHELL");
 
         shell = sh && strstr(sh, "fish") ? "fish" : "bash";
     }
-    fish = !strcmp(shell, "fish");
     if (rc == 0)
         rc = need_installed(ctx, dir.buf, version.buf, &stamp);
     if (rc)
         goto out;
     if (uname(&u) < 0)
         strcpy(u.sysname, "Linux");
-    sdk_path_prefix(dir.buf, u.sysname, &prefix);
-    fs_path_join(&make, dir.buf, "make");
-    strbuf_addf(&prefix, ":%s", make.buf);
-    if (fish) {
-        strbuf_addstr(&out, "set -gx SDK_DIR ");
-        shell_quote(&out, dir.buf, true);
-        strbuf_addstr(&out, ";\nset -gx PATH");
-        for (char *s = prefix.buf, *c; s; s = c ? c + 1 : NULL) {
-            c = strchr(s, ':');
-            if (c)
-                *c = '\0';
-            strbuf_addch(&out, ' ');
-            shell_quote(&out, s, true);
-        }
-        strbuf_addstr(&out, " $PATH;\n");
-    } else {
-        strbuf_addstr(&out, "export SDK_DIR=");
-        shell_quote(&out, dir.buf, false);
-        strbuf_addstr(&out, "\nexport PATH=");
-        shell_quote(&out, prefix.buf, false);
-        strbuf_addstr(&out, "\"${PATH:+:$PATH}\"\n");
-    }
+    sdk_env_script(&out,
+                   !strcmp(shell, "fish")         ? SDK_SHELL_FISH
+                   : !strcmp(shell, "powershell") ? SDK_SHELL_POWERSHELL
+                                                  : SDK_SHELL_SH,
+                   dir.buf, u.sysname);
     out_write(out.buf, out.len);
 out:
     strbuf_release(&version);
     strbuf_release(&dir);
     strbuf_release(&stamp);
-    strbuf_release(&prefix);
     strbuf_release(&out);
-    strbuf_release(&make);
     return rc;
 }

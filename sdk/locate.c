@@ -128,3 +128,84 @@ void sdk_path_prefix(const char *sdk_dir, const char *sysname, struct strbuf *ou
         fs_path_join(out, sdk_dir, dirs[i] ? dirs[i] : util);
     }
 }
+
+static void quote_sh(struct strbuf *sb, const char *s)
+{
+    strbuf_addch(sb, '\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            strbuf_addstr(sb, "'\\''");
+        else
+            strbuf_addch(sb, *s);
+    }
+    strbuf_addch(sb, '\'');
+}
+
+static void quote_fish(struct strbuf *sb, const char *s)
+{
+    strbuf_addch(sb, '\'');
+    for (; *s; s++) {
+        if (*s == '\'' || *s == '\\')
+            strbuf_addch(sb, '\\');
+        strbuf_addch(sb, *s);
+    }
+    strbuf_addch(sb, '\'');
+}
+
+static void quote_ps(struct strbuf *sb, const char *s)
+{
+    strbuf_addch(sb, '\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            strbuf_addch(sb, '\''); /* '' is a quote inside '...' */
+        strbuf_addch(sb, *s);
+    }
+    strbuf_addch(sb, '\'');
+}
+
+void sdk_env_script(struct strbuf *out, enum sdk_shell shell, const char *sdk_dir,
+                    const char *sysname)
+{
+    struct strbuf prefix = STRBUF_INIT;
+    char *p, *c;
+
+    sdk_path_prefix(sdk_dir, sysname, &prefix);
+    strbuf_addch(&prefix, ':');
+    fs_path_join(&prefix, sdk_dir, "make");
+    switch (shell) {
+    case SDK_SHELL_FISH:
+        strbuf_addstr(out, "set -gx SDK_DIR ");
+        quote_fish(out, sdk_dir);
+        strbuf_addstr(out, ";\nset -gx PATH");
+        for (p = prefix.buf; p; p = c ? c + 1 : NULL) {
+            c = strchr(p, ':');
+            if (c)
+                *c = '\0';
+            strbuf_addch(out, ' ');
+            quote_fish(out, p);
+        }
+        strbuf_addstr(out, " $PATH;\n");
+        break;
+    case SDK_SHELL_POWERSHELL:
+        strbuf_addstr(out, "$env:SDK_DIR = ");
+        quote_ps(out, sdk_dir);
+        strbuf_addstr(out, "\n$env:PATH = ");
+        for (p = prefix.buf; p; p = c ? c + 1 : NULL) {
+            c = strchr(p, ':');
+            if (c)
+                *c = '\0';
+            quote_ps(out, p);
+            strbuf_addstr(out, " + [IO.Path]::PathSeparator + ");
+        }
+        strbuf_addstr(out, "$env:PATH\n");
+        break;
+    case SDK_SHELL_SH:
+        strbuf_addstr(out, "export SDK_DIR=");
+        quote_sh(out, sdk_dir);
+        strbuf_addstr(out, "\nexport PATH=");
+        quote_sh(out, prefix.buf);
+        strbuf_addstr(out, "\"${PATH:+:$PATH}\"\n");
+        break;
+    }
+    strbuf_release(&prefix);
+}

@@ -67,4 +67,20 @@ int sdk_read_stamp(const char *dir, struct strbuf *version, char *err, size_t er
  */
 void sdk_path_prefix(const char *sdk_dir, const char *sysname, struct strbuf *out);
 
+/* The shells `omvdev env` and `omvdev sdk env` write for. */
+enum sdk_shell {
+    SDK_SHELL_SH, /* bash, zsh, sh */
+    SDK_SHELL_FISH,
+    SDK_SHELL_POWERSHELL,
+};
+
+/*
+ * Commands for `shell` that export SDK_DIR and put the SDK in front of PATH:
+ * sdk_path_prefix()'s directories, then <sdk>/make (GNU make 4.4.1, which
+ * upstream's tools/ci.sh also puts on PATH), then the old PATH. Every value
+ * is quoted for the shell.
+ */
+void sdk_env_script(struct strbuf *out, enum sdk_shell shell, const char *sdk_dir,
+                    const char *sysname);
+
 #endif

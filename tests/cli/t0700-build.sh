@@ -300,7 +300,7 @@ out_has "  firmware.bin           976.6 KiB of 1.62 MiB (59 %)"
 
 t "omvdev env: the exports a manual make needs, per shell"
 cp -r "$TEST_DATA/fixture-sdk" "$SDK"
-P="$SDK/gcc/bin:$SDK/llvm/bin:$SDK/cmake/bin:$SDK/python/bin:$SDK/stcubeprog/bin:$SDK/stedgeai/Utilities/linux:$SDK/bin"
+P="$SDK/gcc/bin:$SDK/llvm/bin:$SDK/cmake/bin:$SDK/python/bin:$SDK/stcubeprog/bin:$SDK/stedgeai/Utilities/linux:$SDK/bin:$SDK/make"
 expect 0 env --shell bash
 printf "export SDK_DIR='%s'\nexport PATH='%s'\"\${PATH:+:\$PATH}\"\n" "$SDK" "$P" >"$TMPD/want"
 same_file "$out" "$TMPD/want"
@@ -312,7 +312,7 @@ t "fish"
 expect 0 env --shell fish
 out_has "set -gx SDK_DIR '$SDK';"
 out_has "set -gx PATH '$SDK/gcc/bin' '$SDK/llvm/bin'"
-out_has "'$SDK/bin' \$PATH;"
+out_has "'$SDK/bin' '$SDK/make' \$PATH;"
 if command -v fish >/dev/null; then
     fish -c "source $out; echo \$SDK_DIR; command -v arm-none-eabi-gcc" >"$TMPD/fish" 2>&1
     grep -qx "$SDK/gcc/bin/arm-none-eabi-gcc" "$TMPD/fish" && pass || fail "fish did not take it"
@@ -323,7 +323,7 @@ out_has "export SDK_DIR='$SDK'"
 expect 0 env --shell powershell
 out_has "\$env:SDK_DIR = '$SDK'"
 out_has "\$env:PATH = '$SDK/gcc/bin' + [IO.Path]::PathSeparator + '$SDK/llvm/bin'"
-out_has "'$SDK/bin' + [IO.Path]::PathSeparator + \$env:PATH"
+out_has "'$SDK/make' + [IO.Path]::PathSeparator + \$env:PATH"
 expect 2 env --shell tcsh
 err_has "invalid value 'tcsh' for '--shell' (expected bash, zsh, fish or powershell)"
 t "env without the SDK still prints, with a warning"

@@ -94,6 +94,28 @@ err_has "expected 'install'"
 expect 2 udev instal
 err_has "unknown action 'instal': expected 'install'"
 
+t "an SDK omvdev installed is checked against its manifest (sizes), a damaged one fails"
+if command -v xz >/dev/null; then
+    mkdir -p "$TMPD/pack"
+    cp -r "$TEST_DATA/fixture-sdk" "$TMPD/pack/openmv-sdk-1.6.0-linux-x86_64"
+    tar -C "$TMPD/pack" -cf - openmv-sdk-1.6.0-linux-x86_64 | xz -1 >"$TMPD/sdk.tar.xz"
+    (cd "$TMPD" && sha256sum sdk.tar.xz >sdk.tar.xz.sha256)
+    (cd "$FW" && "$OMVDEV" sdk install --from "$TMPD/sdk.tar.xz" --force -q) && pass || fail "sdk install"
+    cd "$FW"
+    run doctor
+    line ok sdk-verify
+    out_has "files as installed (sizes; 'omvdev sdk verify' hashes them)"
+    printf 'more' >>"$SDK/gcc/bin/arm-none-eabi-gcc"
+    run doctor
+    [ "$code" -eq 1 ] && pass || fail "exit $code"
+    line fail sdk-verify
+    out_has "1 of "
+    out_has "files missing or changed"
+    rm -rf "$SDK"
+    cp -r "$TEST_DATA/fixture-sdk" "$SDK"
+    cd "$TMPD"
+fi
+
 t "udev not running"
 run doctor
 line warn udev-running
@@ -107,8 +129,9 @@ cd "$FW"
 run doctor
 line ok sdk-installed
 line ok sdk-stamp
-line skip sdk-verify
-out_has "'omvdev sdk verify' is not available in this build"
+line warn sdk-verify
+out_has "installed without omvdev (no manifest): its files cannot be checked"
+out_has "fix: omvdev sdk install --force (a reinstall that records a manifest)"
 run doctor --quick
 line skip sdk-verify
 out_has "--quick: not run"
