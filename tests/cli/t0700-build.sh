@@ -74,11 +74,33 @@ err_has "omvdev: error: the OpenMV SDK in '$SDK' is version 1.5.0, but this repo
 err_has "hint: install it: omvdev sdk install"
 [ ! -e build ] && pass || fail "build/ was created"
 
-t "--install-sdk runs 'omvdev sdk install --version 1.6.0' (absent in this build: its error shows)"
+t "--install-sdk over a directory holding another version: sdk install refuses, nothing is built"
 expect 1 build -t OPENMV4 --install-sdk
+err_has "holds SDK 1.5.0, not 1.6.0"
+err_has "hint: replace it: omvdev sdk install --force"
+[ ! -e build ] && pass || fail "build/ was created"
+
+t "--install-sdk runs 'omvdev sdk install --version 1.6.0': with no way to the SDK its error shows"
+rm -rf "$SDK"
+OMVDEV_SDK_MIRROR="file://$TMPD/no-mirror" expect 1 build -t OPENMV4 --install-sdk
 err_has "installing it"
 err_has "'omvdev sdk install --version 1.6.0' failed"
 [ ! -e build ] && pass || fail "build/ was created"
+[ ! -e "$SDK" ] && pass || fail "a half SDK was left behind"
+
+t "--install-sdk from a mirror: the SDK is installed, then the board is built"
+if command -v xz >/dev/null; then
+    mkdir -p "$TMPD/pack" "$TMPD/mirror"
+    cp -r "$TEST_DATA/fixture-sdk" "$TMPD/pack/openmv-sdk-1.6.0-linux-x86_64"
+    tar -C "$TMPD/pack" -cf - openmv-sdk-1.6.0-linux-x86_64 | xz -1 >"$TMPD/mirror/openmv-sdk-1.6.0-linux-x86_64.tar.xz"
+    (cd "$TMPD/mirror" && sha256sum openmv-sdk-1.6.0-linux-x86_64.tar.xz >openmv-sdk-1.6.0-linux-x86_64.tar.xz.sha256)
+    OMVDEV_SDK_MIRROR="file://$TMPD/mirror" expect 0 build -t OPENMV4 --install-sdk
+    err_has "installing it"
+    [ "$(cat "$SDK/sdk.version")" = 1.6.0 ] && pass || fail "no stamp"
+    out_has "firmware.bin"
+    "$OMVDEV" sdk verify >/dev/null 2>&1 && pass || fail "the installed SDK does not verify"
+    rm -rf build "$SDK"
+fi
 
 t "SDK_DIR in the environment wins, as with upstream's SDK_DIR ?="
 fresh
