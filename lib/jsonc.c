@@ -877,6 +877,32 @@ static void new_array_member(struct strbuf *out, const char *key, const char *co
     strbuf_addstr(out, n ? "\n]" : "]");
 }
 
+/*
+ * The end of a merge into the root's array `array_key`: append the new items
+ * to the array (arr), or add the array with them when the root has none, then
+ * write the result - the old text itself when nothing changed.
+ */
+static void finish_array_merge(struct jsonc_edits *e, struct base *b, const struct jsonc_node *arr,
+                               const char *array_key, const char *const *append, size_t nr_append,
+                               const char *old, size_t len, struct strbuf *out)
+{
+    if (nr_append && arr) {
+        jsonc_append(e, &b->doc, arr, &b->style, append, nr_append);
+    } else if (nr_append) {
+        struct strbuf member = STRBUF_INIT;
+        const char *one;
+
+        new_array_member(&member, array_key, append, nr_append, &b->style);
+        one = member.buf;
+        jsonc_append(e, &b->doc, b->doc.root, &b->style, &one, 1);
+        strbuf_release(&member);
+    }
+    if (e->nr == 0 && b->text.len == len)
+        strbuf_add(out, old, len);
+    else
+        jsonc_edits_apply(e, b->text.buf, b->text.len, out);
+}
+
 static int parse_item(const char *json, struct jsonc_doc *doc, const char *id_key, const char **id,
                       char *err, size_t errlen)
 {
@@ -996,21 +1022,7 @@ int jsonc_merge_array(const char *old, size_t len, const char *name, const char 
             strbuf_release(&repl);
         }
     }
-    if (nr_append && arr) {
-        jsonc_append(&e, &b.doc, arr, &b.style, append, nr_append);
-    } else if (nr_append) {
-        struct strbuf member = STRBUF_INIT;
-        const char *one;
-
-        new_array_member(&member, array_key, append, nr_append, &b.style);
-        one = member.buf;
-        jsonc_append(&e, &b.doc, b.doc.root, &b.style, &one, 1);
-        strbuf_release(&member);
-    }
-    if (e.nr == 0 && b.text.len == len)
-        strbuf_add(out, old, len);
-    else
-        jsonc_edits_apply(&e, b.text.buf, b.text.len, out);
+    finish_array_merge(&e, &b, arr, array_key, append, nr_append, old, len, out);
 out:
     for (size_t i = 0; i < n; i++)
         free(owned[i]);
@@ -1060,21 +1072,7 @@ int jsonc_merge_strings(const char *old, size_t len, const char *name, const cha
         quoted[i] = strbuf_detach(&q, NULL);
         append[nr_append++] = quoted[i];
     }
-    if (nr_append && arr) {
-        jsonc_append(&e, &b.doc, arr, &b.style, append, nr_append);
-    } else if (nr_append) {
-        struct strbuf member = STRBUF_INIT;
-        const char *one;
-
-        new_array_member(&member, array_key, append, nr_append, &b.style);
-        one = member.buf;
-        jsonc_append(&e, &b.doc, b.doc.root, &b.style, &one, 1);
-        strbuf_release(&member);
-    }
-    if (e.nr == 0 && b.text.len == len)
-        strbuf_add(out, old, len);
-    else
-        jsonc_edits_apply(&e, b.text.buf, b.text.len, out);
+    finish_array_merge(&e, &b, arr, array_key, append, nr_append, old, len, out);
 out:
     for (size_t i = 0; i < n; i++)
         free(quoted[i]);
