@@ -249,7 +249,7 @@ static int parse_string(struct parser *p, char **out, size_t *out_len)
             strbuf_addch(&sb, '\t');
             break;
         case 'u': {
-            unsigned cp, lo;
+            unsigned cp = 0, lo = 0;
 
             rc = read_hex4(p, p->pos + 2, &cp);
             if (rc < 0)
@@ -960,7 +960,7 @@ int jsonc_merge_array(const char *old, size_t len, const char *name, const char 
         const struct jsonc_node *found = NULL, *foreign = NULL;
         struct strbuf pretty = STRBUF_INIT;
         char new_hash[17], cur_hash[17], rec_hash[17];
-        const char *id;
+        const char *id = NULL;
         size_t id_len;
 
         rc = parse_item(items[i].json, &gen, id_key, &id, err, errlen);
