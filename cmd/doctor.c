@@ -292,10 +292,10 @@ static void check_sdk_verify(struct doctor *d, struct check_result *r)
         set(r, CHECK_FAIL, "omvdev sdk install --force", "%s", err);
     else if (vr.missing || vr.changed)
         set(r, CHECK_FAIL, "omvdev sdk install --force (omvdev sdk verify lists them)",
-            "%llu of %llu files missing or changed", (unsigned long long)(vr.missing + vr.changed),
-            (unsigned long long)vr.checked);
+            "%llu of %llu entries missing or changed",
+            (unsigned long long)(vr.missing + vr.changed), (unsigned long long)vr.checked);
     else
-        set(r, CHECK_OK, NULL, "%llu files as installed (sizes; 'omvdev sdk verify' hashes them)",
+        set(r, CHECK_OK, NULL, "%llu entries as installed (sizes; 'omvdev sdk verify' hashes them)",
             (unsigned long long)vr.checked);
 }
 

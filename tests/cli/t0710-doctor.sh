@@ -104,13 +104,13 @@ if command -v xz >/dev/null; then
     cd "$FW"
     run doctor
     line ok sdk-verify
-    out_has "files as installed (sizes; 'omvdev sdk verify' hashes them)"
+    out_has "entries as installed (sizes; 'omvdev sdk verify' hashes them)"
     printf 'more' >>"$SDK/gcc/bin/arm-none-eabi-gcc"
     run doctor
     [ "$code" -eq 1 ] && pass || fail "exit $code"
     line fail sdk-verify
     out_has "1 of "
-    out_has "files missing or changed"
+    out_has "entries missing or changed"
     rm -rf "$SDK"
     cp -r "$TEST_DATA/fixture-sdk" "$SDK"
     cd "$TMPD"
