@@ -86,6 +86,7 @@ struct flash_run {
     bool rom;          /* through the ST system bootloader */
     bool dfuse;        /* DfuSe addressing */
     bool verify, skip_unchanged, mass_erase, no_reset;
+    bool all; /* --all: a summary table however many devices were found */
     enum show show;
     pthread_mutex_t lock; /* the display and stdout/stderr, shared by the jobs */
     struct progress bar;
@@ -403,6 +404,8 @@ static int find_devices(struct flash_run *r, const char *serial, bool all, doubl
 
     usb_id_str(r->usb, id, sizeof(id));
     for (;;) {
+        /* Cameras in their firmware count only where SYS_BOOT can move them. */
+        bool can_boot = r->t->method == TARGET_METHOD_OPENMV_DFU && !r->rom;
         size_t found = 0, app = 0, back = 0;
 
         if (usb_list(r->u, devs, nr, err, sizeof(err)) < 0) {
@@ -419,7 +422,7 @@ static int find_devices(struct flash_run *r, const char *serial, bool all, doubl
                     picked[found] = i;
                 found++;
                 back += d->serial && booted_has(&booted, d->serial);
-            } else if (!r->rom && usb_id_is(r->t->app_usb, d->vid, d->pid)) {
+            } else if (can_boot && usb_id_is(r->t->app_usb, d->vid, d->pid)) {
                 app++;
             }
         }
@@ -470,7 +473,7 @@ static int find_devices(struct flash_run *r, const char *serial, bool all, doubl
             rc = OMV_EXIT_USAGE;
             goto out;
         }
-        for (size_t i = 0; i < *nr && r->t->method == TARGET_METHOD_OPENMV_DFU && !r->rom; i++) {
+        for (size_t i = 0; i < *nr && can_boot; i++) {
             const struct usb_device_info *d = &(*devs)[i];
             const char *who = d->serial ? d->serial : d->port_path;
 
@@ -725,6 +728,7 @@ static void *job_main(void *arg)
     struct usb_dfu *h = NULL;
     struct dfu_dev dev;
     char leave_err[512];
+    const struct flash_step *failed = NULL; /* the step that failed, for the message */
     size_t step = 0;
     int rc;
 
@@ -747,8 +751,10 @@ static void *job_main(void *arg)
 
         job_step_begin(j, s->label);
         rc = run_step(j, &dev, s, &how);
-        if (rc)
+        if (rc) {
+            failed = s;
             break;
+        }
         job_step_end(j, s, how, progress_now_ms() - t0);
         if (!strcmp(how, "unchanged")) {
             j->skipped++;
@@ -791,11 +797,14 @@ static void *job_main(void *arg)
         }
     }
     if (rc) {
-        const struct flash_step *s = step < plan->nr ? &plan->steps[step] : NULL;
         char msg[sizeof(j->err)];
 
         memcpy(msg, j->err, sizeof(msg));
-        snprintf(j->err, sizeof(j->err), "%s%s%s", s ? s->label : "", s ? ": " : "", msg);
+        snprintf(j->err, sizeof(j->err), "%s%s%s",
+                 failed                       ? failed->label
+                 : r->mass_erase && step == 0 ? "mass erase"
+                                              : "",
+                 failed || (r->mass_erase && step == 0) ? ": " : "", msg);
         j->rc = OMV_EXIT_DEVICE;
     }
     usb_dfu_close(h);
@@ -878,7 +887,7 @@ static void print_summary(struct flash_run *r)
         json_array_end(&jw);
         json_object_end(&jw);
         out_write(out.buf, out.len);
-    } else if (r->nr_jobs > 1) {
+    } else if (r->nr_jobs > 1 || r->all) {
         strbuf_addf(&out, "%-16s %-10s %-7s %8s  %s\n", "DEVICE", "PORT", "RESULT", "TIME",
                     "DETAIL");
         for (size_t i = 0; i < r->nr_jobs; i++) {
@@ -1102,6 +1111,7 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     r.skip_unchanged = opt_count(&inv->opts, o, "skip-unchanged") > 0;
     r.mass_erase = opt_count(&inv->opts, o, "mass-erase") > 0;
     r.no_reset = opt_count(&inv->opts, o, "no-reset") > 0;
+    r.all = all;
     pthread_mutex_init(&r.lock, NULL);
 
     rc = read_options(ctx, inv, &po, &wait_s);

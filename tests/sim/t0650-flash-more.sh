@@ -121,6 +121,14 @@ erased "$S/N2/internal.bin" 0 $((0x20000)) && pass || fail "N2's bootloader touc
 expect 2 -C "$repo" flash -t OPENMV4 --all --serial X --dry-run
 err_has "--all and --serial exclude each other"
 
+t "--all does not wait for cameras it cannot switch (an Arduino board running its sketch)"
+cp "$bin/firmware.bin" "$bin/romfs0.img" "$repo/build/ARDUINO_PORTENTA_H7/bin/"
+sim --device arduino:PORTENTA,serial=Q1 --device usb:2341:045B,serial=Q2 --state "$S" -- \
+    "$OMVDEV" -C "$repo" flash -t ARDUINO_PORTENTA_H7 --all --wait 5
+[ "$code" -eq 0 ] && pass || fail "exit $code"
+out_has "1 of 1 camera flashed"
+if grep -q "only .* reached the bootloader" "$err"; then fail "it waited for the sketch"; else pass; fi
+
 t "--json: newline-delimited progress, step and summary events on stdout"
 sim --device openmv-bl:OPENMV4,serial=J1 --state "$S" -- \
     "$OMVDEV" --json -C "$repo" flash -t OPENMV4
