@@ -1027,8 +1027,8 @@ static int flash_with_tool(struct omv_ctx *ctx, struct omv_invocation *inv, cons
     }
     /* --wait, given on the command line, bounds how long the tool may take. */
     if (opt_count(&inv->opts, o, "wait") &&
-        parse_number(opt_value(&inv->opts, o, "wait"), 3600, &wait_s) < 0) {
-        rc = usage_error(ctx, inv, "--wait takes whole seconds from 0 to 3600");
+        (parse_number(opt_value(&inv->opts, o, "wait"), 3600, &wait_s) < 0 || wait_s < 1)) {
+        rc = usage_error(ctx, inv, "--wait takes whole seconds from 1 to 3600");
         goto out;
     }
     if (opt_count(&inv->opts, o, "dry-run")) {

@@ -42,7 +42,7 @@ int cmd_flash_swd(struct omv_ctx *ctx, struct omv_invocation *inv)
     struct runner_argv argv = RUNNER_ARGV_INIT;
     struct runner_image *imgs = NULL;
     char **paths = NULL;
-    char script_path[] = "/tmp/omvdev-jlink-XXXXXX";
+    struct strbuf script_path = STRBUF_INIT;
     int script_fd = -1;
     const struct target *t;
     unsigned long speed = 4000;
@@ -65,19 +65,13 @@ int cmd_flash_swd(struct omv_ctx *ctx, struct omv_invocation *inv)
             return usage_error(ctx, inv, "--speed takes kHz from 1 to 100000, not '%s'", speed_s);
     }
     /* --wait, when given on the command line, limits how long the probe tool may take. */
-    {
-        int i = 0;
+    if (opt_count(&inv->opts, o, "wait")) {
+        char *end;
+        long v = strtol(opt_value(&inv->opts, o, "wait"), &end, 10);
 
-        for (; o[i].name && strcmp(o[i].name, "wait"); i++)
-            ;
-        if (o[i].name && inv->opts.count[i] && !inv->opts.origin[i]) {
-            char *end;
-            long v = strtol(inv->opts.value[i], &end, 10);
-
-            if (*end || v < 1 || v > 3600)
-                return usage_error(ctx, inv, "--wait takes whole seconds from 1 to 3600");
-            timeout_s = (int)v;
-        }
+        if (*end || v < 1 || v > 3600)
+            return usage_error(ctx, inv, "--wait takes whole seconds from 1 to 3600");
+        timeout_s = (int)v;
     }
     if (!tname)
         return usage_error(ctx, inv,
@@ -154,20 +148,23 @@ int cmd_flash_swd(struct omv_ctx *ctx, struct omv_invocation *inv)
             strbuf_addstr(&prog, "JLinkExe");
         }
         if (!dry) {
-            script_fd = mkstemp(script_path);
+            const char *tmp = getenv("TMPDIR");
+
+            strbuf_addf(&script_path, "%s/omvdev-jlink-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+            script_fd = mkstemp(script_path.buf);
             if (script_fd < 0) {
-                rc = (error(ctx, "cannot create '%s': %s", script_path, strerror(errno)),
+                rc = (error(ctx, "cannot create '%s': %s", script_path.buf, strerror(errno)),
                       OMV_EXIT_FAILURE);
                 goto out;
             }
         }
-        if (runner_jlink_flash(&argv, &script, prog.buf, dry ? "SCRIPT" : script_path,
+        if (runner_jlink_flash(&argv, &script, prog.buf, dry ? "SCRIPT" : script_path.buf,
                                t->jlink_device, (unsigned)speed, imgs, n, err, sizeof(err)) < 0) {
             rc = (error(ctx, "%s", err), OMV_EXIT_FAILURE);
             goto out;
         }
         if (!dry && (write(script_fd, script.buf, script.len) != (ssize_t)script.len)) {
-            rc = (error(ctx, "cannot write '%s': %s", script_path, strerror(errno)),
+            rc = (error(ctx, "cannot write '%s': %s", script_path.buf, strerror(errno)),
                   OMV_EXIT_FAILURE);
             goto out;
         }
@@ -249,8 +246,9 @@ int cmd_flash_swd(struct omv_ctx *ctx, struct omv_invocation *inv)
 out:
     if (script_fd >= 0) {
         close(script_fd);
-        unlink(script_path);
+        unlink(script_path.buf);
     }
+    strbuf_release(&script_path);
     for (size_t i = 0; paths && i < n; i++)
         free(paths[i]);
     free(paths);

@@ -52,5 +52,7 @@ err_has "cannot open '$uf2'"
 err_has "hint: build it first (omvdev build -t ARDUINO_NANO_RP2040_CONNECT)"
 expect 2 -C "$repo" flash -t ARDUINO_NANO_33_BLE_SENSE --verify
 err_has "ARDUINO_NANO_33_BLE_SENSE is flashed with bossac: only --firmware, --wait and --dry-run apply"
+expect 2 -C "$repo" flash -t ARDUINO_NANO_33_BLE_SENSE --wait 0
+err_has "--wait takes whole seconds from 1 to 3600"
 
 finish
