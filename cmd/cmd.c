@@ -97,6 +97,21 @@ const char *color_reset(const struct omv_ctx *ctx)
     return ctx->color_out ? RESET : "";
 }
 
+int exit_status_for(int err)
+{
+    switch (omv_err_class(err)) {
+    case OMV_CLASS_OK:
+        return OMV_EXIT_OK;
+    case OMV_CLASS_USAGE:
+        return OMV_EXIT_USAGE;
+    case OMV_CLASS_DEVICE:
+        return OMV_EXIT_DEVICE;
+    case OMV_CLASS_FAILURE:
+        break;
+    }
+    return OMV_EXIT_FAILURE;
+}
+
 int usage_error(struct omv_ctx *ctx, const struct omv_invocation *inv, const char *fmt, ...)
 {
     va_list ap;

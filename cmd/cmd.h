@@ -100,6 +100,10 @@ int usage_error(struct omv_ctx *ctx, const struct omv_invocation *inv, const cha
 
 /* ---- shared helpers ------------------------------------------------------ */
 
+/* The exit status for an error code from below cmd/, chosen by its class
+ * (omv_err_class), never by its message: usage 2, device 3, otherwise 1. */
+int exit_status_for(int err);
+
 /* The board database, loaded once; NULL after printing an error. */
 const struct target_db *ctx_targets(struct omv_ctx *ctx);
 

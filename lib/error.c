@@ -21,8 +21,40 @@ const char *omv_strerror(int err)
         return "invalid value";
     case OMV_ENOTREPO:
         return "not inside an openmv firmware repository";
+    case OMV_EDEVICE:
+        return "device error";
+    case OMV_EPERM:
+        return "permission denied";
+    case OMV_ENOSPC:
+        return "no space left on device";
+    case OMV_ENET:
+        return "network error";
+    case OMV_ETIMEOUT:
+        return "timed out";
+    case OMV_EINTR:
+        return "interrupted";
+    case OMV_EUSAGE:
+        return "invalid request";
+    case OMV_ETOOBIG:
+        return "input too large";
     }
     return "unknown error";
+}
+
+enum omv_err_class omv_err_class(int err)
+{
+    switch (err) {
+    case OMV_OK:
+        return OMV_CLASS_OK;
+    case OMV_EINVAL:
+    case OMV_EUSAGE:
+    case OMV_ENOTREPO:
+        return OMV_CLASS_USAGE;
+    case OMV_EDEVICE:
+    case OMV_ETIMEOUT:
+        return OMV_CLASS_DEVICE;
+    }
+    return OMV_CLASS_FAILURE;
 }
 
 int omv_seterr(char *err, size_t errlen, int code, const char *fmt, ...)

@@ -21,7 +21,25 @@ enum omv_err {
     OMV_EPARSE = -3,   /* malformed input: the buffer says file:line */
     OMV_EINVAL = -4,   /* a value is out of range or of the wrong kind */
     OMV_ENOTREPO = -5, /* not inside an openmv firmware repository */
+    OMV_EDEVICE = -6,  /* a device is absent, refused a request or failed (USB, DFU) */
+    OMV_EPERM = -7,    /* permission denied (a file, a USB device, a container engine) */
+    OMV_ENOSPC = -8,   /* no space left on a file system; the buffer names the directory */
+    OMV_ENET = -9,     /* a network transfer failed; retrying may help */
+    OMV_ETIMEOUT = -10, /* a device or program did not answer in time */
+    OMV_EINTR = -11,   /* interrupted by a signal (Ctrl-C, SIGTERM) */
+    OMV_EUSAGE = -12,  /* the request itself is wrong (bad option value, unknown board) */
+    OMV_ETOOBIG = -13, /* input over a size bound (a file, a header, a line) */
 };
+
+/* The class an error code belongs to, for choosing an exit status or a hint
+ * without reading the message text. */
+enum omv_err_class {
+    OMV_CLASS_OK,      /* OMV_OK */
+    OMV_CLASS_USAGE,   /* the request is wrong: fix the command line or config */
+    OMV_CLASS_FAILURE, /* the command ran and failed */
+    OMV_CLASS_DEVICE,  /* a device was absent or failed */
+};
+enum omv_err_class omv_err_class(int err);
 
 /* Text for every code; "unknown error" for anything else. */
 const char *omv_strerror(int err);

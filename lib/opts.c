@@ -253,3 +253,43 @@ const char *const *opt_values(const struct opt_result *r, const struct opt *opts
 
     return v ? v : none;
 }
+
+int opt_number(const char *what, const char *s, uint64_t min, uint64_t max, uint64_t *out,
+               char *err, size_t errlen)
+{
+    uint64_t v = 0;
+    unsigned base = 10;
+    const char *p = s;
+    bool any = false;
+
+    if (!p)
+        goto bad;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    }
+    for (; *p; p++) {
+        unsigned d;
+
+        if (*p >= '0' && *p <= '9')
+            d = (unsigned)(*p - '0');
+        else if (base == 16 && *p >= 'a' && *p <= 'f')
+            d = (unsigned)(*p - 'a' + 10);
+        else if (base == 16 && *p >= 'A' && *p <= 'F')
+            d = (unsigned)(*p - 'A' + 10);
+        else
+            goto bad;
+        if (v > (UINT64_MAX - d) / base)
+            goto bad;
+        v = v * base + d;
+        any = true;
+    }
+    if (!any || v < min || v > max)
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    return omv_seterr(err, errlen, OMV_EUSAGE,
+                      "invalid value '%s' for %s: expected a number from %llu to %llu",
+                      s ? s : "", what, (unsigned long long)min, (unsigned long long)max);
+}

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum opt_kind {
     OPT_FLAG,  /* --name, counted */
@@ -87,5 +88,15 @@ const struct opt *opt_find(const struct opt *opts, const char *name);
 const char *opt_value(const struct opt_result *r, const struct opt *opts, const char *name);
 unsigned opt_count(const struct opt_result *r, const struct opt *opts, const char *name);
 const char *const *opt_values(const struct opt_result *r, const struct opt *opts, const char *name);
+
+/*
+ * The one number parser for option and config values: decimal or 0x-prefixed
+ * hexadecimal, no sign, no octal, no trailing text, within [min, max].
+ * `what` names the value in the message ("--wait", "sdk.retries at FILE:3"):
+ * "invalid value 'x' for --wait: expected a number from 0 to 3600".
+ * Returns 0 or OMV_EUSAGE.
+ */
+int opt_number(const char *what, const char *s, uint64_t min, uint64_t max, uint64_t *out,
+               char *err, size_t errlen);
 
 #endif
