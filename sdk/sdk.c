@@ -364,7 +364,7 @@ struct pipeline {
     struct ring ring;
     struct digest hash;
     struct xz_dec xz;
-    uint8_t *in, *out;
+    uint8_t *in;
     const uint8_t *in_next;
     size_t in_len;
     bool in_eof;
@@ -383,12 +383,14 @@ struct pipeline {
     bool xz_truncated; /* the stream ended before the xz end */
 };
 
-static int pipe_read(void *ud, const void **buf, size_t *len)
+/* The extractor's reader: decode the ring's bytes into its buffer. */
+static int pipe_read(void *ud, void *buf, size_t cap, size_t *len)
 {
     struct pipeline *p = ud;
+    size_t have = 0;
 
     *len = 0;
-    for (int idle = 0;; idle++) {
+    for (int idle = 0; have < cap; idle++) {
         size_t n = 0;
         int rc;
 
@@ -399,27 +401,25 @@ static int pipe_read(void *ud, const void **buf, size_t *len)
                 p->in_eof = true;
         }
         if (p->xz.ended && p->in_len == 0 && p->in_eof)
-            return 0;
-        rc = xz_dec_run(&p->xz, &p->in_next, &p->in_len, p->in_eof, p->out, CHUNK_SIZE, &n, p->rerr,
-                        sizeof(p->rerr));
+            break;
+        rc = xz_dec_run(&p->xz, &p->in_next, &p->in_len, p->in_eof, (uint8_t *)buf + have,
+                        cap - have, &n, p->rerr, sizeof(p->rerr));
         if (rc < 0) {
-            p->xz_truncated = p->in_eof && !p->xz.ended && strstr(p->rerr, "truncated");
+            p->xz_truncated = p->xz.truncated;
             p->reader_rc = rc;
             return rc;
         }
-        if (n) {
-            *buf = p->out;
-            *len = n;
-            return 0;
-        }
-        if (p->xz.ended && p->in_len == 0 && !p->in_eof)
-            continue; /* look for garbage after the end */
+        have += n;
+        if (n)
+            idle = 0;
         if (idle > 1000000) {
             p->reader_rc = omv_seterr(p->rerr, sizeof(p->rerr), OMV_EPARSE,
                                       "the xz decoder makes no progress");
             return p->reader_rc;
         }
     }
+    *len = have;
+    return 0;
 }
 
 static void *extractor_main(void *ud)
@@ -443,7 +443,6 @@ static int pipeline_start(struct pipeline *p, const struct sdk_install_opts *o, 
     ring_init(&p->ring, RING_SIZE);
     digest_init(&p->hash);
     p->in = xmalloc(CHUNK_SIZE);
-    p->out = xmalloc(CHUNK_SIZE);
     p->dest = dest;
     p->manifest = manifest;
     p->xopts.max_bytes = o->max_unpacked;
@@ -492,7 +491,6 @@ static void pipeline_release(struct pipeline *p)
     digest_release(&p->hash);
     xz_dec_release(&p->xz);
     free(p->in);
-    free(p->out);
 }
 
 /* ---- one install attempt ---------------------------------------------------- */
@@ -977,7 +975,7 @@ int sdk_install(const struct sdk_install_opts *o, struct sdk_install_result *res
                                  strerror(errno)));
             goto out;
         }
-        manifest = fopen(p.manifest.buf, "we");
+        manifest = fopen(p.manifest.buf, "w+e");
         if (!manifest) {
             rc = fail(res, SDK_FAIL_FS,
                       omv_seterr(err, errlen, OMV_EIO, "cannot create '%s': %s", p.manifest.buf,
