@@ -236,6 +236,24 @@ static void leftovers_aside(const char *parent, const char *base, struct strbuf 
     strbuf_release(&to);
 }
 
+/* Rename path aside as ".<base>.trash-<pid>-<n>"; 0 when it is gone from path. */
+static int move_to_trash(const char *path, const char *parent, const char *base)
+{
+    struct strbuf to = STRBUF_INIT;
+    int rc = -1;
+
+    for (unsigned n = 0; rc < 0 && n < 100; n++) {
+        strbuf_reset(&to);
+        strbuf_addf(&to, "%s/.%s.trash-%ld-x%u", parent, base, (long)getpid(), n);
+        if (rename(path, to.buf) == 0)
+            rc = 0;
+        else if (errno != EEXIST && errno != ENOTEMPTY)
+            break;
+    }
+    strbuf_release(&to);
+    return rc;
+}
+
 /* The background removal of the trash: at the lowest priority, so that it
  * takes the CPU only when the install leaves it idle (a throttled download). */
 struct reaper {
@@ -1535,6 +1553,10 @@ static void install_release(struct install *t, int rc)
 
     attempt_end(t);
     if (rc < 0) {
+        /* After a resumable failure the rerun comes soon: its reaper removes
+         * the partial tree in the background, so neither run waits for it. */
+        if (p->staging.len && t->keep_part)
+            move_to_trash(p->staging.buf, p->rparent.buf, p->base.buf);
         if (p->staging.len)
             sdk_remove_tree(p->staging.buf, NULL, 0);
         if (p->manifest.len)
@@ -1839,6 +1861,15 @@ int sdk_remove(const char *dir, char *err, size_t errlen)
         goto out;
     }
     rc = sdk_remove_tree(old.buf, err, errlen);
+    if (rc == 0) {
+        struct strbuf trash = STRBUF_INIT;
+
+        /* What killed or interrupted installs left beside it goes too. */
+        leftovers_aside(parent.buf, base.buf, &trash);
+        for (size_t i = 0; i < trash.len; i += strlen(trash.buf + i) + 1)
+            sdk_remove_tree(trash.buf + i, NULL, 0);
+        strbuf_release(&trash);
+    }
 out:
     lock_release(lock.buf, fd);
     strbuf_release(&parent);

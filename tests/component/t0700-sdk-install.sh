@@ -458,10 +458,12 @@ wait $cpid
 grep -q "error: interrupted" "$TMPD/c.err" && pass || fail "no 'interrupted': $(cat "$TMPD/c.err")"
 nothing_at_dest
 part_kept
+no_lock
 install 0 --mirror "$base"
 err_has "resuming after the"
 same_tree
 no_lock
+if ls -A "$HOME" | grep -q 'trash\|staging'; then fail "the interrupted tree stayed: $(ls -A "$HOME")"; else pass; fi
 
 # ---- TLS ------------------------------------------------------------------------
 
