@@ -371,6 +371,10 @@ static void failure_hint(struct omv_ctx *ctx, const struct sdk_install_opts *o,
         else
             hint(ctx, "free space there, then run 'omvdev sdk install' again");
         break;
+    case SDK_FAIL_REFUSED:
+        hint(ctx, "the mirror redirects to plain http://: use an https:// mirror, or pin the "
+                  "checksum: --sha256 <64 hex digits>");
+        break;
     case SDK_FAIL_PATH:
         hint(ctx, "install into a shorter path: omvdev sdk install --dir D (or set [sdk] root)");
         break;
@@ -548,7 +552,7 @@ static int report_failed(struct omv_ctx *ctx, const struct sdk_install_opts *io,
 
     error(ctx, "%s", err);
     if (res->failure != SDK_FAIL_USAGE && res->failure != SDK_FAIL_EXISTS &&
-        res->failure != SDK_FAIL_PATH)
+        res->failure != SDK_FAIL_PATH && res->failure != SDK_FAIL_REFUSED)
         note(ctx, "nothing was changed in %s", io->dir);
     failure_hint(ctx, io, res, part);
     if (ctx->json) {
@@ -557,8 +561,14 @@ static int report_failed(struct omv_ctx *ctx, const struct sdk_install_opts *io,
         json_line_end(&json);
     }
     strbuf_release(&json);
-    return res->failure == SDK_FAIL_USAGE || res->failure == SDK_FAIL_PATH ? OMV_EXIT_USAGE
-                                                                           : OMV_EXIT_FAILURE;
+    switch (res->failure) {
+    case SDK_FAIL_USAGE:
+    case SDK_FAIL_PATH:
+    case SDK_FAIL_REFUSED:
+        return OMV_EXIT_USAGE;
+    default:
+        return OMV_EXIT_FAILURE;
+    }
 }
 
 /* The transaction, with Ctrl-C and SIGTERM rolling it back. */

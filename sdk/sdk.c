@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RING_SIZE  ((size_t)2 << 20)
+#define RING_SIZE  ((size_t)1 << 20)
 #define CHUNK_SIZE ((size_t)256 << 10)
 
 void sdk_install_opts_init(struct sdk_install_opts *o)
@@ -842,7 +842,7 @@ static enum sdk_failure download_failure(const struct attempt *a, const struct f
     if (r->sink_failed)
         return rc == OMV_ENOSPC ? SDK_FAIL_NOSPACE : SDK_FAIL_FS;
     if (r->refused)
-        return SDK_FAIL_USAGE;
+        return SDK_FAIL_REFUSED;
     if (r->tls)
         return SDK_FAIL_TLS;
     if (r->transient)
@@ -1077,7 +1077,7 @@ static int fetch_sumfile(const struct sdk_install_opts *o, const char *url, stru
     if (resp.cancelled)
         return fail(res, SDK_FAIL_INTERRUPTED, rc);
     if (resp.refused)
-        return fail(res, SDK_FAIL_USAGE, rc);
+        return fail(res, SDK_FAIL_REFUSED, rc);
     if (resp.tls)
         return fail(res, SDK_FAIL_TLS, rc);
     if (rc == OMV_ENOENT)

@@ -67,7 +67,8 @@ enum sdk_failure {
     SDK_FAIL_EXISTS,        /* the directory holds something else; --force */
     SDK_FAIL_FS,            /* local file-system error */
     SDK_FAIL_INTERRUPTED,   /* SIGINT/SIGTERM; the .part is kept */
-    SDK_FAIL_USAGE,         /* refused URL (also on a redirect) or option combination */
+    SDK_FAIL_USAGE,         /* refused URL or option combination */
+    SDK_FAIL_REFUSED,       /* a redirect led to a URL the policy refuses (not contacted) */
     SDK_FAIL_NOSPACE,       /* a file system is full; the .part is kept: rerun resumes */
     SDK_FAIL_PATH,          /* the SDK directory's path is too long for the system */
 };

@@ -19,10 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Six 1 MiB buffers: the one libarchive parses, and five whose data waits
- * for the writer; past that the parser waits. */
-#define NBUF     6
-#define BUF_SIZE ((size_t)1 << 20)
+/* Eight 512 KiB buffers: the one libarchive parses, and seven whose data
+ * waits for the writer; past that the parser waits. */
+#define NBUF     8
+#define BUF_SIZE ((size_t)512 << 10)
 #define QLEN     512
 
 enum job_kind { JOB_DATA, JOB_CLOSE, JOB_LINE, JOB_HASH, JOB_STOP };

@@ -148,6 +148,7 @@ t "a loopback mirror redirecting to plain http:// elsewhere: refused before conn
 reset_state
 install 2 --mirror "$base/f/tohost=192.0.2.1"
 err_has "error: refusing plain http:// from 'http://192.0.2.1/$TB' (redirected from '$base/f/tohost=192.0.2.1/$TB'): nothing would protect the download"
+err_has "hint: the mirror redirects to plain http://: use an https:// mirror, or pin the checksum"
 nothing_at_dest
 no_part
 no_lock
