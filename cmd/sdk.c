@@ -760,22 +760,40 @@ static int cmd_sdk_list(struct omv_ctx *ctx, struct omv_invocation *inv)
     return OMV_EXIT_OK;
 }
 
-/* Version and directory for path/verify/env; prints its errors. */
-static int version_and_dir(struct omv_ctx *ctx, struct omv_invocation *inv, struct strbuf *version,
-                           struct strbuf *dir)
-{
-    const char *dir_opt = opt_value(&inv->opts, inv->cmd->opts, "dir");
+/* The options of path, verify, env and remove, read once (each command has
+ * some of them). */
+struct dir_options {
+    const char *version, *dir, *shell;
+};
 
+static const char *opt_if(const struct omv_invocation *inv, const char *name)
+{
+    for (const struct opt *o = inv->cmd->opts; o->name; o++)
+        if (!strcmp(o->name, name))
+            return opt_value(&inv->opts, inv->cmd->opts, name);
+    return NULL;
+}
+
+static void read_dir_options(const struct omv_invocation *inv, struct dir_options *d)
+{
+    d->version = opt_if(inv, "version");
+    d->dir = opt_if(inv, "dir");
+    d->shell = opt_if(inv, "shell");
+}
+
+/* Version and directory for path/verify/env; prints its errors. */
+static int version_and_dir(struct omv_ctx *ctx, struct omv_invocation *inv,
+                           const struct dir_options *d, struct strbuf *version, struct strbuf *dir)
+{
     if (inv->opts.nr_args)
         return usage_error(ctx, inv, "unexpected argument '%s'", inv->opts.args[0]);
-    if (dir_opt && !opt_value(&inv->opts, inv->cmd->opts, "version")) {
-        fs_absolute(dir, dir_opt);
+    if (d->dir && !d->version) {
+        fs_absolute(dir, d->dir);
         return 0;
     }
-    if (resolve_version(ctx, inv->path, opt_value(&inv->opts, inv->cmd->opts, "version"), NULL,
-                        false, version) < 0)
+    if (resolve_version(ctx, inv->path, d->version, NULL, false, version) < 0)
         return OMV_EXIT_USAGE;
-    return resolve_dir(ctx, dir_opt, cfg_value(ctx, "root"), version->buf, dir) < 0
+    return resolve_dir(ctx, d->dir, cfg_value(ctx, "root"), version->buf, dir) < 0
                ? OMV_EXIT_FAILURE
                : 0;
 }
@@ -802,8 +820,11 @@ static int need_installed(struct omv_ctx *ctx, const char *dir, const char *vers
 static int cmd_sdk_path(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
     struct strbuf version = STRBUF_INIT, dir = STRBUF_INIT, stamp = STRBUF_INIT, out = STRBUF_INIT;
-    int rc = version_and_dir(ctx, inv, &version, &dir);
+    struct dir_options d;
+    int rc;
 
+    read_dir_options(inv, &d);
+    rc = version_and_dir(ctx, inv, &d, &version, &dir);
     if (rc == 0)
         rc = need_installed(ctx, dir.buf, version.buf, &stamp);
     if (rc == 0) {
@@ -856,9 +877,12 @@ static int cmd_sdk_verify(struct omv_ctx *ctx, struct omv_invocation *inv)
     struct sdk_verify_result vr;
     struct json_writer jw;
     struct verify_ui ui = {ctx, &out, ctx->json ? &jw : NULL};
+    struct dir_options d;
     char err[1024];
-    int rc = version_and_dir(ctx, inv, &version, &dir);
+    int rc;
 
+    read_dir_options(inv, &d);
+    rc = version_and_dir(ctx, inv, &d, &version, &dir);
     if (rc == 0)
         rc = need_installed(ctx, dir.buf, version.buf, &stamp);
     if (rc)
@@ -907,11 +931,14 @@ out:
 
 static int cmd_sdk_remove(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
-    const char *dir_opt = opt_value(&inv->opts, inv->cmd->opts, "dir");
     struct strbuf dir = STRBUF_INIT, stamp = STRBUF_INIT;
+    struct dir_options d;
+    const char *dir_opt;
     char err[1024];
     int rc = OMV_EXIT_OK;
 
+    read_dir_options(inv, &d);
+    dir_opt = d.dir;
     if (inv->opts.nr_args > 1 || (inv->opts.nr_args == 0) == !dir_opt)
         return usage_error(ctx, inv, "name a version or --dir D (one of them)");
     if (dir_opt) {
@@ -948,10 +975,14 @@ static int cmd_sdk_env(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
     struct strbuf version = STRBUF_INIT, dir = STRBUF_INIT, stamp = STRBUF_INIT;
     struct strbuf out = STRBUF_INIT;
-    const char *shell = opt_value(&inv->opts, inv->cmd->opts, "shell");
+    struct dir_options d;
+    const char *shell;
     struct utsname u;
-    int rc = version_and_dir(ctx, inv, &version, &dir);
+    int rc;
 
+    read_dir_options(inv, &d);
+    shell = d.shell;
+    rc = version_and_dir(ctx, inv, &d, &version, &dir);
     if (!shell) {
         const char *sh = getenv("SHELL");
 

@@ -1734,6 +1734,40 @@ static void walk_extra(struct walk *w, const char *rel)
     strbuf_release(&sub);
 }
 
+static const char MISSING[] = "is missing";
+
+/* What is wrong with one manifest entry on disk (MISSING), or NULL. */
+static const char *entry_problem(const char *dir, const struct sdk_manifest_entry *e,
+                                 unsigned flags, struct strbuf *path)
+{
+    char hex[DIGEST_HEX_LEN + 1], e2[256], target[PATH_MAX];
+    struct stat st;
+    ssize_t n;
+
+    strbuf_reset(path);
+    fs_path_join(path, dir, e->path);
+    if (lstat(path->buf, &st) < 0)
+        return MISSING;
+    if (e->type == 'd')
+        return S_ISDIR(st.st_mode) ? NULL : "is no longer a directory";
+    if (e->type == 'l') {
+        n = S_ISLNK(st.st_mode) ? readlink(path->buf, target, sizeof(target) - 1) : -1;
+        if (n < 0)
+            return "is no longer a symlink";
+        target[n] = '\0';
+        return strcmp(target, e->target) ? "points elsewhere" : NULL;
+    }
+    if (!S_ISREG(st.st_mode))
+        return "is no longer a regular file";
+    if ((uint64_t)st.st_size != e->size)
+        return "has changed size";
+    if (flags & SDK_VERIFY_SIZES_ONLY)
+        return NULL;
+    if (digest_file(path->buf, hex, NULL, e2, sizeof(e2)) < 0)
+        return "cannot be read";
+    return strcmp(hex, e->sha256) ? "has changed content" : NULL;
+}
+
 int sdk_verify(const char *dir, unsigned flags, sdk_problem_fn fn, void *ud,
                struct sdk_verify_result *res, char *err, size_t errlen)
 {
@@ -1755,9 +1789,7 @@ int sdk_verify(const char *dir, unsigned flags, sdk_problem_fn fn, void *ud,
     }
     for (line = text.buf; *line; line = next) {
         struct sdk_manifest_entry e;
-        struct stat st;
-        const char *what = NULL;
-        bool missing = false;
+        const char *what;
 
         next = strchr(line, '\n');
         if (!next) {
@@ -1780,35 +1812,8 @@ int sdk_verify(const char *dir, unsigned flags, sdk_problem_fn fn, void *ud,
         XGROW(w.names, alloc, w.nr + 1);
         w.names[w.nr++] = xstrdup(e.path);
         res->checked++;
-        strbuf_reset(&link);
-        fs_path_join(&link, dir, e.path);
-        if (lstat(link.buf, &st) < 0) {
-            missing = true;
-        } else if (e.type == 'd') {
-            if (!S_ISDIR(st.st_mode))
-                what = "is no longer a directory";
-        } else if (e.type == 'l') {
-            char target[PATH_MAX];
-            ssize_t n = S_ISLNK(st.st_mode) ? readlink(link.buf, target, sizeof(target) - 1) : -1;
-
-            if (n < 0)
-                what = "is no longer a symlink";
-            else if (target[n] = '\0', strcmp(target, e.target))
-                what = "points elsewhere";
-        } else if (!S_ISREG(st.st_mode)) {
-            what = "is no longer a regular file";
-        } else if ((uint64_t)st.st_size != e.size) {
-            what = "has changed size";
-        } else if (!(flags & SDK_VERIFY_SIZES_ONLY)) {
-            char hex[DIGEST_HEX_LEN + 1];
-            char e2[256];
-
-            if (digest_file(link.buf, hex, NULL, e2, sizeof(e2)) < 0)
-                what = "cannot be read";
-            else if (strcmp(hex, e.sha256))
-                what = "has changed content";
-        }
-        if (missing) {
+        what = entry_problem(dir, &e, flags, &link);
+        if (what == MISSING) {
             res->missing++;
             if (fn)
                 fn(ud, SDK_PROB_MISSING, e.path, "is missing");
