@@ -1262,13 +1262,14 @@ static int install_parent(struct install *t)
 static int install_dest_free(struct install *t)
 {
     struct strbuf stamp = STRBUF_INIT;
-    DIR *d = opendir(t->p.final.buf);
     struct dirent *de;
     bool empty = true;
     int s, rc;
+    DIR *d;
 
     if (t->o->force)
         return 0;
+    d = opendir(t->p.final.buf);
     if (d) {
         while ((de = readdir(d)))
             if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
