@@ -759,10 +759,14 @@ static int on_begin(void *ud, const struct fetch_resp *r)
                           r->status == 200 ? "the server sent the whole file again"
                                            : "the server sent an unexpected range");
     }
+    if (a->ov)
+        pthread_mutex_lock(&a->ov->mu); /* the calling thread reads total for progress */
     if (r->total > 0)
         a->total = (uint64_t)r->total;
     else if (r->length >= 0)
         a->total = have + (uint64_t)r->length;
+    if (a->ov)
+        pthread_mutex_unlock(&a->ov->mu);
     if (have == 0) {
         /* A fresh download: remember its validator for If-Range. */
         const char *v = r->etag[0] && strncmp(r->etag, "W/", 2) ? r->etag : r->last_modified;
@@ -921,7 +925,7 @@ static uint64_t overlap_wait(struct attempt *a, uint64_t fed, bool *done)
 {
     struct overlap *ov = a->ov;
     char retry[1024] = "";
-    uint64_t n, attempt = 0, ms = 0;
+    uint64_t n, total, attempt = 0, ms = 0;
 
     pthread_mutex_lock(&ov->mu);
     if (fed == a->received && !ov->done && !cancelled(a->o)) {
@@ -943,10 +947,14 @@ static uint64_t overlap_wait(struct attempt *a, uint64_t fed, bool *done)
     }
     n = a->received - fed;
     *done = ov->done && n == 0;
+    total = a->total;
     pthread_mutex_unlock(&ov->mu);
     if (retry[0])
         emit(a->o, SDK_EV_RETRY, NULL, retry, attempt, ms);
-    progress(a, fed + n, false);
+    if (now_ms() - a->last_event_ms >= 100 || *done) {
+        a->last_event_ms = now_ms();
+        emit(a->o, SDK_EV_PROGRESS, a->phase, NULL, fed + n, total);
+    }
     return n;
 }
 
