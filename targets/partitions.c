@@ -315,8 +315,11 @@ size_t part_layout_parse(struct part_layout *l, const char *text)
 
 int part_layout_load(struct part_layout *l, const char *board_dir, char *err, size_t errlen)
 {
-    static const char *const names[] = {"board_config.h", "boot_config.h"};
-    struct strbuf text = STRBUF_INIT, path = STRBUF_INIT;
+    /* v5.0.0 on: board_config.h, boot_config.h; up to v4.8.x: omv_boardconfig.h,
+     * omv_bootconfig.h */
+    static const char *const names[] = {"board_config.h", "boot_config.h", "omv_boardconfig.h",
+                                        "omv_bootconfig.h"};
+    struct strbuf text = STRBUF_INIT, path = STRBUF_INIT, source = STRBUF_INIT;
     int rc = 0, seen = 0;
 
     for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -330,17 +333,23 @@ int part_layout_load(struct part_layout *l, const char *board_dir, char *err, si
         if (rc < 0)
             goto out;
         strbuf_addch(&text, '\n');
+        strbuf_addf(&source, "%s%s", source.len ? " + " : "", names[i]);
         seen++;
     }
     if (!seen) {
-        rc = omv_seterr(err, errlen, OMV_ENOENT, "no board_config.h or boot_config.h in '%s'",
+        rc = omv_seterr(err, errlen, OMV_ENOENT,
+                        "no board_config.h, boot_config.h, omv_boardconfig.h or omv_bootconfig.h "
+                        "in '%s'",
                         board_dir);
         goto out;
     }
     part_layout_parse(l, text.buf);
+    free(l->source);
+    l->source = strbuf_detach(&source, NULL);
 out:
     strbuf_release(&text);
     strbuf_release(&path);
+    strbuf_release(&source);
     return rc;
 }
 
@@ -358,8 +367,10 @@ void part_layout_release(struct part_layout *l)
         free(l->items[i].file);
         free(l->items[i].define);
     }
+    free(l->source);
     free(l->items);
     l->items = NULL;
+    l->source = NULL;
     l->nr = l->alloc = 0;
 }
 
