@@ -196,7 +196,7 @@ static char *portable_path(const char *abs, const char *root)
     return strbuf_detach(&sb, NULL);
 }
 
-/* The newest installed "openmv-sdk-<version>" directory in `parent`, or NULL. */
+/* The newest "openmv-sdk-<version>" directory in `parent`, or NULL. */
 static char *newest_sdk(const char *parent)
 {
     struct sdk_found_list l = SDK_FOUND_LIST_INIT;
@@ -204,7 +204,7 @@ static char *newest_sdk(const char *parent)
 
     sdk_find_installed(parent, &l);
     for (size_t i = l.nr; i-- > 0 && !best;)
-        if (l.items[i].version)
+        if (!getenv("SDK_DIR") || i + 1 < l.nr) /* $SDK_DIR, listed last, was tried first */
             best = xstrdup(l.items[i].dir);
     sdk_found_list_release(&l);
     return best;

@@ -371,12 +371,14 @@ static char *board_in_deps(const char *text)
 
     for (size_t h = 0; h < 2; h++) {
         for (const char *p = text; (p = strstr(p, headers[h])); p++) {
-            const char *s = p;
+            const char *e = p, *s;
 
-            while (s > text && s[-1] != '/')
+            while (e > text && e[-1] == '/') /* ".../boards/OPENMV4//omv_boardconfig.h" */
+                e--;
+            for (s = e; s > text && s[-1] != '/';)
                 s--;
-            if (s - text >= 8 && !strncmp(s - 8, "/boards/", 8) && p > s)
-                return xstrndup(s, (size_t)(p - s));
+            if (s - text >= 8 && !strncmp(s - 8, "/boards/", 8) && e > s)
+                return xstrndup(s, (size_t)(e - s));
         }
     }
     return NULL;

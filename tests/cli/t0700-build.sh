@@ -22,7 +22,7 @@ t "outside a firmware repository: a clear error naming what was looked for"
 cd "$TMPD"
 expect 2 build -t OPENMV4
 err_has "omvdev: error:"
-err_has "omvdev: error: not inside an openmv firmware repository (looked for Makefile and boards/ from '$TMPD' upward)"
+err_has "omvdev: error: not inside an openmv firmware repository (looked for Makefile, boards/, ports/ and lib/micropython, or src/Makefile, src/omv/boards/ and src/lib/micropython, from '$TMPD' upward)"
 err_has "hint: run omvdev inside a clone of the firmware"
 cd "$FW"
 
@@ -146,8 +146,8 @@ SH
 chmod +x "$TMPD/wrap/make"
 PATH="$TMPD/wrap:$PATH" expect 0 build -t OPENMV4 -j 3 --debug -v --option FB_ALLOC_STATS=1 \
     --option 'PROFILE_ENABLE=1' -- 'EXTRA=ONE ARG'
-printf -- '-j3\nTARGET=OPENMV4\nDEBUG=1\nV=1\nFB_ALLOC_STATS=1\nPROFILE_ENABLE=1\nEXTRA=ONE ARG\n' >"$TMPD/want"
-head -7 "$TMPD/make-args" >"$TMPD/got"
+printf -- '-w\n-j3\nTARGET=OPENMV4\nDEBUG=1\nV=1\nFB_ALLOC_STATS=1\nPROFILE_ENABLE=1\nEXTRA=ONE ARG\n' >"$TMPD/want"
+head -8 "$TMPD/make-args" >"$TMPD/got"
 same_file "$TMPD/got" "$TMPD/want"
 grep -qx "SDK_DIR=$SDK" "$TMPD/make-args" && pass || fail "SDK_DIR not set for make"
 grep -q "^PATH=$SDK/gcc/bin:$SDK/llvm/bin:$SDK/cmake/bin:$SDK/python/bin:$SDK/stcubeprog/bin:$SDK/stedgeai/Utilities/linux:$SDK/bin:$TMPD/wrap:" \
@@ -157,7 +157,7 @@ t "-j defaults to the number of cores; an unknown --option warns but is passed"
 PATH="$TMPD/wrap:$PATH" expect 0 build -t OPENMV4 --option FOO=1
 grep -qx -- "-j$(nproc)" "$TMPD/make-args" && pass || fail "-j is not the core count"
 grep -qx "FOO=1" "$TMPD/make-args" && pass || fail "FOO=1 not passed"
-err_has "warning: 'FOO' is not one of the firmware's documented options"
+err_has "warning: 'FOO' is not an option this tree's Makefile reads; passing it to make anyway"
 expect 2 build -t OPENMV4 -j zero
 err_has "invalid --jobs 'zero'"
 
@@ -234,8 +234,8 @@ out_has "  bootloader.bin         39.1 KiB of 512 KiB (8 %)"
 t "uninitialised submodules: which one, the exact command, nothing built"
 rm -rf lib/micropython/lib/stm32lib/* build
 expect 1 build -t OPENMV4
-err_has "omvdev: error: submodule 'lib/micropython/lib/stm32lib' is not checked out"
-err_has "hint: run: git submodule update --init --depth=1 --no-single-branch && make TARGET=OPENMV4 submodules (or build with --init)"
+err_has "omvdev: error: submodule 'lib/micropython/lib/stm32lib' is not initialised"
+err_has "hint: run: git -C $FW/lib/micropython submodule update --init --depth=1 lib/stm32lib (or build with --init)"
 [ ! -e build ] && pass || fail "build/ was created"
 t "a board of another port does not need that submodule"
 expect 0 build -t OPENMV_AE3
@@ -245,12 +245,7 @@ err_has "fatal: not a git repository"
 err_has "omvdev: error: checking out the submodules failed"
 [ -z "$(ls lib/micropython/lib/stm32lib)" ] && pass || fail "stm32lib was partly filled"
 [ ! -e build/OPENMV4 ] && pass || fail "build/OPENMV4 was created"
-t "--init runs git submodule update and make submodules, then builds"
-git init -q . && git add -A >/dev/null && git -c user.name=t -c user.email=t@t commit -qm fixture
-expect 0 build -t OPENMV4 --init
-err_has "checking out the submodules OPENMV4 needs"
-[ -s lib/micropython/lib/stm32lib/README ] && pass || fail "stm32lib not checked out"
-out_has "OPENMV4: $FW/build/OPENMV4/bin"
+echo "stand-in for the checked-out submodule" >lib/micropython/lib/stm32lib/README
 
 t "multi-target build: one after another, a summary table, failures do not stop the rest"
 expect 0 build -t OPENMV4,OPENMV_N6,OPENMV_AE3
@@ -308,17 +303,7 @@ expect 0 clean -t OPENMV4
 expect 2 clean -t NOPE
 err_has "unknown board 'NOPE'"
 
-t "the src/ layout of releases before 4.6: make in src/, images in src/build/bin, no SDK"
-L="$TMPD/legacy"
-mkdir -p "$L/src/omv/boards/OPENMV3" "$L/src/micropython/mpy-cross/build"
-printf '#!/bin/sh\n' >"$L/src/micropython/mpy-cross/build/mpy-cross"
-chmod +x "$L/src/micropython/mpy-cross/build/mpy-cross"
-printf 'all:\n\tmkdir -p build/bin\n\thead -c 1000000 /dev/zero >build/bin/firmware.bin\n\t@echo "TARGET=$(TARGET) SDK_DIR=$(SDK_DIR)"\n' >"$L/src/Makefile"
-cd "$L/src/omv" && expect 0 build -t OPENMV3 && cd "$FW"
-out_has "TARGET=OPENMV3 SDK_DIR="
-out_has "OPENMV3: $L/src/build/bin"
-out_has "  firmware.bin           976.6 KiB of 1.62 MiB (59 %)"
-[ -f "$L/src/build/bin/firmware.bin" ] && pass || fail "make did not run in src/"
+# The src/ layout (up to v4.6.x) has its own fixture and script: t0702-build-src.sh.
 
 t "omvdev env: the exports a manual make needs, per shell"
 cp -r "$TEST_DATA/fixture-sdk" "$SDK"

@@ -10,7 +10,7 @@ mkdfu() { python3 "$(dirname "$0")/mkdfu.py" "$@"; }
 S="$TMPD/state"
 repo="$TMPD/openmv"
 bin="$repo/build/OPENMV4/bin"
-mkdir -p "$repo/boards/OPENMV4" "$bin" "$repo/build/ARDUINO_PORTENTA_H7/bin"
+mkdir -p "$repo/boards/OPENMV4" "$repo/ports" "$repo/lib/micropython" "$bin" "$repo/build/ARDUINO_PORTENTA_H7/bin"
 : >"$repo/Makefile"
 head -c 300000 /dev/urandom >"$bin/firmware.bin"
 head -c 70000 /dev/urandom >"$bin/romfs0.img"

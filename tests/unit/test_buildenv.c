@@ -244,7 +244,7 @@ static void test_fwtree_src(void)
     fw_build_info_release(&bi);
     put(root, "src/build/bin/firmware.elf", "x");
     put(root, "src/build/omv/imlib/fmath.d",
-        "fmath.o: imlib/fmath.c /x/src/omv/boards/OPENMV4P/omv_boardconfig.h \\\n x.h\n");
+        "fmath.o: imlib/fmath.c /x/src/omv/boards/OPENMV4P//omv_boardconfig.h \\\n x.h\n");
     fw_build_info_read(&t, "OPENMVPT", &bi);
     CHECK_STR(bi.board, "OPENMV4P");
     CHECK_INT(bi.board_src, ==, FW_INFO_DEPS);
