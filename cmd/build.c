@@ -1117,6 +1117,24 @@ out:
     return rc;
 }
 
+/* The variable the Makefile reads that `name` was probably meant as: one that
+ * is `name` with or without a "_WORD" suffix (PROFILE_ENABLE from v4.8.0,
+ * PROFILE before), else a close spelling. */
+static const char *option_like(const struct fw_tree *tree, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < tree->make_vars.nr; i++) {
+        const char *v = tree->make_vars.items[i];
+        size_t k = strlen(v);
+
+        if ((k < n && !strncmp(name, v, k) && name[k] == '_') ||
+            (n < k && !strncmp(v, name, n) && v[n] == '_'))
+            return v;
+    }
+    return suggest(name, (const char *const *)tree->make_vars.items, tree->make_vars.nr);
+}
+
 /* Warn about --option names the tree's Makefile does not read. */
 static void check_options(struct omv_ctx *ctx, const struct fw_tree *tree,
                           const char *const *options)
@@ -1129,7 +1147,7 @@ static void check_options(struct omv_ctx *ctx, const struct fw_tree *tree,
         if (!eq) {
             warning(ctx, "--option '%s' has no '=': make will take it as a goal", *options);
         } else if (!fw_tree_reads_var(tree, name)) {
-            close = suggest(name, (const char *const *)tree->make_vars.items, tree->make_vars.nr);
+            close = option_like(tree, name);
             warning(ctx, "'%s' is not an option this tree's %sMakefile reads; passing it to make "
                          "anyway",
                     name, tree->prefix);

@@ -188,6 +188,8 @@ int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv)
         runner_gdb(&gargv, gdb.buf, (unsigned)port, elf.buf);
     }
     runner_jlink_gdbserver(&sargv, server.buf, t->jlink_device, (unsigned)speed, (unsigned)port);
+    if (!server_only)
+        check_elf(ctx, t, elf.buf); /* a dry run warns too: it shows what would be loaded */
     if (dry) {
         struct strbuf outb = STRBUF_INIT;
 
@@ -203,8 +205,6 @@ int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv)
         strbuf_release(&outb);
         goto out;
     }
-    if (!server_only)
-        check_elf(ctx, t, elf.buf);
     if (port_open((unsigned)port)) {
         error(ctx, "localhost:%ld is already in use (another GDB server?)", port);
         hint(ctx, "stop it, or use another port: omvdev debug -t %s --port %ld", t->name, port + 1);

@@ -138,8 +138,8 @@ void cmd_warn_not_debug(struct omv_ctx *ctx, const char *target, const char *elf
                 elf, pr.optimised_cus, pr.cus, pr.sample[1]);
     else
         goto out;
-    hint(ctx, "rebuild it for debugging: omvdev build -t %s --debug (or make TARGET=%s DEBUG=1)",
-         target, target);
+    hint(ctx, "make TARGET=%s DEBUG=1 after a make clean, or: omvdev build -t %s --debug", target,
+         target);
 out:
     strbuf_release(&data);
 }
