@@ -483,7 +483,10 @@ void repo_subs_fix(const char *root, const struct repo_subs *s, struct strbuf *c
             continue;
         for (size_t j = i; j < s->nr; j++)
             n += s->items[j].state != REPO_SUB_OK && !strcmp(s->items[j].parent, parent);
-        fs_path_join(&dir, root, parent);
+        if (*parent)
+            fs_path_join(&dir, root, parent);
+        else
+            strbuf_addstr(&dir, root);
         if (cmds) {
             if (cmds->len)
                 strbuf_addstr(cmds, " && ");
