@@ -700,6 +700,11 @@ static void gcc_fix(const struct bld *b, const char *bin, struct strbuf *fix)
                     "it shadows the SDK's compiler because '%s' is missing; reinstall the "
                     "SDK: omvdev sdk install",
                     sdk_gcc.buf);
+    else if (access(sdk_gcc.buf, X_OK) != 0)
+        strbuf_addf(fix,
+                    "the SDK's '%s' is not executable, so make runs '%s' from further on PATH; "
+                    "reinstall the SDK: omvdev sdk install --force",
+                    sdk_gcc.buf, bin);
     else
         strbuf_addf(fix,
                     "'%s' comes before the SDK's '%s' on PATH (is $SDK_DIR or an earlier PATH "

@@ -210,9 +210,11 @@ mkdir -p "$TMPD/oldgcc"
 sed 's/^VERSION=.*/VERSION=12.2.1/' "$SDK/gcc/bin/arm-none-eabi-gcc" >"$TMPD/oldgcc/arm-none-eabi-gcc"
 chmod +x "$TMPD/oldgcc/arm-none-eabi-gcc"
 mv "$SDK/gcc/bin/arm-none-eabi-gcc" "$TMPD/sdk-gcc"
-rm -rf build/OPENMV_N6
+rm -rf build/OPENMV_N6 lib/micropython/mpy-cross/build
 PATH="$TMPD/oldgcc:$PATH" expect 1 build -t OPENMV_N6
 err_has "omvdev: error: OPENMV_N6 (Cortex-M55) needs GCC 14.3 or newer, but make would run '$TMPD/oldgcc/arm-none-eabi-gcc', which is GCC 12.2.1"
+err_lacks "building mpy-cross"
+[ ! -e lib/micropython/mpy-cross/build ] && pass || fail "mpy-cross was built before the GCC check"
 err_has "hint: it shadows the SDK's compiler because '$SDK/gcc/bin/arm-none-eabi-gcc' is missing; reinstall the SDK: omvdev sdk install"
 [ ! -e build/OPENMV_N6 ] && pass || fail "make ran"
 t "the same PATH is fine for a Cortex-M7 board"
@@ -221,6 +223,14 @@ t "and upstream's own check agrees when make runs it directly"
 (cd "$FW" && PATH="$TMPD/oldgcc:$PATH" make TARGET=OPENMV_N6 >"$out" 2>"$err"); code=$?
 [ "$code" -ne 0 ] && pass || fail "make accepted GCC 12 for the N6"
 err_has "GCC 12.2 has known issues with Cortex-M55"
+t "the SDK's gcc is there but not runnable, so an older one further on PATH is used: the hint says so"
+mv "$TMPD/sdk-gcc" "$SDK/gcc/bin/arm-none-eabi-gcc"
+chmod -x "$SDK/gcc/bin/arm-none-eabi-gcc"
+PATH="$PATH:$TMPD/oldgcc" expect 1 build -t OPENMV_N6
+err_has "hint: the SDK's '$SDK/gcc/bin/arm-none-eabi-gcc' is not executable, so make runs '"
+err_has "' from further on PATH; reinstall the SDK: omvdev sdk install --force"
+chmod +x "$SDK/gcc/bin/arm-none-eabi-gcc"
+mv "$SDK/gcc/bin/arm-none-eabi-gcc" "$TMPD/sdk-gcc"
 t "an SDK whose own gcc is too old"
 cp "$TMPD/oldgcc/arm-none-eabi-gcc" "$SDK/gcc/bin/arm-none-eabi-gcc"
 expect 1 build -t OPENMV_N6
