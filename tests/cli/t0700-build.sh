@@ -269,21 +269,26 @@ expect 1 build -t OPENMV4,OPENMV4P -- FIRMWARE_SIZE=1800000
 grep -Eq "^OPENMV4 +failed " "$out" && pass || fail "OPENMV4 should fail (oversize)"
 grep -Eq "^OPENMV4P +ok +[0-9.]+ s +firmware.bin 1.72 MiB of 1.75 MiB \(98 %\)" "$out" && pass || fail "OPENMV4P built after the failure"
 out_has "1 built, 1 failed"
-t "--all builds every board of the repository that omvdev knows (not MPS2_AN500)"
+t "--all builds every board of the repository that omvdev knows (not one it does not)"
 rm -rf build
+cp -r boards/MPS2_AN500 boards/FUTURE_BOARD
 expect 0 build --all
-for b in OPENMV4 OPENMV4P OPENMV_AE3 OPENMV_N6; do
+for b in OPENMV4 OPENMV4P OPENMV_AE3 OPENMV_N6 MPS2_AN500; do
     grep -Eq "^$b +ok " "$out" && pass || fail "--all row $b"
 done
-out_lacks "MPS2_AN500"
-t "a board missing from omvdev's database still builds, with a warning"
+out_lacks "FUTURE_BOARD"
+t "the QEMU board MPS2_AN500 is known: its ROMFS limit from the tree, no warning"
 expect 0 build -t MPS2_AN500
-err_has "'MPS2_AN500' is not in omvdev's board database"
-out_has "  romfs0.img             58.6 KiB of 4 MiB (1 %)"
+err_lacks "not in omvdev's board database"
+out_has "  romfs0.img             58.6 KiB of 4 MiB (1 %)  [OMV_ROMFS_PART0_LENGTH in boards/MPS2_AN500/board_config.h]"
+t "a board missing from omvdev's database still builds, with a warning"
+expect 0 build -t FUTURE_BOARD
+err_has "'FUTURE_BOARD' is not in omvdev's board database"
+rm -rf boards/FUTURE_BOARD build/FUTURE_BOARD
 
 t "the target from config"
 expect 2 build
-err_has "which board? 4 boards were built before"
+err_has "which board? 5 boards were built before"
 "$OMVDEV" config set --project build.target OPENMV_AE3 >/dev/null 2>&1
 expect 0 build
 out_has "OPENMV_AE3: $FW/build/OPENMV_AE3/bin"

@@ -101,7 +101,7 @@ PY
 
 t "boards without a J-Link device are skipped with a note"
 expect 0 -C "$repo" vscode --all --stdout --only launch
-err_has "omvdev: skipped OPENMV2, OPENMV3, ARDUINO_NANO_33_BLE_SENSE, ARDUINO_NANO_RP2040_CONNECT: they have no J-Link device"
+err_has "omvdev: skipped OPENMV2, OPENMV3, ARDUINO_NANO_33_BLE_SENSE, ARDUINO_NANO_RP2040_CONNECT, RPI_PICO, MPS2_AN500, MPS3_AN547: they have no J-Link device"
 python3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))["configurations"]
