@@ -103,6 +103,7 @@ static void make_tested_vars(const char *text, struct fw_list *out)
 static void read_makefile(struct fw_tree *t)
 {
     struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
+    bool seen_build = false;
 
     t->shared_bin = t->legacy; /* src/build/bin when the Makefile cannot be read */
     fs_path_join(&path, t->make_dir, "Makefile");
@@ -113,12 +114,16 @@ static void read_makefile(struct fw_tree *t)
 
         if (!strncmp(p, "export ", 7))
             p += 7;
-        if (!strncmp(p, "BUILD", 5) && (p[5] == ' ' || p[5] == '=' || p[5] == ':')) {
+        /* the first assignment decides; later ones re-export it ("BUILD := $(BUILD)") */
+        if (!seen_build && !strncmp(p, "BUILD", 5) &&
+            (p[5] == ' ' || p[5] == '=' || p[5] == ':')) {
             const char *eq = memchr(p, '=', (size_t)(end - p));
             const char *tgt = eq ? strstr(eq, "$(TARGET)") : NULL;
 
-            if (eq)
+            if (eq) {
                 t->shared_bin = !(tgt && tgt < end);
+                seen_build = true;
+            }
         }
         if (!strncmp(p, "submodules:", 11))
             t->submodules_goal = true;

@@ -125,7 +125,7 @@ static void test_fwtree_top(void)
     CHECK_CONTAINS(err, "not an OpenMV firmware repository");
 
     put(root, "Makefile",
-        "export BUILD:=$(TOP_DIR)/build/$(TARGET)\nifeq ($(DEBUG), 1)\nendif\n"
+        "export BUILD:=$(TOP_DIR)/build/$(TARGET)\nifeq ($(DEBUG), 1)\nendif\nBUILD := $(BUILD)\n"
         "ifeq ($(PROFILE_ENABLE),1)\nendif\nifdef FOO_BAR\nendif\nsubmodules:\n\ttrue\n");
     put(root, "boards/OPENMV4/board_config.mk", "PORT=stm32\n");
     put(root, "boards/OPENMV_N6/board_config.mk", "PORT=stm32\n");
