@@ -1108,10 +1108,12 @@ static int build_one(struct omv_ctx *ctx, const struct build_options *o, struct 
     if ((o->clean || needs_clean(ctx, b, target, t, flavour.buf)) &&
         (rc = make_clean(ctx, b, target)))
         goto out;
-    if ((rc = run_make(ctx, o, b, target, res)))
-        goto out;
+    /* recorded before make too: a failed build leaves objects of this flavour behind */
     if (fw_build_stamp_write(&b->tree, target, flavour.buf, err, sizeof(err)) < 0)
         warning(ctx, "%s: the next build cannot tell what this one was", err);
+    if ((rc = run_make(ctx, o, b, target, res)))
+        goto out;
+    (void)fw_build_stamp_write(&b->tree, target, flavour.buf, NULL, 0);
     rc = report_images(ctx, b, target, &out, &res->note);
     out_write(out.buf, out.len);
     if (!rc)

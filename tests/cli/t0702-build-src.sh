@@ -117,7 +117,14 @@ expect 1 build -t OPENMV4P -o PROFILE=1
 err_has "src/omv/imlib/fmath.c:9:2: error: #error \"broken on purpose\""
 err_has "omvdev: error: building OPENMV4P failed (make: exit status 2): src/omv/imlib/fmath.c:9:2: error: #error \"broken on purpose\""
 cp "$TMPD/fmath.c" src/omv/imlib/fmath.c
+t "after a failed DEBUG=1 build, a release build does not link its -Og leftovers"
+printf '#error "broken on purpose"\n' >>src/omv/imlib/fmath.c
+expect 1 build -t OPENMV4P --debug
+cp "$TMPD/fmath.c" src/omv/imlib/fmath.c
 expect 0 build -t OPENMV4P -o PROFILE=1
+err_has "holds a build with DEBUG=1; this one is PROFILE=1: cleaning it first"
+[ "$(arm-none-eabi-readelf --debug-dump=info src/build/bin/firmware.elf | grep -c 'DW_AT_producer.*-Og')" = 0 ] \
+    && pass || fail "an -Og object was linked into the release build"
 
 t "no ARM toolchain on PATH: make's own line in the summary, not Error 127"
 mkdir -p "$TMPD/nogcc"
