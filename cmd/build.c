@@ -783,7 +783,8 @@ static void find_limit(const struct part_layout *layout, const char *board_rel,
     strbuf_reset(&lim->source);
     if (ps) {
         lim->max = ps->max;
-        strbuf_addf(&lim->source, "%s in %s/%s", ps->define, board_rel, layout->source);
+        strbuf_addf(&lim->source, "%s in %s/%s", ps->define, board_rel,
+                    ps->header ? ps->header : layout->source);
         return;
     }
     for (size_t k = 0; t && k < t->nr_images; k++)

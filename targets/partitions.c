@@ -278,6 +278,7 @@ static void layout_set(struct part_layout *l, const char *file, uint64_t max, co
     l->items[l->nr].file = xstrdup(file);
     l->items[l->nr].max = max;
     l->items[l->nr].define = xstrdup(define);
+    l->items[l->nr].header = NULL;
     l->nr++;
 }
 
@@ -313,6 +314,44 @@ size_t part_layout_parse(struct part_layout *l, const char *text)
     return found;
 }
 
+/* Does `text` have a "#define NAME" line? */
+static bool defines(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = text; (p = strstr(p, name)); p += n) {
+        const char *q = p;
+
+        if (p[n] != ' ' && p[n] != '\t')
+            continue;
+        while (q > text && (q[-1] == ' ' || q[-1] == '\t'))
+            q--;
+        if (q - text >= 7 && !strncmp(q - 7, "#define", 7))
+            return true;
+    }
+    return false;
+}
+
+/* Which header each size's #define is in. */
+static void header_of_defines(struct part_layout *l, const char *board_dir,
+                              const char *const *names, size_t nr)
+{
+    struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
+
+    for (size_t h = 0; h < nr; h++) {
+        strbuf_reset(&path);
+        strbuf_reset(&text);
+        fs_path_join(&path, board_dir, names[h]);
+        if (fs_read_file(path.buf, &text, NULL, 0) < 0)
+            continue;
+        for (size_t i = 0; i < l->nr; i++)
+            if (!l->items[i].header && defines(text.buf, l->items[i].define))
+                l->items[i].header = xstrdup(names[h]);
+    }
+    strbuf_release(&path);
+    strbuf_release(&text);
+}
+
 int part_layout_load(struct part_layout *l, const char *board_dir, char *err, size_t errlen)
 {
     /* v5.0.0 on: board_config.h, boot_config.h; up to v4.8.x: omv_boardconfig.h,
@@ -346,6 +385,7 @@ int part_layout_load(struct part_layout *l, const char *board_dir, char *err, si
     part_layout_parse(l, text.buf);
     free(l->source);
     l->source = strbuf_detach(&source, NULL);
+    header_of_defines(l, board_dir, names, ARRAY_SIZE(names));
 out:
     strbuf_release(&text);
     strbuf_release(&path);
@@ -366,6 +406,7 @@ void part_layout_release(struct part_layout *l)
     for (size_t i = 0; i < l->nr; i++) {
         free(l->items[i].file);
         free(l->items[i].define);
+        free(l->items[i].header);
     }
     free(l->source);
     free(l->items);

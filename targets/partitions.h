@@ -34,6 +34,7 @@ struct part_size {
     char *file;   /* artefact name: firmware.bin, bootloader.bin, romfs0.img */
     uint64_t max; /* bytes */
     char *define; /* the macro it came from, e.g. OMV_FLASH_TXT_LENGTH */
+    char *header; /* the header that defines it (part_layout_load), e.g. omv_boardconfig.h */
 };
 
 struct part_layout {

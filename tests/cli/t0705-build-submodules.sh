@@ -66,7 +66,8 @@ for layout in top src; do
     start=$(date +%s%N)
     run -c build.target=$board doctor
     ms=$(( ($(date +%s%N) - start) / 1000000 ))
-    [ "$ms" -lt 1000 ] && pass || fail "doctor took $ms ms"
+    # under 1 s on an idle machine (0.2 s on real trees); the bound leaves room for a busy one
+    [ "$ms" -lt 3000 ] && pass || fail "doctor took $ms ms"
     out_has "submodule '$mpy' is not initialised"
     out_has "fix: git -C $FW submodule update --init --depth=1 $mpy"
 

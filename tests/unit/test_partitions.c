@@ -103,6 +103,7 @@ static void test_load(void)
     CHECK(part_layout_find(&l, "bootloader.bin") &&
           part_layout_find(&l, "bootloader.bin")->max == 128 * 1024);
     CHECK_STR(l.source, "omv_boardconfig.h");
+    CHECK_STR(part_layout_find(&l, "firmware.bin")->header, "omv_boardconfig.h");
     unlink(path.buf);
     rmdir(dir);
     strbuf_release(&path);
