@@ -54,8 +54,8 @@ const struct opt build_opts[] = {
     {"install-sdk", 0, OPT_FLAG, NULL,
      "install the SDK the repository needs when it is missing (omvdev sdk install)", NULL, 0, NULL},
     {"init", 0, OPT_FLAG, NULL,
-     "check out missing or outdated submodules the board needs (git submodule update --init)",
-     NULL, 0, NULL},
+     "check out missing or outdated submodules the board needs (git submodule update --init)", NULL,
+     0, NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -151,8 +151,7 @@ int bld_open(struct omv_ctx *ctx, struct bld *b, bool quiet)
             error(ctx, "%s", err);
         return OMV_EXIT_FAILURE;
     } else {
-        if (sdk_dir(root ? root->value : NULL, b->version.buf, &b->sdk_dir, err, sizeof(err)) <
-            0) {
+        if (sdk_dir(root ? root->value : NULL, b->version.buf, &b->sdk_dir, err, sizeof(err)) < 0) {
             if (!quiet)
                 error(ctx, "%s", err);
             return OMV_EXIT_FAILURE;
@@ -215,10 +214,10 @@ void bld_explain_sdk(struct omv_ctx *ctx, const struct bld *b, struct strbuf *ms
 struct make_watch {
     const struct fw_tree *tree;
     bool verbose;
-    struct fw_list dirs;      /* "Entering directory" paths, newest last */
+    struct fw_list dirs;       /* "Entering directory" paths, newest last */
     struct strbuf first_error; /* the first "file:line: error:", rewritten */
-    struct strbuf cause;      /* "sh: 1: arm-none-eabi-cpp: not found" and the like */
-    struct strbuf make_error; /* the first "*** ..." line of make itself */
+    struct strbuf cause;       /* "sh: 1: arm-none-eabi-cpp: not found" and the like */
+    struct strbuf make_error;  /* the first "*** ..." line of make itself */
 };
 
 /* "path:LINE[:COL]: error: ..." or ": fatal error:" */
@@ -351,8 +350,8 @@ static void make_watch_release(struct make_watch *w)
 /* The line that best says why make failed, or NULL. */
 static const char *make_why(const struct make_watch *w)
 {
-    return w->first_error.len ? w->first_error.buf
-           : w->cause.len     ? w->cause.buf
+    return w->first_error.len  ? w->first_error.buf
+           : w->cause.len      ? w->cause.buf
            : w->make_error.len ? w->make_error.buf
                                : NULL;
 }
@@ -642,8 +641,7 @@ static int ensure_submodules(struct omv_ctx *ctx, const struct bld *b, const cha
     for (size_t i = 0; i < s.nr; i++) {
         if (s.items[i].state == REPO_SUB_OK)
             continue;
-        error(ctx, "submodule '%s' is %s%s", s.items[i].path,
-              repo_sub_state_text(s.items[i].state),
+        error(ctx, "submodule '%s' is %s%s", s.items[i].path, repo_sub_state_text(s.items[i].state),
               repo_subs_bad(&s) > 1 ? " (and others)" : "");
         break;
     }
@@ -883,8 +881,7 @@ static int report_images(struct omv_ctx *ctx, const struct bld *b, const char *t
         if (stat(path.buf, &st) < 0)
             continue;
         find_limit(&layout, board_rel.buf, t, files.items[i], &lim);
-        over += image_line(ctx, target, files.items[i], (uint64_t)st.st_size, &lim, out,
-                           fill_note);
+        over += image_line(ctx, target, files.items[i], (uint64_t)st.st_size, &lim, out, fill_note);
     }
     if (over) {
         out_write(out->buf, out->len);
@@ -974,8 +971,9 @@ static bool needs_clean(struct omv_ctx *ctx, const struct bld *b, const char *ta
     if (!fs_is_dir(dir.buf)) {
         clean = false;
     } else if (b->tree.shared_bin && bi.board && strcmp(bi.board, target)) {
-        note(ctx, "'%s' holds %s's build (this layout keeps one board at a time): cleaning it "
-                  "first",
+        note(ctx,
+             "'%s' holds %s's build (this layout keeps one board at a time): cleaning it "
+             "first",
              rel.buf, bi.board);
         clean = true;
     } else if (bi.options && strcmp(bi.options, flavour)) {
@@ -984,8 +982,9 @@ static bool needs_clean(struct omv_ctx *ctx, const struct bld *b, const char *ta
         clean = true;
     } else if (!bi.options && (dbg = elf_is_debug(b, t, target)) >= 0 &&
                dbg != (strstr(flavour, "DEBUG=1") != NULL)) {
-        note(ctx, "'%s' holds a %s build (read from the ELF's DWARF); this one is %s: cleaning "
-                  "it first",
+        note(ctx,
+             "'%s' holds a %s build (read from the ELF's DWARF); this one is %s: cleaning "
+             "it first",
              rel.buf, dbg ? "debug" : "release", dbg ? "a release" : "DEBUG=1");
         clean = true;
     }
@@ -1156,8 +1155,9 @@ static void check_options(struct omv_ctx *ctx, const struct fw_tree *tree,
             warning(ctx, "--option '%s' has no '=': make will take it as a goal", *options);
         } else if (!fw_tree_reads_var(tree, name)) {
             close = option_like(tree, name);
-            warning(ctx, "'%s' is not an option this tree's %sMakefile reads; passing it to make "
-                         "anyway",
+            warning(ctx,
+                    "'%s' is not an option this tree's %sMakefile reads; passing it to make "
+                    "anyway",
                     name, tree->prefix);
             if (close)
                 hint(ctx, "did you mean %s? (this release's Makefile reads %s)", close, close);
@@ -1350,8 +1350,9 @@ int cmd_size(struct omv_ctx *ctx, struct omv_invocation *inv)
     }
     if (fw_tree_check_owner(&b.tree, targets.items[0], err, sizeof(err)) < 0) {
         error(ctx, "%s", err);
-        hint(ctx, "build %s first (this release keeps one board's images at a time): omvdev "
-                  "build -t %s",
+        hint(ctx,
+             "build %s first (this release keeps one board's images at a time): omvdev "
+             "build -t %s",
              targets.items[0], targets.items[0]);
         rc = OMV_EXIT_FAILURE;
         goto out;

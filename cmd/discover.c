@@ -42,8 +42,9 @@ int cmd_tree_open(struct omv_ctx *ctx, struct fw_tree *t, bool quiet)
         goto out;
     }
     if (!quiet && !ctx->dir_given && repo_find(cwd, &root, &inside, NULL, 0) == 0 && inside.len)
-        note(ctx, "inside the submodule '%s': using the firmware repository at '%s' (-C DIR picks "
-                  "another)",
+        note(ctx,
+             "inside the submodule '%s': using the firmware repository at '%s' (-C DIR picks "
+             "another)",
              inside.buf, t->root);
 out:
     strbuf_release(&root);
@@ -65,8 +66,9 @@ int cmd_images_dir(struct omv_ctx *ctx, const char *target, struct strbuf *dir)
     fw_tree_bin_dir(&t, target, dir);
     if (fw_tree_check_owner(&t, target, err, sizeof(err)) < 0) {
         error(ctx, "%s", err);
-        hint(ctx, "build %s's images first (this layout keeps one board's images at a time): "
-                  "omvdev build -t %s",
+        hint(ctx,
+             "build %s's images first (this layout keeps one board's images at a time): "
+             "omvdev build -t %s",
              target, target);
         rc = OMV_EXIT_FAILURE;
     }

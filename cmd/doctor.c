@@ -348,7 +348,8 @@ static void check_gdb(struct doctor *d, struct check_result *r)
         if (nl)
             *nl = '\0';
         set(r, CHECK_OK, NULL, "%s runs (%s)", bin.buf, ver.buf);
-    } else if (lib.len && (!strncmp(lib.buf, "libncurses", 10) || !strncmp(lib.buf, "libtinfo", 8))) {
+    } else if (lib.len &&
+               (!strncmp(lib.buf, "libncurses", 10) || !strncmp(lib.buf, "libtinfo", 8))) {
         set(r, CHECK_FAIL,
             "install the old ncurses libraries: sudo apt-get install libncurses5 libtinfo5 "
             "(Debian/Ubuntu; where they are gone, libncurses6 and a libncursesw.so.5 link to it)",

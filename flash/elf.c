@@ -175,9 +175,9 @@ static bool skip_form(struct cur *c, uint64_t form, unsigned offsize, unsigned a
                       unsigned version)
 {
     static const unsigned char fixed[0x2d] = {
-        [0x05] = 2, [0x06] = 4, [0x07] = 8, [0x0b] = 1, [0x0c] = 1, [0x11] = 1, [0x12] = 2,
+        [0x05] = 2, [0x06] = 4, [0x07] = 8, [0x0b] = 1,  [0x0c] = 1, [0x11] = 1, [0x12] = 2,
         [0x13] = 4, [0x14] = 8, [0x1c] = 4, [0x1e] = 16, [0x20] = 8, [0x24] = 8, [0x25] = 1,
-        [0x26] = 2, [0x27] = 3, [0x28] = 4, [0x29] = 1, [0x2a] = 2, [0x2b] = 3, [0x2c] = 4,
+        [0x26] = 2, [0x27] = 3, [0x28] = 4, [0x29] = 1,  [0x2a] = 2, [0x2b] = 3, [0x2c] = 4,
     };
 
     switch (form) {
@@ -201,13 +201,13 @@ static bool skip_form(struct cur *c, uint64_t form, unsigned offsize, unsigned a
     case 0x0a: /* block1 */
         cur_skip(c, cur_n(c, 1));
         return true;
-    case 0x0d: /* sdata */
-    case 0x0f: /* udata */
-    case 0x15: /* ref_udata */
-    case 0x1a: /* strx */
-    case 0x1b: /* addrx */
-    case 0x22: /* loclistx */
-    case 0x23: /* rnglistx */
+    case 0x0d:   /* sdata */
+    case 0x0f:   /* udata */
+    case 0x15:   /* ref_udata */
+    case 0x1a:   /* strx */
+    case 0x1b:   /* addrx */
+    case 0x22:   /* loclistx */
+    case 0x23:   /* rnglistx */
     case 0x1f01: /* GNU_addr_index */
     case 0x1f02: /* GNU_str_index */
         (void)cur_uleb(c);
@@ -215,10 +215,10 @@ static bool skip_form(struct cur *c, uint64_t form, unsigned offsize, unsigned a
     case 0x10: /* ref_addr */
         cur_skip(c, version <= 2 ? addrsize : offsize);
         return true;
-    case 0x0e: /* strp */
-    case 0x17: /* sec_offset */
-    case 0x1d: /* strp_sup */
-    case 0x1f: /* line_strp */
+    case 0x0e:   /* strp */
+    case 0x17:   /* sec_offset */
+    case 0x1d:   /* strp_sup */
+    case 0x1f:   /* line_strp */
     case 0x1f20: /* GNU_ref_alt */
     case 0x1f21: /* GNU_strp_alt */
         cur_skip(c, offsize);
@@ -343,8 +343,8 @@ int elf_producers(const uint8_t *data, size_t len, struct elf_producers *out, ch
     dw.e = &e;
     if ((rc = section_lookup(&e, ".debug_info", &dw.info.found, &dw.info.off, &dw.info.size, err,
                              errlen)) < 0 ||
-        (rc = section_lookup(&e, ".debug_abbrev", &dw.abbrev.found, &dw.abbrev.off,
-                             &dw.abbrev.size, err, errlen)) < 0 ||
+        (rc = section_lookup(&e, ".debug_abbrev", &dw.abbrev.found, &dw.abbrev.off, &dw.abbrev.size,
+                             err, errlen)) < 0 ||
         (rc = section_lookup(&e, ".debug_str", &dw.str.found, &dw.str.off, &dw.str.size, err,
                              errlen)) < 0 ||
         (rc = section_lookup(&e, ".debug_line_str", &dw.line_str.found, &dw.line_str.off,

@@ -68,8 +68,8 @@ static void make_tested_vars(const char *text, struct fw_list *out)
             for (const char *d = p; (d = strstr(d, "$(")) && d < end; d += 2) {
                 const char *s = d + 2, *e = s;
 
-                while (e < end && (isupper((unsigned char)*e) || isdigit((unsigned char)*e) ||
-                                   *e == '_'))
+                while (e < end &&
+                       (isupper((unsigned char)*e) || isdigit((unsigned char)*e) || *e == '_'))
                     e++;
                 if (e > s && e < end && *e == ')') {
                     char *v = xstrndup(s, (size_t)(e - s));
@@ -115,8 +115,7 @@ static void read_makefile(struct fw_tree *t)
         if (!strncmp(p, "export ", 7))
             p += 7;
         /* the first assignment decides; later ones re-export it ("BUILD := $(BUILD)") */
-        if (!seen_build && !strncmp(p, "BUILD", 5) &&
-            (p[5] == ' ' || p[5] == '=' || p[5] == ':')) {
+        if (!seen_build && !strncmp(p, "BUILD", 5) && (p[5] == ' ' || p[5] == '=' || p[5] == ':')) {
             const char *eq = memchr(p, '=', (size_t)(end - p));
             const char *tgt = eq ? strstr(eq, "$(TARGET)") : NULL;
 

@@ -52,17 +52,17 @@ enum fw_layout {
 };
 
 struct fw_tree {
-    char *root;       /* the repository */
-    char *make_dir;   /* where make runs: root, or root/src */
-    char *boards_dir; /* boards/ or src/omv/boards */
-    char *mpy_dir;    /* lib/micropython or src/lib/micropython */
-    char *mpy_rel;    /* mpy_dir relative to root */
+    char *root;         /* the repository */
+    char *make_dir;     /* where make runs: root, or root/src */
+    char *boards_dir;   /* boards/ or src/omv/boards */
+    char *mpy_dir;      /* lib/micropython or src/lib/micropython */
+    char *mpy_rel;      /* mpy_dir relative to root */
     const char *prefix; /* make_dir relative to root with a trailing '/': "" or "src/" */
     enum fw_layout layout;
-    bool legacy;          /* layout == FW_LAYOUT_SRC */
-    bool shared_bin;      /* one output directory for every board */
-    bool submodules_goal; /* the Makefile has a `submodules` goal */
-    bool sdk_version;     /* an SDK_VERSION file pins the SDK */
+    bool legacy;              /* layout == FW_LAYOUT_SRC */
+    bool shared_bin;          /* one output directory for every board */
+    bool submodules_goal;     /* the Makefile has a `submodules` goal */
+    bool sdk_version;         /* an SDK_VERSION file pins the SDK */
     struct fw_list make_vars; /* the variables the Makefile tests: ifeq ($(X), ...), ifdef X */
 };
 

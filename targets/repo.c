@@ -82,8 +82,9 @@ bool repo_is_root(const char *dir, bool *src_layout)
 {
     bool top = has(dir, "Makefile", false) && has(dir, "boards", true) && has(dir, "ports", true) &&
                (has(dir, "lib/micropython", true) || gitmodules_has(dir, "lib/micropython"));
-    bool src = !top && has(dir, "src/Makefile", false) && has(dir, "src/omv/boards", true) &&
-               (has(dir, "src/lib/micropython", true) || gitmodules_has(dir, "src/lib/micropython"));
+    bool src =
+        !top && has(dir, "src/Makefile", false) && has(dir, "src/omv/boards", true) &&
+        (has(dir, "src/lib/micropython", true) || gitmodules_has(dir, "src/lib/micropython"));
 
     if (src_layout)
         *src_layout = src;
@@ -390,7 +391,7 @@ static void subs_from_dirs(const char *root, struct repo_subs *s)
         strbuf_reset(&full);
         fs_path_join(&full, root, paths[i]);
         sub_add(s, paths[i],
-                !fs_is_dir(full.buf) ? REPO_SUB_MISSING
+                !fs_is_dir(full.buf)  ? REPO_SUB_MISSING
                 : dir_empty(full.buf) ? REPO_SUB_UNINIT
                                       : REPO_SUB_OK);
         free(paths[i]);
@@ -462,8 +463,8 @@ static void add_word(struct strbuf *sb, const char *w)
     strbuf_addch(sb, '\'');
 }
 
-void repo_subs_fix(const char *root, const struct repo_subs *s, struct strbuf *cmds,
-                   char ****argvs, size_t *nr_argv)
+void repo_subs_fix(const char *root, const struct repo_subs *s, struct strbuf *cmds, char ****argvs,
+                   size_t *nr_argv)
 {
     size_t nr = 0;
     char ***v = NULL;
@@ -478,7 +479,8 @@ void repo_subs_fix(const char *root, const struct repo_subs *s, struct strbuf *c
         if (s->items[i].state == REPO_SUB_OK)
             continue;
         for (size_t j = 0; j < i; j++)
-            seen = seen || (s->items[j].state != REPO_SUB_OK && !strcmp(s->items[j].parent, parent));
+            seen =
+                seen || (s->items[j].state != REPO_SUB_OK && !strcmp(s->items[j].parent, parent));
         if (seen)
             continue;
         for (size_t j = i; j < s->nr; j++)

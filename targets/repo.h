@@ -104,8 +104,8 @@ const char *repo_sub_state_text(enum repo_sub_state s);
  * argument vectors: *nr_argv NULL-terminated vectors the caller frees with
  * repo_argv_free().
  */
-void repo_subs_fix(const char *root, const struct repo_subs *s, struct strbuf *cmds,
-                   char ****argvs, size_t *nr_argv);
+void repo_subs_fix(const char *root, const struct repo_subs *s, struct strbuf *cmds, char ****argvs,
+                   size_t *nr_argv);
 void repo_argv_free(char ***argvs, size_t nr);
 
 #endif

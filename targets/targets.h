@@ -144,7 +144,7 @@ struct target {
      * at their [image] addresses; from v5.0.0 MPS3_AN547 runs on Arm's FVP_Corstone_<fvp>. */
     char *qemu_machine;
     char *fvp_machine;
-    char *source;     /* data file name, for messages */
+    char *source; /* data file name, for messages */
 };
 
 struct target_db {

@@ -294,8 +294,10 @@ static void test_submodules_dirs(void)
     put(root, "lib/micropython/.gitmodules",
         "[submodule \"a\"]\n\tpath = lib/stm32lib\n[submodule \"b\"]\n\tpath = lib/nrfx\n"
         "[submodule \"c\"]\n\tpath = lib/micropython-lib\n");
-    put(root, "lib/micropython/ports/stm32/Makefile", "GIT_SUBMODULES += lib/libhydrogen lib/stm32lib\n");
-    put(root, "lib/micropython/py/mkrules.mk", "ifneq ($(FROZEN_MANIFEST),)\nGIT_SUBMODULES += lib/micropython-lib\nendif\n");
+    put(root, "lib/micropython/ports/stm32/Makefile",
+        "GIT_SUBMODULES += lib/libhydrogen lib/stm32lib\n");
+    put(root, "lib/micropython/py/mkrules.mk",
+        "ifneq ($(FROZEN_MANIFEST),)\nGIT_SUBMODULES += lib/micropython-lib\nendif\n");
     CHECK_INT(mkdir(strcat(strcpy(err, root), "/lib/cmsis"), 0755), ==, 0);
     CHECK_INT(repo_submodules(root, "lib/micropython", "stm32", &s, err, sizeof(err)), ==, 0);
     CHECK(!s.from_git);

@@ -156,13 +156,15 @@ static void check_compiled(const char *cc, const char *extra)
     struct elf_producers pr;
 
     CHECK(mkdtemp(dir) != NULL);
-    snprintf(cmd, sizeof(cmd), "printf 'static int f(int x) { return x * 3; }\\nint main(void) { "
-                               "return f(2); }\\n' >%s/a.c && printf 'int g(int y) { return y + "
-                               "1; }\\n' >%s/b.c", dir, dir);
+    snprintf(cmd, sizeof(cmd),
+             "printf 'static int f(int x) { return x * 3; }\\nint main(void) { "
+             "return f(2); }\\n' >%s/a.c && printf 'int g(int y) { return y + "
+             "1; }\\n' >%s/b.c",
+             dir, dir);
     CHECK_INT(system(cmd), ==, 0);
     for (int i = 0; i < 3; i++) {
-        snprintf(cmd, sizeof(cmd), "%s %s %s %s/a.c %s/b.c -o %s/x 2>/dev/null", cc, opts[i],
-                 extra, dir, dir, dir);
+        snprintf(cmd, sizeof(cmd), "%s %s %s %s/a.c %s/b.c -o %s/x 2>/dev/null", cc, opts[i], extra,
+                 dir, dir, dir);
         if (system(cmd) != 0) {
             printf("# %s cannot link here: skipped\n", cc);
             break;
@@ -207,8 +209,10 @@ static void test_producers_fuzz(void)
     uint64_t st = 0xd1a7;
 
     CHECK(mkdtemp(dir) != NULL);
-    snprintf(cmd, sizeof(cmd), "printf 'int main(void) { return 0; }\\n' >%s/a.c && cc -g -Og "
-                               "%s/a.c -o %s/x", dir, dir, dir);
+    snprintf(cmd, sizeof(cmd),
+             "printf 'int main(void) { return 0; }\\n' >%s/a.c && cc -g -Og "
+             "%s/a.c -o %s/x",
+             dir, dir, dir);
     CHECK_INT(system(cmd), ==, 0);
     strbuf_addf(&path, "%s/x", dir);
     CHECK_INT(fs_read_file(path.buf, &data, err, sizeof(err)), ==, 0);
