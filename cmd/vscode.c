@@ -253,8 +253,12 @@ static void find_toolchain(struct vs_run *r)
         if (!dir.len) {
             warning(ctx, "the configuration leaves armToolchainPath out: Cortex-Debug will look "
                          "for arm-none-eabi-gdb on PATH");
-            hint(ctx, "install the SDK the firmware needs (omvdev sdk install), or set SDK_DIR, "
-                      "then run omvdev vscode again");
+            if (r->root && rc == OMV_ENOENT)
+                hint(ctx, "this release builds with the toolchain on PATH: put the Arm GNU "
+                          "Toolchain's bin/ there (it has arm-none-eabi-gdb), or set SDK_DIR");
+            else
+                hint(ctx, "install the SDK the firmware needs (omvdev sdk install), or set "
+                          "SDK_DIR, then run omvdev vscode again");
             goto out;
         }
         note(ctx, "toolchain: %s/gcc/bin", dir.buf);

@@ -156,6 +156,8 @@ t "vscode: the tasks build in src/build"
 expect 0 vscode -t OPENMV4P --stdout --only launch
 out_has '"executable": "${workspaceFolder}/src/build/bin/firmware.elf"'
 out_lacks "build/OPENMV4P"
+err_has "hint: this release builds with the toolchain on PATH: put the Arm GNU Toolchain's bin/ there"
+err_lacks "omvdev sdk install"
 
 t "submodules: the fixing commands work on this tree (no make submodules, paths under src/)"
 rm -rf src/lib/micropython/lib/stm32lib/*
