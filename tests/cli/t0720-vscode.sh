@@ -390,4 +390,13 @@ t "the config key [vscode] jlink-host works like the option"
 expect 0 -C "$repo" -c vscode.jlink-host=win:2400 vscode -t OPENMV4 --stdout --only launch
 out_has '"gdbTarget": "win:2400"'
 
+t "a gdbPath that does not exist is written with a warning; none once gdb is there"
+expect 0 -C "$repo" vscode -t OPENMV4 --stdout --only launch
+err_has "omvdev: warning: '$HOME/openmv-sdk-1.6.0/gcc/bin/arm-none-eabi-gdb' does not exist: the gdbPath written will not start"
+printf '#!/bin/sh\n' >"$HOME/openmv-sdk-1.6.0/gcc/bin/arm-none-eabi-gdb"
+chmod +x "$HOME/openmv-sdk-1.6.0/gcc/bin/arm-none-eabi-gdb"
+expect 0 -C "$repo" vscode -t OPENMV4 --stdout --only launch
+err_lacks "gdbPath written will not start"
+rm "$HOME/openmv-sdk-1.6.0/gcc/bin/arm-none-eabi-gdb"
+
 finish
