@@ -8,7 +8,8 @@
 
 PACKAGES := gcc make cmake pkg-config libcurl4-openssl-dev libarchive-dev libssl-dev libumockdev-dev \
             libinih-dev libusb-1.0-0-dev liblzma-dev
-CHECK_PACKAGES := $(PACKAGES) clang-format python3 zsh fish libumockdev-dev umockdev dfu-util openssl xz-utils
+CHECK_PACKAGES := $(PACKAGES) clang-format python3 zsh fish libumockdev-dev umockdev dfu-util openssl xz-utils \
+                  gcc-arm-none-eabi git
 
 DEMO := build/release/omvdev
 

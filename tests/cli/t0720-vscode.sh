@@ -376,7 +376,7 @@ err_lacks "this repository has no boards/OPENMV4"
 expect 0 -C "$repo" vscode -t OPENMV_N6 --stdout --only launch
 err_has "omvdev: warning: this repository has no boards/OPENMV_N6 (a release without it?): its configuration is written anyway"
 
-t "a release before 4.6 (the tree under src/) debugs src/build/bin/"
+t "a release up to v4.6.x (the tree under src/) debugs src/build/bin/"
 old="$TMPD/openmv-4.5"
 mkdir -p "$old/src/omv/boards/OPENMV4" "$old/src/lib/micropython"
 echo "all:" >"$old/src/Makefile"
