@@ -45,6 +45,10 @@ expect 1 flash --swd -t OPENMVPT --probe jlink --dry-run
 err_has "were built for OPENMV4, not OPENMVPT"
 expect 1 debug -t OPENMVPT --dry-run
 err_has "were built for OPENMV4, not OPENMVPT"
+expect 1 flash -t OPENMVPT --dry-run
+err_has "were built for OPENMV4, not OPENMVPT"
+expect 1 recover -t OPENMVPT --dry-run
+err_has "were built for OPENMV4, not OPENMVPT"
 expect 0 debug -t OPENMV4 --dry-run
 out_has "$FW/src/build/bin/firmware.elf"
 
