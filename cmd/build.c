@@ -842,7 +842,8 @@ static int list_files(struct omv_ctx *ctx, const char *dir, struct fw_list *file
     }
     closedir(d);
     strbuf_release(&path);
-    qsort(files->items, files->nr, sizeof(char *), cmp_name);
+    if (files->nr) /* qsort(NULL, 0) is undefined */
+        qsort(files->items, files->nr, sizeof(char *), cmp_name);
     return 0;
 }
 
@@ -928,7 +929,8 @@ static void flavour_of(const struct build_options *o, struct strbuf *out)
     for (int i = 0; i < o->nr_args; i++)
         if (strchr(o->args[i], '=') && strncmp(o->args[i], "V=", 2))
             fw_list_add(&l, o->args[i]);
-    qsort(l.items, l.nr, sizeof(char *), cmp_name);
+    if (l.nr) /* qsort(NULL, 0) is undefined */
+        qsort(l.items, l.nr, sizeof(char *), cmp_name);
     for (size_t i = 0; i < l.nr; i++)
         strbuf_addf(out, "%s%s", i ? " " : "", l.items[i]);
     fw_list_release(&l);
@@ -1298,7 +1300,8 @@ static void list_elfs(const char *dir, struct fw_list *elfs)
     }
     if (d)
         closedir(d);
-    qsort(elfs->items, elfs->nr, sizeof(char *), cmp_name);
+    if (elfs->nr) /* qsort(NULL, 0) is undefined */
+        qsort(elfs->items, elfs->nr, sizeof(char *), cmp_name);
 }
 
 static int size_elfs(struct omv_ctx *ctx, const struct bld *b, const char *dir,

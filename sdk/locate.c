@@ -196,7 +196,8 @@ void sdk_find_installed(const char *parent, struct sdk_found_list *out)
     }
     if (d)
         closedir(d);
-    qsort(out->items, out->nr, sizeof(*out->items), cmp_found);
+    if (out->nr) /* qsort(NULL, 0) is undefined */
+        qsort(out->items, out->nr, sizeof(*out->items), cmp_found);
     if (env && *env) {
         bool dup = false;
 

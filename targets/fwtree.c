@@ -229,7 +229,8 @@ static int list_dirs(const char *dir, struct fw_list *out, char *err, size_t err
     }
     closedir(d);
     strbuf_release(&path);
-    qsort(out->items + first, out->nr - first, sizeof(char *), cmp_str);
+    if (out->nr > first) /* qsort(NULL, 0) is undefined */
+        qsort(out->items + first, out->nr - first, sizeof(char *), cmp_str);
     return 0;
 }
 
@@ -396,7 +397,8 @@ static char *board_from_deps(const char *build_dir)
     char *board = NULL;
 
     find_deps(build_dir, 0, &v, &nr, &alloc, 20000);
-    qsort(v, nr, sizeof(*v), cmp_dep);
+    if (nr) /* qsort(NULL, 0) is undefined */
+        qsort(v, nr, sizeof(*v), cmp_dep);
     for (size_t i = 0; i < nr && !board; i++) {
         strbuf_reset(&text);
         if (fs_read_file(v[i].path, &text, NULL, 0) == 0)
