@@ -566,8 +566,9 @@ static void check_submodules(struct doctor *d, struct check_result *r)
         set(r, CHECK_FAIL, fix.buf, "submodule '%s' is %s%s", first->path,
             repo_sub_state_text(first->state), repo_subs_bad(&s) > 1 ? " (and others)" : "");
     else
-        set(r, CHECK_OK, NULL, "%zu checked out at the recorded commits%s%s", s.nr,
-            s.from_git ? "" : " (not a git checkout: only their files were checked)",
+        set(r, CHECK_OK, NULL, "%zu checked out%s%s", s.nr,
+            s.from_git ? " at the recorded commits"
+                       : " (not a git checkout: their files, not their commits, were checked)",
             d->t ? "" : " (set build.target to check a port's nested ones)");
 out:
     repo_subs_release(&s);
