@@ -29,6 +29,7 @@ demo: deps
 check: check-deps format-check
 	cmake --workflow --preset asan
 
+# tests/data holds fixtures in the firmware's own formatting (aligned #define columns).
 format-check:
-	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' 2>/dev/null || \
-	    find . -path ./build -prune -o -name '*.[ch]' -print)
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' ':!tests/data/' 2>/dev/null || \
+	    find . -path ./build -prune -o -path ./tests/data -prune -o -name '*.[ch]' -print)
