@@ -255,7 +255,10 @@ static void git_submodules_of(const char *path, struct strbuf *out)
             for (p += 14; *p == ' ' || *p == '\t' || *p == '+' || *p == ':'; p++)
                 ;
             if (*p == '=') {
-                for (char *w = strtok(p + 1, " \t\\"); w; w = strtok(NULL, " \t\\"))
+                char *save = NULL;
+
+                for (char *w = strtok_r(p + 1, " \t\\", &save); w;
+                     w = strtok_r(NULL, " \t\\", &save))
                     strbuf_addf(out, "%s\n", w);
             }
         }
