@@ -287,20 +287,23 @@ static void submit(struct slot *slot, struct urb *u, uint8_t type)
     struct sim_dev *d = slot->dev;
 
     sim_dev_advance(d, vnow(slot->sim));
+    if (slot->sim->timescale <= 0)
+        sim_dev_settle(d);
     if (type == USBDEVFS_URB_TYPE_CONTROL) {
         const uint8_t *p = u->buf->data;
         struct sim_setup s = {p[0], p[1], (uint16_t)(p[2] | p[3] << 8),
                               (uint16_t)(p[4] | p[5] << 8), (uint16_t)(p[6] | p[7] << 8)};
         uint8_t *data = g_malloc0((gsize)s.wLength + 1);
         size_t len = s.wLength;
-        uint64_t wait = sim_dev_wait_us(d), before = d->device_bound_us;
+        uint64_t wait = sim_dev_wait_us(d);
         int rc;
 
         if (!(s.bmRequestType & 0x80) && s.wLength)
             memcpy(data, p + 8, s.wLength);
         rc = sim_dev_control(d, &s, data, &len);
         urb_write_result(u, errno_of(rc), (s.bmRequestType & 0x80) ? data : NULL, len, 8);
-        u->due_us = due_after(slot, wait, d->device_bound_us - before);
+        /* The answer waits for earlier work and its own transfer, not for the work it starts. */
+        u->due_us = due_after(slot, wait, d->reply_us);
         g_free(data);
     } else {
         run_bulk(slot, u);
