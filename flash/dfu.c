@@ -161,6 +161,16 @@ int dfu_get_status(struct dfu_dev *d, struct dfu_status *st, char *err, size_t e
     return rc < 0 ? dfu_fail_io(err, errlen, rc, "GETSTATUS") : 0;
 }
 
+int dfu_check_upload(const struct dfu_dev *d, const char *why, char *err, size_t errlen)
+{
+    if (d->attributes & DFU_ATTR_CAN_UPLOAD)
+        return 0;
+    return omv_seterr(err, errlen, OMV_EDEVICE,
+                      "%s needs to read the device's memory back, but the device does not "
+                      "allow reading (bitCanUpload is 0 in its DFU functional descriptor)",
+                      why);
+}
+
 int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen)
 {
     struct dfu_status st = {0, 0, 0, 0};
@@ -377,6 +387,9 @@ int dfu_upload(struct dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
     int rc;
 
     *got = 0;
+    rc = dfu_check_upload(d, "reading back", err, errlen);
+    if (rc < 0)
+        return rc;
     if (!xfer)
         return omv_seterr(err, errlen, OMV_EINVAL, "the device's transfer size is 0");
     if (cap / xfer >= 0xFFFF)

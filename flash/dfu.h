@@ -89,6 +89,10 @@ const char *dfu_status_text(uint8_t status);
 
 int dfu_get_status(struct dfu_dev *d, struct dfu_status *st, char *err, size_t errlen);
 
+/* 0 if the device can be read back (bitCanUpload in its functional
+ * descriptor), else OMV_EDEVICE and a message naming `why` ("--verify"). */
+int dfu_check_upload(const struct dfu_dev *d, const char *why, char *err, size_t errlen);
+
 /* Bring the device to dfuIDLE/OK: CLRSTATUS from dfuERROR, ABORT from the
  * *-IDLE states, a bounded number of times. */
 int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen);
@@ -108,7 +112,8 @@ int dfu_download(struct dfu_dev *d, const uint8_t *data, size_t len, const struc
 int dfu_download_blocks(struct dfu_dev *d, const uint8_t *data, size_t len, const bool *skip,
                         const struct dfu_progress *p, char *err, size_t errlen);
 
-/* Plain DFU upload until a short block or `cap` bytes. */
+/* Plain DFU upload until a short block or `cap` bytes; refused without
+ * bitCanUpload before any request. */
 int dfu_upload(struct dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
                const struct dfu_progress *p, char *err, size_t errlen);
 
@@ -142,7 +147,8 @@ int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t a
                 const uint8_t *data, size_t len, bool skip_erase, unsigned *rev_v_recoveries,
                 const struct dfu_progress *p, char *err, size_t errlen);
 
-/* Read len bytes at addr (SET_ADDRESS, then UPLOAD wValue 2, 3, ...). */
+/* Read len bytes at addr (SET_ADDRESS, then UPLOAD wValue 2, 3, ...); refused
+ * without bitCanUpload before any request. */
 int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
                const struct dfu_progress *p, char *err, size_t errlen);
 

@@ -311,9 +311,10 @@ struct dfuse {
     uint64_t data_index; /* which data block of the device's life this is */
     uint8_t buf[MAX_XFER];
     /* the work started by the last GETSTATUS */
-    uint8_t result; /* its DFU status, reported by the next GETSTATUS */
-    bool wedged;    /* rev V: dfuDNBUSY until CLRSTATUS */
-    bool unprotect; /* READ_UNPROTECT: the device resets after the answer */
+    uint8_t result;   /* its DFU status, reported by the next GETSTATUS */
+    bool wedged;      /* rev V: dfuDNBUSY until CLRSTATUS */
+    uint64_t done_us; /* busy=answer: when that work ends (0: it is not background work) */
+    bool unprotect;   /* READ_UNPROTECT: the device resets after the answer */
 };
 
 static struct dfuse *model(struct sim_dev *d)
@@ -711,15 +712,19 @@ static int dfuse_getstatus(struct sim_dev *d, const struct sim_setup *s, uint8_t
     int state;
 
     switch (d->state) {
-    case SIM_DFU_STATE_DNLOAD_SYNC:
+    case SIM_DFU_STATE_DNLOAD_SYNC: {
+        uint64_t before = d->work_until_us;
+
         execute(d);
+        m->done_us = d->work_until_us != before ? d->work_until_us : 0;
         if (d->state == SIM_DFU_STATE_DNBUSY)
             poll = m->poll_ms;
         break;
+    }
     case SIM_DFU_STATE_DNBUSY:
         if (m->wedged) {
             poll = POLL_WEDGE_MS;
-        } else if (sim_dev_working_us(d)) {
+        } else if (m->done_us > d->now_us) {
             poll = m->poll_ms; /* busy=answer: the work goes on */
         } else if (m->result != SIM_DFU_STATUS_OK) {
             d->state = SIM_DFU_STATE_ERROR;
