@@ -138,10 +138,13 @@ int dfu_fail_request(struct dfu_dev *d, int rc, const char *what, char *err, siz
 /*
  * Write data at addr: erase exactly the pages the range touches (from the
  * layout; none with skip_erase, after a mass erase), then SET_ADDRESS and
- * DNLOAD(wValue 2) per transfer_size chunk. A page erase that stays in
- * dfuDNBUSY far beyond its bwPollTimeout (STM32H7 Rev V, bank 2) is recovered
- * as ST's programmer does - CLRSTATUS twice - and then checked by reading the
- * page back as erased; *rev_v_recoveries counts these (may be NULL).
+ * DNLOAD(wValue 2) per transfer_size chunk. A page erase still answering
+ * dfuDNBUSY once the datasheet's maximum erase time for its size has passed
+ * (STM32H7 Rev V, bank 2) is stalled; once one has, later pages from there on
+ * are taken as stalled at their first poll. A stall is recovered as ST's
+ * programmer does - CLRSTATUS twice - and then checked by reading the page
+ * back as erased (when the device has bitCanUpload); *rev_v_recoveries counts
+ * these (may be NULL).
  */
 int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
                 const uint8_t *data, size_t len, bool skip_erase, unsigned *rev_v_recoveries,
