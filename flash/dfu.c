@@ -27,7 +27,7 @@ enum {
 #define DEFAULT_TIMEOUT_MS 5000
 #define NORMALISE_ROUNDS   5
 #define WRITE_BUDGET_MS    30000 /* polls of one block, or of manifestation */
-#define NORMALISE_BUSY_MS  2000  /* the longest wait for a busy device while normalising */
+#define NORMALISE_BUSY_MS  2200  /* the longest healthy page erase (STM32H7, 128 KiB, x32) */
 
 static const char *const state_names[] = {
     "appIDLE",        "appDETACH",        "dfuIDLE",     "dfuDNLOAD-SYNC",         "dfuDNBUSY",
@@ -174,6 +174,7 @@ int dfu_check_upload(const struct dfu_dev *d, const char *why, char *err, size_t
 int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen)
 {
     struct dfu_status st = {0, 0, 0, 0};
+    unsigned busy_ms = 0;
     int rc;
 
     for (int round = 0;; round++) {
@@ -204,10 +205,15 @@ int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen)
             break;
         case DFU_STATE_DNBUSY:
         case DFU_STATE_MANIFEST:
-            /* Give the work its time once; a device still busy after that is
-             * stuck (an STM32H7 rev V erase): CLRSTATUS ends that. */
-            if (round == 0) {
-                dfu_nap(d, st.poll_ms < NORMALISE_BUSY_MS ? st.poll_ms : NORMALISE_BUSY_MS);
+            /* Work left running (an interrupted erase) is given the longest a
+             * healthy page erase takes, polling as the device asks; still busy
+             * after that, it is stuck (an STM32H7 rev V erase): CLRSTATUS. */
+            if (busy_ms < NORMALISE_BUSY_MS) {
+                unsigned nap = st.poll_ms ? st.poll_ms : 1;
+
+                dfu_nap(d, nap);
+                busy_ms += nap;
+                round--; /* waiting is not an attempt */
                 continue;
             }
             req = REQ_CLRSTATUS;

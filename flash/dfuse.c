@@ -32,7 +32,9 @@ enum {
 #define CMD_SET_ADDRESS 0x21
 #define CMD_ERASE       0x41
 
-#define SET_ADDRESS_CAP_MS 1     /* "a non-null bwPollTimeout for SET_ADDRESS seems a common bug" */
+/* SET_ADDRESS moves a pointer: its bwPollTimeout is not waited for (dfu-util: "a
+ * non-null bwPollTimeout for SET_ADDRESS seems a common bootloader bug"). */
+#define SET_ADDRESS_CAP_MS 0
 #define BUDGET_MS          30000 /* polls of one command or chunk */
 #define MASS_ERASE_MS      60000
 #define ERASE_STATUS_MS    20000  /* control timeout of GETSTATUS after an erase (pydfu's) */

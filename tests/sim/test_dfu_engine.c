@@ -434,6 +434,26 @@ static void test_normalise(void)
     CHECK_INT(state_of(r), ==, DFU_STATE_ERROR);
     CHECK_INT(dfu_normalise(&r->dev, err, sizeof(err)), ==, 0);
     CHECK_INT(state_of(r), ==, DFU_STATE_IDLE);
+    rig_close(r);
+
+    /* an erase left running (busy=answer, at its 2.2 s maximum) is waited for, not cleared */
+    r = rig_open("st-rom:H743,busy=answer,fault=slow-erase:max", 0);
+    CHECK_INT(ctl(r, 0x21, 1, 0, 0, (uint8_t[]){0x41, 0x00, 0x00, 0x02, 0x08}, 5), ==, 5);
+    CHECK_INT(state_of(r), ==, DFU_STATE_DNBUSY);
+    memset(r->reqs, 0, sizeof(r->reqs));
+    CHECK_INT(dfu_normalise(&r->dev, err, sizeof(err)), ==, 0);
+    CHECK_INT(r->reqs[4], ==, 0);
+    CHECK_INT(r->slept_ms, >=, 2200);
+    rig_close(r);
+    /* a Rev V stall left behind is cleared once that time has passed */
+    r = rig_open("st-rom:H743,rev=V", 0);
+    CHECK_INT(ctl(r, 0x21, 1, 0, 0, (uint8_t[]){0x41, 0x00, 0x00, 0x10, 0x08}, 5), ==, 5);
+    CHECK_INT(state_of(r), ==, DFU_STATE_DNBUSY);
+    memset(r->reqs, 0, sizeof(r->reqs));
+    CHECK_INT(dfu_normalise(&r->dev, err, sizeof(err)), ==, 0);
+    CHECK_INT(r->reqs[4], ==, 2);
+    CHECK_INT(r->slept_ms, <=, 3000);
+    CHECK_INT(state_of(r), ==, DFU_STATE_IDLE);
     /* an application, not a bootloader */
     rig_close(r);
     r = rig_open("openmv-bl:OPENMV4,fault=wrong-state:0", 2);
