@@ -151,6 +151,9 @@ static int poll_done(struct dfu_dev *d, enum cmd_kind kind, const char *what, st
 
         if (kind == KIND_SET_ADDRESS && wait > SET_ADDRESS_CAP_MS)
             wait = SET_ADDRESS_CAP_MS;
+        /* An erase still busy is asked again right when its datasheet time is up. */
+        if (w && w->waited_ms < w->limit_ms && wait > w->limit_ms - w->waited_ms)
+            wait = w->limit_ms - w->waited_ms;
         dfu_nap(d, wait);
         spent += wait ? wait : 1; /* every poll costs at least a USB frame */
         if (w)

@@ -844,10 +844,10 @@ static void test_rev_v_stalls_end(void)
             continue;
         CHECK_INT(r->reqs[4], ==, 16); /* two CLRSTATUS a stall */
         CHECK_INT(r->reqs[2], >=, 16); /* a read-back after each */
-        /* Only the first stall waits its datasheet time (3 polls of 1 s, where
-         * a healthy erase takes 1): the others end at their first poll; a
+        /* Only the first stall waits its datasheet time (2.2 s, where a healthy
+         * erase takes one 1 s poll): the others end at their first poll; a
          * recovery's own polls cost a few ms. */
-        CHECK_INT(r->slept_ms, <=, rev_y_ms + 2000 + 8 * 10);
+        CHECK_INT(r->slept_ms, <=, rev_y_ms + 1200 + 8 * 10);
         if (strstr(modes[k], "answer") && strstr(modes[k], "max"))
             CHECK_CONTAINS(r->d->log.buf, "held"); /* a read-back waited for its erase */
         rig_close(r);
