@@ -45,6 +45,10 @@ head -c 1650000 /dev/urandom >"$work/rom-image.bin"
 bound() { python3 -c 'import json,sys,glob
 print(sum(json.load(open(f))["device_bound_us"] for f in glob.glob(sys.argv[1] + "/*/log-*-" + sys.argv[2] + ".json")))' "$1" "$2"; }
 
+# Count the requests in the logs of one device kind.
+nreq() { python3 -c 'import json,sys,glob
+print(sum(len(json.load(open(f))["requests"]) for f in glob.glob(sys.argv[1] + "/*/log-*-" + sys.argv[2] + ".json")))' "$1" "$2"; }
+
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # run NAME DEVICE-ARGS... -- COMMAND...: prints "wall_ms bound_ms" and keeps the state in $last
@@ -65,7 +69,7 @@ run() {
     last=$state
     kind=openmv-bl
     case "$name" in rom-*) kind=st-rom ;; esac
-    echo "$((t1 - t0)) $(( $(bound "$state" "$kind") / 1000 ))"
+    echo "$((t1 - t0)) $(( $(bound "$state" "$kind") / 1000 )) $(nreq "$state" "$kind")"
 }
 
 check_fw() { # state serial file: the firmware partition holds the file
@@ -163,19 +167,28 @@ awk -v o="$ro" -v d="$rd" -v l="$rlb" 'BEGIN {
     printf "   omvdev / lower bound %29.3f\n", o / l
     printf "   omvdev / dfu-util %32.3f\n", o / d }'
 
+# The rig's own cost of one request (umockdev's round trips, the host's turnaround), from
+# the flash whose device work was free: what a request costs here beyond the USB time the
+# floor already counts.
+rq=$(awk -v w="$o0" -v n="$(col 3 full-ts0)" 'BEGIN { printf "%.3f", w / n }')
 yo=$(col 1 rom-y-omvdev); yb=$(col 2 rom-y-omvdev); yd=$(col 1 rom-y-dfu-util); ydb=$(col 2 rom-y-dfu-util)
+yn=$(col 3 rom-y-omvdev); vn=$(col 3 rom-v-omvdev); ydn=$(col 3 rom-y-dfu-util)
 vo=$(col 1 rom-v-omvdev); vb=$(col 2 rom-v-omvdev)
 mo=$(col 1 rom-v-mass-omvdev); mb=$(col 2 rom-v-mass-omvdev)
 md=$(col 1 rom-v-mass-dfu-util); mdb=$(col 2 rom-v-mass-dfu-util)
 printf '\n5. ST system bootloader (H743): 1,650,000 B at 0x08000000 (13 sectors, 5 in bank 2), then leave\n'
-printf '   %-46s %8s ms   (floor %s ms)\n' \
-    "Rev Y, page erases: omvdev" "$yo" "$yb" \
-    "Rev Y, page erases: dfu-util 0.11" "$yd" "$ydb" \
-    "Rev V, page erases: omvdev" "$vo" "$vb" \
-    "Rev V, --mass-erase: omvdev" "$mo" "$mb" \
-    "Rev V, :mass-erase:force: dfu-util 0.11" "$md" "$mdb"
+printf '   %-46s %8s ms   (floor %s ms, %s requests)\n' \
+    "Rev Y, page erases: omvdev" "$yo" "$yb" "$yn" \
+    "Rev Y, page erases: dfu-util 0.11" "$yd" "$ydb" "$ydn" \
+    "Rev V, page erases: omvdev" "$vo" "$vb" "$vn" \
+    "Rev V, --mass-erase: omvdev" "$mo" "$mb" "$(col 3 rom-v-mass-omvdev)" \
+    "Rev V, :mass-erase:force: dfu-util 0.11" "$md" "$mdb" "$(col 3 rom-v-mass-dfu-util)"
+printf '   the rig costs %s ms a request on its own (section 1, device work free)\n' "$rq"
 awk -v yo="$yo" -v yb="$yb" -v yd="$yd" -v ydb="$ydb" -v vo="$vo" -v vb="$vb" -v mo="$mo" \
-    -v mb="$mb" -v md="$md" -v mdb="$mdb" 'BEGIN {
+    -v mb="$mb" -v md="$md" -v mdb="$mdb" -v rq="$rq" -v yn="$yn" -v vn="$vn" -v ydn="$ydn" 'BEGIN {
+    printf "   Rev Y omvdev / (its floor + its requests x rig cost) %0.3f\n", yo / (yb + yn * rq)
+    printf "   Rev Y dfu-util / (its floor + its requests x rig cost) %0.3f\n", yd / (ydb + ydn * rq)
+    printf "   Rev V omvdev / (Rev Y floor + its requests x rig cost) %0.3f\n", vo / (yb + vn * rq)
     printf "   Rev Y omvdev / its floor %25.3f   (target <= 1.10)\n", yo / yb
     printf "   Rev Y dfu-util / its floor %23.3f\n", yd / ydb
     printf "   Rev V omvdev / its floor %25.3f\n", vo / vb

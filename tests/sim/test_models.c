@@ -1355,6 +1355,19 @@ static void test_st_timing(void)
     CHECK_INT(sim_dev_working_us(d), ==, 0);
     sim_dev_free(d);
 
+    /* bad option values are refused */
+    {
+        char err[256] = "";
+
+        CHECK(!sim_dev_new_from_spec("st-rom:H743,busy=maybe", err, sizeof(err)));
+        CHECK_CONTAINS(err, "busy=maybe");
+        CHECK(!sim_dev_new_from_spec("st-rom:H743,fault=slow-erase:0", err, sizeof(err)));
+        CHECK_CONTAINS(err, "bad number");
+        CHECK(!sim_dev_new_from_spec("st-rom:H743,attrs=0x100", err, sizeof(err)));
+        CHECK_CONTAINS(err, "attrs=0x100");
+        CHECK(!sim_dev_new_from_spec("camera:OPENMV4,attrs=0x0B", err, sizeof(err)));
+        CHECK_CONTAINS(err, "DFU descriptor");
+    }
     /* attrs=: the functional descriptor changes, and UPLOAD is refused without bit 1 */
     d = spec("st-rom:H743,attrs=0x09");
     CHECK_INT(funcdesc(d).attrs, ==, 0x09);
