@@ -579,6 +579,29 @@ static void test_rev_v_wedge(void)
     sim_dev_free(d);
 }
 
+/* Rev V cannot be told from Rev Y before a bank-2 erase: same descriptors and
+ * strings, and the ID registers are outside every alt's memory. */
+static void test_rev_v_looks_like_rev_y(void)
+{
+    struct sim_dev *v = spec("st-rom:H743,rev=V"), *y = spec("st-rom:H743,rev=Y");
+    uint8_t back[4];
+    size_t got = 0;
+
+    CHECK_INT(v->descriptors.len, ==, y->descriptors.len);
+    CHECK(!memcmp(v->descriptors.buf, y->descriptors.buf, v->descriptors.len));
+    CHECK_INT(v->nr_strings, ==, y->nr_strings);
+    for (size_t i = 1; i < v->nr_strings && i < y->nr_strings; i++)
+        CHECK_STR(v->strings[i], y->strings[i]);
+    /* DBGMCU_IDCODE and the bootloader version byte: errTARGET */
+    CHECK_STATUS(set_address(v, 0x5C001000), SIM_DFU_STATUS_ERR_TARGET, SIM_DFU_STATE_ERROR);
+    CHECK_INT(clrstatus(v), ==, SIM_OK);
+    CHECK_STATUS(set_address(v, 0x1FF1E7FE), SIM_DFU_STATUS_ERR_TARGET, SIM_DFU_STATE_ERROR);
+    CHECK_INT(clrstatus(v), ==, SIM_OK);
+    CHECK_INT(upload(v, 0x0FFF, back, sizeof(back), &got), ==, SIM_STALL); /* past the flash */
+    sim_dev_free(v);
+    sim_dev_free(y);
+}
+
 static void test_rev_v_normal_paths(void)
 {
     struct sim_dev *d = spec("st-rom:H743,rev=V");
@@ -1380,8 +1403,9 @@ TESTS(TEST(test_usb_plain), TEST(test_st_identity), TEST(test_st_write_readback)
       TEST(test_st_page_erase), TEST(test_st_h7_errprog), TEST(test_st_get_commands),
       TEST(test_st_address_rule), TEST(test_st_errors), TEST(test_st_leave),
       TEST(test_st_unprotect_and_reset), TEST(test_rev_v_wedge), TEST(test_rev_v_normal_paths),
-      TEST(test_f4_f7_geometry), TEST(test_bad_names), TEST(test_arduino_portenta),
-      TEST(test_arduino_boards), TEST(test_omv4_identity), TEST(test_omv4_firmware),
-      TEST(test_omv4_implicit_erase), TEST(test_omv4_errors), TEST(test_omv4_upload),
-      TEST(test_omv4_leave), TEST(test_omv_alt_tables), TEST(test_omv_memories), TEST(test_omv_ae3),
-      TEST(test_omv_state_machine), TEST(test_faults), TEST(test_timing), TEST(test_st_timing))
+      TEST(test_rev_v_looks_like_rev_y), TEST(test_f4_f7_geometry), TEST(test_bad_names),
+      TEST(test_arduino_portenta), TEST(test_arduino_boards), TEST(test_omv4_identity),
+      TEST(test_omv4_firmware), TEST(test_omv4_implicit_erase), TEST(test_omv4_errors),
+      TEST(test_omv4_upload), TEST(test_omv4_leave), TEST(test_omv_alt_tables),
+      TEST(test_omv_memories), TEST(test_omv_ae3), TEST(test_omv_state_machine), TEST(test_faults),
+      TEST(test_timing), TEST(test_st_timing))
