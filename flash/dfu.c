@@ -165,9 +165,13 @@ int dfu_check_upload(const struct dfu_dev *d, const char *why, char *err, size_t
 {
     if (d->attributes & DFU_ATTR_CAN_UPLOAD)
         return 0;
+    if (!why)
+        return omv_seterr(err, errlen, OMV_EDEVICE,
+                          "cannot read the device's memory back: the device does not allow it "
+                          "(bitCanUpload is 0 in its DFU functional descriptor)");
     return omv_seterr(err, errlen, OMV_EDEVICE,
                       "%s needs to read the device's memory back, but the device does not "
-                      "allow reading (bitCanUpload is 0 in its DFU functional descriptor)",
+                      "allow it (bitCanUpload is 0 in its DFU functional descriptor)",
                       why);
 }
 
@@ -393,7 +397,7 @@ int dfu_upload(struct dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
     int rc;
 
     *got = 0;
-    rc = dfu_check_upload(d, "reading back", err, errlen);
+    rc = dfu_check_upload(d, NULL, err, errlen);
     if (rc < 0)
         return rc;
     if (!xfer)

@@ -90,7 +90,8 @@ const char *dfu_status_text(uint8_t status);
 int dfu_get_status(struct dfu_dev *d, struct dfu_status *st, char *err, size_t errlen);
 
 /* 0 if the device can be read back (bitCanUpload in its functional
- * descriptor), else OMV_EDEVICE and a message naming `why` ("--verify"). */
+ * descriptor), else OMV_EDEVICE and a message naming `why` ("--verify", or
+ * NULL for a plain read). */
 int dfu_check_upload(const struct dfu_dev *d, const char *why, char *err, size_t errlen);
 
 /* Bring the device to dfuIDLE/OK: CLRSTATUS from dfuERROR, ABORT from the

@@ -242,7 +242,7 @@ int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
 
     if (!len)
         return 0;
-    rc = dfu_check_upload(d, "reading back", err, errlen);
+    rc = dfu_check_upload(d, NULL, err, errlen);
     if (rc < 0)
         return rc;
     if (!xfer)

@@ -91,6 +91,7 @@ for opt in --verify --skip-unchanged; do
     [ "$code" -eq 3 ] && pass || fail "$opt: exit $code"
     err_has "$opt needs to read the device's memory back"
     err_has "bitCanUpload is 0"
+    err_has "hint: flash without $opt"
     slice "$S/N1/internal.bin" 0 100000 >"$TMPD/got"; same_file "$TMPD/got" "$TMPD/bootloader.bin"
     erased "$S/N1/internal.bin" 100000 $((0x200000 - 100000)) && pass || fail "$opt: memory written"
     ! grep -q '"UPLOAD"\|"ERASE\|"DNLOAD"' "$S"/N1/log-*.json && pass || fail "$opt: requests sent"
