@@ -736,6 +736,15 @@ static void *job_main(void *arg)
 
     j->start_ms = progress_now_ms();
     rc = job_open(j, &h, &dev);
+    if (rc == 0 && (r->verify || r->skip_unchanged)) { /* before anything is erased */
+        const char *opt = r->verify ? "--verify" : "--skip-unchanged";
+        size_t n;
+
+        rc = dfu_check_upload(&dev, opt, j->err, sizeof(j->err));
+        n = strlen(j->err);
+        if (rc)
+            snprintf(j->err + n, sizeof(j->err) - n, "\nhint: flash without %s", opt);
+    }
     if (rc == 0 && r->mass_erase) {
         job_step_begin(j, "mass erase");
         rc = dev.io.set_alt(dev.io.ctx, dev.intf, 0);
