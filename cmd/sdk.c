@@ -669,12 +669,10 @@ out:
 
 static int cmd_sdk_list(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
-    const char *root = cfg_value(ctx, "root"), *env = getenv("SDK_DIR");
+    const char *root = cfg_value(ctx, "root");
     struct strbuf rootdir = STRBUF_INIT, need = STRBUF_INIT, out = STRBUF_INIT;
     struct strbuf path = STRBUF_INIT, stamp = STRBUF_INIT;
     struct json_writer jw;
-    DIR *d;
-    struct dirent *de;
     char **names = NULL;
     size_t nr = 0, alloc = 0;
     bool have_need = false;
@@ -687,24 +685,15 @@ static int cmd_sdk_list(struct omv_ctx *ctx, struct omv_invocation *inv)
         fs_absolute(&rootdir, root);
     if (ctx->project_root && sdk_repo_version(ctx->project_root, &need, NULL, 0) == 0)
         have_need = true;
-    d = rootdir.len ? opendir(rootdir.buf) : NULL;
-    while (d && (de = readdir(d))) {
-        if (strncmp(de->d_name, "openmv-sdk-", 11))
-            continue;
-        strbuf_reset(&path);
-        fs_path_join(&path, rootdir.buf, de->d_name);
-        if (!fs_is_dir(path.buf))
-            continue;
-        XGROW(names, alloc, nr + 1);
-        names[nr++] = strbuf_detach(&path, NULL);
-    }
-    if (d)
-        closedir(d);
-    if (env && *env) {
-        strbuf_reset(&path);
-        fs_absolute(&path, env);
-        XGROW(names, alloc, nr + 1);
-        names[nr++] = strbuf_detach(&path, NULL);
+    {
+        struct sdk_found_list l = SDK_FOUND_LIST_INIT;
+
+        sdk_find_installed(rootdir.len ? rootdir.buf : NULL, &l); /* $SDK_DIR included */
+        for (size_t i = 0; i < l.nr; i++) {
+            XGROW(names, alloc, nr + 1);
+            names[nr++] = xstrdup(l.items[i].dir);
+        }
+        sdk_found_list_release(&l);
     }
     if (ctx->json) {
         json_init(&jw, &out);

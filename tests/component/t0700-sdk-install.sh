@@ -128,7 +128,7 @@ expect 1 sdk path --version $V
 err_has "no SDK in $dest"
 
 t "the version comes from the firmware repository's SDK_VERSION"
-mkdir -p "$TMPD/fw/boards" && : >"$TMPD/fw/Makefile" && echo $V >"$TMPD/fw/SDK_VERSION"
+mkdir -p "$TMPD/fw/boards" "$TMPD/fw/ports" "$TMPD/fw/lib/micropython" && : >"$TMPD/fw/Makefile" && echo $V >"$TMPD/fw/SDK_VERSION"
 expect 0 -C "$TMPD/fw" sdk install --mirror "$base"
 err_has "installed SDK $V"
 expect 0 -C "$TMPD/fw" sdk list
