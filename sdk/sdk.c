@@ -4,8 +4,12 @@
  * Threads during an install: the calling thread receives bytes (libcurl or
  * read(2)), hashes them, appends them to the .part cache file and puts them
  * into a bounded ring; the extractor thread takes them out, decodes the xz
- * (liblzma adds its own two decoder threads) and writes the files. A full
- * ring makes the receiver wait, so memory stays bounded.
+ * (liblzma adds its own two decoder threads) and parses the tar, and the
+ * extractor's writer thread writes and hashes the files (sdk/writer.h). A
+ * full ring makes the receiver wait, so memory stays bounded. On a resume a
+ * downloader thread appends the rest to the .part while the calling thread
+ * reads the part from byte 0 behind it; a reaper thread removes what killed
+ * installs left, at the lowest priority.
  */
 /* realpath(3) and flock(2) are not in POSIX.1-2008 proper: ask glibc for them
  * before compat.h fixes the POSIX level. */
