@@ -297,7 +297,11 @@ static void rewrite_path(const struct make_watch *w, const char *line, struct st
         strbuf_reset(&cand);
         fs_path_join(&cand, dir, file);
         if (fs_is_file(cand.buf)) {
-            fw_tree_rel(w->tree, cand.buf, &rel);
+            struct strbuf norm = STRBUF_INIT;
+
+            fs_absolute(&norm, cand.buf); /* folds "ports/stm32/../../py" */
+            fw_tree_rel(w->tree, norm.buf, &rel);
+            strbuf_release(&norm);
             break;
         }
     }
