@@ -176,5 +176,8 @@ run -c build.target=OPENMV4P doctor
 out_has "fix: git -C $FW/src/lib/micropython submodule update --init --depth=1 lib/stm32lib"
 out_lacks "make submodules"
 out_lacks "TARGET=OPENMV4P submodules"
+t "doctor without build.target: the one board built before names the port"
+run doctor
+out_has "fix: git -C $FW/src/lib/micropython submodule update --init --depth=1 lib/stm32lib"
 
 finish
