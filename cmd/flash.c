@@ -10,10 +10,10 @@
 #include "cmd/cmd.h"
 
 #include "flash/dfu.h"
-#include "flash/dfuse_layout.h"
 #include "flash/omvproto.h"
 #include "flash/plan.h"
 #include "flash/runners.h"
+#include "flash/session.h"
 #include "flash/usb.h"
 #include "lib/error.h"
 #include "lib/fs.h"
@@ -22,11 +22,12 @@
 #include "lib/progress.h"
 #include "lib/strbuf.h"
 
-#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,18 +76,27 @@ enum show {
 };
 
 struct flash_job;
+struct flash_job;
+
+/* The options of one `omvdev flash`, read once by read_options(). */
+struct flash_options {
+    const char *target, *serial;
+    struct flash_plan_opts plan; /* --firmware, --romfs, --file, --alt, --address, --erase-fs */
+    uint64_t wait_s;
+    bool wait_given; /* --wait on the command line, not from the default or config */
+    bool all, verify, skip_unchanged, mass_erase, no_reset, dry_run, swd;
+};
 
 /* One `omvdev flash`: what every device gets. */
 struct flash_run {
     struct omv_ctx *ctx;
+    const struct flash_options *opt;
     const struct target *t;
     const struct flash_plan *plan;
+    struct flash_session_opts sopts;
     struct usb_ctx *u;
     struct usb_id usb; /* the DFU device: the board's bootloader or the ST ROM */
     bool rom;          /* through the ST system bootloader */
-    bool dfuse;        /* DfuSe addressing */
-    bool verify, skip_unchanged, mass_erase, no_reset;
-    bool all; /* --all: a summary table however many devices were found */
     enum show show;
     pthread_mutex_t lock; /* the display and stdout/stderr, shared by the jobs */
     struct progress bar;
@@ -102,6 +112,7 @@ struct flash_job {
     const struct usb_device_info *d;
     char name[64];     /* serial, else the USB port */
     struct usb_ctx *u; /* its own context under --all, else NULL */
+    struct usb_dfu *h;
     pthread_t thread;
     /* progress, under r->lock */
     const char *step, *phase;
@@ -109,27 +120,24 @@ struct flash_job {
     int64_t phase_ms, event_ms;
     int tenth;
     /* outcome */
-    int rc; /* OMV_EXIT_* */
+    int open_rc; /* 0 or the USB_ERR_* / omv_err code of opening the device */
+    int code;    /* 0 or the omv_err of the failure: OMV_EUSAGE, OMV_EDEVICE, OMV_EINTR */
+    int status; /* the exit status it calls for: OMV_EXIT_* */
     char err[640];
-    size_t written, skipped;
-    uint64_t sent;
-    size_t last_left; /* bytes of the last step actually sent */
-    int last_alt;     /* the alt the last step went to */
-    unsigned rev_v;
+    struct flash_outcome out;
     int64_t start_ms, end_ms;
 };
 
-static int parse_number(const char *s, int64_t max, int64_t *out)
-{
-    char *end;
-    long long v;
+/*
+ * Set by SIGINT/SIGTERM to the signal's number while devices are flashed: the
+ * one piece of mutable state a signal handler may touch. The sessions stop at
+ * their next safe point when it is set.
+ */
+static volatile sig_atomic_t flash_signal;
 
-    errno = 0;
-    v = strtoll(s, &end, 0);
-    if (errno || *end || v < 0 || v > max || end == s)
-        return -1;
-    *out = v;
-    return 0;
+static void on_signal(int sig)
+{
+    flash_signal = sig;
 }
 
 /* ---- display ------------------------------------------------------------------ */
@@ -159,8 +167,8 @@ static void board_line(struct strbuf *out, const struct flash_job *j, int64_t no
     double secs = (double)(now - j->phase_ms) / 1000, rate = secs > 0 ? (double)j->done / secs : 0;
 
     strbuf_addf(out, "\r%-16.16s ", j->name);
-    if (j->rc || j->end_ms) {
-        strbuf_addstr(out, j->rc ? "failed" : "done");
+    if (j->status || j->end_ms) {
+        strbuf_addstr(out, j->status ? "failed" : "done");
     } else if (j->phase) {
         strbuf_addf(out, "%-18.18s %-6s %3u%%  %7.1f KiB/s", j->step, j->phase,
                     j->total ? (unsigned)(j->done * 100 / j->total) : 100, rate / 1024);
@@ -292,8 +300,7 @@ static void job_step_begin(struct flash_job *j, const char *label)
     pthread_mutex_unlock(&r->lock);
 }
 
-static void job_step_end(struct flash_job *j, const struct flash_step *s, const char *result,
-                         int64_t ms)
+static void job_step_end(struct flash_job *j, const struct flash_report *rep)
 {
     struct flash_run *r = j->r;
 
@@ -305,10 +312,10 @@ static void job_step_end(struct flash_job *j, const struct flash_step *s, const 
         struct json_writer jw;
 
         json_event(j, "step", &jw, &sb);
-        json_string(&jw, "step", s->label);
-        json_string(&jw, "result", result);
-        json_int(&jw, "bytes", (int64_t)s->len);
-        json_int(&jw, "ms", ms);
+        json_string(&jw, "step", rep->label);
+        json_string(&jw, "result", rep->result);
+        json_int(&jw, "bytes", (int64_t)rep->len);
+        json_int(&jw, "ms", rep->ms);
         json_emit(&jw, &sb);
     }
     pthread_mutex_unlock(&r->lock);
@@ -361,12 +368,6 @@ static void nap_until_change(struct flash_run *r)
         nanosleep(&(struct timespec){0, 200000000L}, NULL);
 }
 
-/*
- * Wait for the DFU device(s), asking cameras that run their firmware to jump
- * into their bootloader on the way. On success *devs is the device list and
- * picked[0..*nr_picked) the indices to flash: exactly one, or with `all`
- * every one (waiting until each camera that was sent SYS_BOOT is back).
- */
 /* Serials of the cameras sent SYS_BOOT, so that each is asked once and waited for. */
 struct booted {
     char *serial[64];
@@ -386,105 +387,146 @@ static bool serial_ok(const struct usb_device_info *d, const char *serial)
     return !serial || (d->serial && !strcmp(d->serial, serial));
 }
 
+/* What one look at the bus found. */
+struct seen {
+    size_t found, app, back; /* DFU devices, cameras in firmware SYS_BOOT can move, booted back */
+};
+
+static void look(struct flash_run *r, const struct usb_device_info *devs, size_t nr,
+                 const struct booted *booted, size_t *picked, size_t max_picked, struct seen *s)
+{
+    /* Cameras in their firmware count only where SYS_BOOT can move them. */
+    bool can_boot = r->t->method == TARGET_METHOD_OPENMV_DFU && !r->rom;
+
+    memset(s, 0, sizeof(*s));
+    for (size_t i = 0; i < nr; i++) {
+        const struct usb_device_info *d = &devs[i];
+
+        if (!serial_ok(d, r->opt->serial))
+            continue;
+        if (is_target_dfu(r, d)) {
+            if (s->found < max_picked)
+                picked[s->found] = i;
+            s->found++;
+            s->back += d->serial && booted_has(booted, d->serial);
+        } else if (can_boot && usb_id_is(r->t->app_usb, d->vid, d->pid)) {
+            s->app++;
+        }
+    }
+}
+
+/* Ask every camera running its firmware to jump into its bootloader, once each. */
+static void send_sys_boot(struct flash_run *r, const struct usb_device_info *devs, size_t nr,
+                          struct booted *booted)
+{
+    char err[512];
+
+    if (r->t->method != TARGET_METHOD_OPENMV_DFU || r->rom)
+        return;
+    for (size_t i = 0; i < nr; i++) {
+        const struct usb_device_info *d = &devs[i];
+        const char *who = d->serial ? d->serial : d->port_path;
+
+        if (!usb_id_is(r->t->app_usb, d->vid, d->pid) || !serial_ok(d, r->opt->serial) ||
+            booted_has(booted, who) || booted->nr == ARRAY_SIZE(booted->serial))
+            continue;
+        verbose(r->ctx, "asking camera %s to jump into its bootloader (SYS_BOOT)", who);
+        if (omvproto_enter_bootloader(r->u, d->vid, d->pid, d->serial, err, sizeof(err)) < 0)
+            warning(r->ctx, "cannot switch camera %s into its bootloader: %s", who, err);
+        booted->serial[booted->nr++] = xstrdup(who);
+    }
+}
+
+/* Several devices and no --all or --serial: which one? */
+static int which_one(struct flash_run *r, const struct usb_device_info *devs, size_t nr,
+                     size_t found)
+{
+    error(r->ctx, "%zu %s %s are connected: which one?", found, r->t->name,
+          r->rom ? "ST system bootloaders" : "bootloaders");
+    for (size_t i = 0; i < nr; i++)
+        if (is_target_dfu(r, &devs[i]))
+            hint(r->ctx, "omvdev flash --serial %s", devs[i].serial ? devs[i].serial : "?");
+    hint(r->ctx, "or flash them all at once: omvdev flash --all");
+    return OMV_EXIT_USAGE;
+}
+
+static int usage_error_text(struct flash_run *r, size_t max_picked)
+{
+    error(r->ctx, "more than %zu devices: flash them in groups", max_picked);
+    return OMV_EXIT_USAGE;
+}
+
+static int app_which_one(struct flash_run *r, size_t app)
+{
+    error(r->ctx, "%zu %s cameras are connected: which one?", app, r->t->name);
+    hint(r->ctx, "omvdev flash --serial SERIAL ('omvdev devices' lists them), or "
+                 "omvdev flash --all");
+    return OMV_EXIT_USAGE;
+}
+
+static int none_appeared(struct flash_run *r, const struct booted *booted)
+{
+    char id[16];
+
+    error(r->ctx, "no %s %s (%s) appeared within %llu s", r->t->name,
+          r->rom ? "ST system bootloader" : "bootloader", usb_id_str(r->usb, id, sizeof(id)),
+          (unsigned long long)r->opt->wait_s);
+    if (r->rom)
+        hint(r->ctx, "put the BOOT jumper on (BOOT to 3.3V/RST, see 'omvdev recover "
+                     "--dry-run'), then plug the camera in while omvdev waits");
+    else if (booted->nr)
+        hint(r->ctx, "the camera did not answer SYS_BOOT: unplug it and plug it in "
+                     "again while omvdev waits (omvdev flash --wait 60)");
+    else
+        hint(r->ctx, "plug the camera in while omvdev waits (its bootloader listens "
+                     "about 1.5 s after power-up): omvdev flash --wait 60");
+    return OMV_EXIT_DEVICE;
+}
+
 /*
  * Wait for the DFU device(s), asking cameras that run their firmware to jump
  * into their bootloader on the way. On success *devs is the device list and
- * picked[0..*nr_picked) the indices to flash: exactly one, or with `all`
+ * picked[0..*nr_picked) the indices to flash: exactly one, or with --all
  * every one (waiting until each camera that was sent SYS_BOOT is back).
  */
-static int find_devices(struct flash_run *r, const char *serial, bool all, double wait_s,
-                        struct usb_device_info **devs, size_t *nr, size_t *picked,
-                        size_t max_picked, size_t *nr_picked)
+static int find_devices(struct flash_run *r, struct usb_device_info **devs, size_t *nr,
+                        size_t *picked, size_t max_picked, size_t *nr_picked)
 {
-    int64_t deadline = progress_now_ms() + (int64_t)(wait_s * 1000);
+    int64_t deadline = progress_now_ms() + (int64_t)r->opt->wait_s * 1000;
     struct booted booted = {{NULL}, 0};
-    bool said = false, timed_out = false;
+    bool said = false, timed_out = false, all = r->opt->all;
     char err[512], id[16];
-    int rc = 0;
+    struct seen s;
+    int rc;
 
-    usb_id_str(r->usb, id, sizeof(id));
     for (;;) {
-        /* Cameras in their firmware count only where SYS_BOOT can move them. */
-        bool can_boot = r->t->method == TARGET_METHOD_OPENMV_DFU && !r->rom;
-        size_t found = 0, app = 0, back = 0;
-
-        if (usb_list(r->u, devs, nr, err, sizeof(err)) < 0) {
-            rc = (error(r->ctx, "%s", err), OMV_EXIT_DEVICE);
-            goto out;
+        rc = usb_list(r->u, devs, nr, err, sizeof(err));
+        if (rc < 0) {
+            error(r->ctx, "%s", err);
+            rc = OMV_EXIT_DEVICE;
+            break;
         }
-        for (size_t i = 0; i < *nr; i++) {
-            const struct usb_device_info *d = &(*devs)[i];
-
-            if (!serial_ok(d, serial))
-                continue;
-            if (is_target_dfu(r, d)) {
-                if (found < max_picked)
-                    picked[found] = i;
-                found++;
-                back += d->serial && booted_has(&booted, d->serial);
-            } else if (can_boot && usb_id_is(r->t->app_usb, d->vid, d->pid)) {
-                app++;
-            }
-        }
-        if (found > 1 && !all) {
-            error(r->ctx, "%zu %s %s are connected: which one?", found, r->t->name,
-                  r->rom ? "ST system bootloaders" : "bootloaders");
-            for (size_t i = 0; i < *nr; i++)
-                if (is_target_dfu(r, &(*devs)[i]))
-                    hint(r->ctx, "omvdev flash --serial %s",
-                         (*devs)[i].serial ? (*devs)[i].serial : "?");
-            hint(r->ctx, "or flash them all at once: omvdev flash --all");
-            rc = OMV_EXIT_USAGE;
-            goto out;
-        }
-        if (found > max_picked) {
-            rc = (error(r->ctx, "more than %zu devices: flash them in groups", max_picked),
-                  OMV_EXIT_USAGE);
-            goto out;
-        }
+        look(r, *devs, *nr, &booted, picked, max_picked, &s);
+        rc = -1; /* not decided yet */
+        if (s.found > 1 && !all)
+            rc = which_one(r, *devs, *nr, s.found);
+        else if (s.found > max_picked)
+            rc = usage_error_text(r, max_picked);
         /* Done when a device is there and, with --all, every camera we booted is back
          * (or the time is up: then the ones that are there are flashed). */
-        if (found >= 1 && (!all || timed_out || (back == booted.nr && app == 0))) {
-            *nr_picked = found < max_picked ? found : max_picked;
-            if (timed_out)
-                warning(r->ctx, "only %zu of %zu cameras reached the bootloader within %g s", back,
-                        booted.nr, wait_s);
-            goto out;
+        else if (s.found >= 1 && (!all || timed_out || (s.back == booted.nr && s.app == 0)))
+            rc = 0;
+        else if (timed_out)
+            rc = none_appeared(r, &booted);
+        else if (s.app > 1 && !all && !booted.nr)
+            rc = app_which_one(r, s.app);
+        else if (flash_signal) {
+            error(r->ctx, "interrupted while waiting for the bootloader: nothing was written");
+            rc = 128 + (int)flash_signal;
         }
-        if (timed_out) {
-            error(r->ctx, "no %s %s (%s) appeared within %g s", r->t->name,
-                  r->rom ? "ST system bootloader" : "bootloader", id, wait_s);
-            if (r->rom)
-                hint(r->ctx, "put the BOOT jumper on (BOOT to 3.3V/RST, see 'omvdev recover "
-                             "--dry-run'), then plug the camera in while omvdev waits");
-            else if (booted.nr)
-                hint(r->ctx, "the camera did not answer SYS_BOOT: unplug it and plug it in "
-                             "again while omvdev waits (omvdev flash --wait 60)");
-            else
-                hint(r->ctx, "plug the camera in while omvdev waits (its bootloader listens "
-                             "about 1.5 s after power-up): omvdev flash --wait 60");
-            rc = OMV_EXIT_DEVICE;
-            goto out;
-        }
-        if (app > 1 && !all && !booted.nr) {
-            error(r->ctx, "%zu %s cameras are connected: which one?", app, r->t->name);
-            hint(r->ctx, "omvdev flash --serial SERIAL ('omvdev devices' lists them), or "
-                         "omvdev flash --all");
-            rc = OMV_EXIT_USAGE;
-            goto out;
-        }
-        for (size_t i = 0; i < *nr && can_boot; i++) {
-            const struct usb_device_info *d = &(*devs)[i];
-            const char *who = d->serial ? d->serial : d->port_path;
-
-            if (!usb_id_is(r->t->app_usb, d->vid, d->pid) || !serial_ok(d, serial) ||
-                booted_has(&booted, who) || booted.nr == ARRAY_SIZE(booted.serial))
-                continue;
-            verbose(r->ctx, "asking camera %s to jump into its bootloader (SYS_BOOT)", who);
-            if (omvproto_enter_bootloader(r->u, d->vid, d->pid, d->serial, err, sizeof(err)) < 0)
-                warning(r->ctx, "cannot switch camera %s into its bootloader: %s", who, err);
-            booted.serial[booted.nr++] = xstrdup(who);
-        }
+        if (rc >= 0)
+            break;
+        send_sys_boot(r, *devs, *nr, &booted);
         usb_list_free(*devs, *nr);
         *devs = NULL;
         *nr = 0;
@@ -493,13 +535,19 @@ static int find_devices(struct flash_run *r, const char *serial, bool all, doubl
             continue;
         }
         if (!said && !booted.nr) {
-            note(r->ctx, "waiting up to %g s for the %s %s (%s)...", wait_s, r->t->name,
-                 r->rom ? "ST system bootloader" : "bootloader", id);
+            note(r->ctx, "waiting up to %llu s for the %s %s (%s)...",
+                 (unsigned long long)r->opt->wait_s, r->t->name,
+                 r->rom ? "ST system bootloader" : "bootloader", usb_id_str(r->usb, id, sizeof(id)));
             said = true;
         }
         nap_until_change(r);
     }
-out:
+    if (rc == 0) {
+        *nr_picked = s.found < max_picked ? s.found : max_picked;
+        if (timed_out && all && booted.nr)
+            warning(r->ctx, "only %zu of %zu cameras reached the bootloader within %llu s", s.back,
+                    booted.nr, (unsigned long long)r->opt->wait_s);
+    }
     for (size_t i = 0; i < booted.nr; i++)
         free(booted.serial[i]);
     return rc;
@@ -507,216 +555,90 @@ out:
 
 /* ---- one device ------------------------------------------------------------------ */
 
-/* The device's own alt for a step: by name, cross-checked with the database. */
-static int resolve_alt(struct flash_job *j, const struct flash_step *s, int *alt)
+static void hook_begin(void *ud, const char *label)
 {
-    const struct usb_device_info *d = j->d;
-    struct strbuf sb = STRBUF_INIT;
-
-    /* DfuSe: the alt whose memory holds the address (each alt names its layout). */
-    if (j->r->dfuse && s->address >= 0) {
-        for (size_t a = 0; a < d->nr_alts; a++) {
-            struct dfuse_layout l = DFUSE_LAYOUT_INIT;
-            bool holds = dfuse_layout_parse(&l, d->alt_names[a], NULL, 0) == 0 &&
-                         dfuse_layout_find(&l, (uint32_t)s->address);
-
-            dfuse_layout_release(&l);
-            if (holds) {
-                *alt = (int)a;
-                return 0;
-            }
-        }
-    }
-    if (!s->alt_name || j->r->rom) {
-        *alt = s->alt < 0 ? 0 : s->alt;
-        if ((size_t)*alt >= d->nr_alts)
-            return omv_seterr(j->err, sizeof(j->err), OMV_EINVAL,
-                              "the bootloader has no alt %d (it has %zu)", *alt, d->nr_alts);
-        return 0;
-    }
-    for (size_t a = 0; a < d->nr_alts; a++) {
-        if (strcmp(d->alt_names[a], s->alt_name) != 0)
-            continue;
-        if ((int)a != s->alt)
-            return omv_seterr(j->err, sizeof(j->err), OMV_EINVAL,
-                              "the bootloader reports '%s' as alt %zu, the board database says "
-                              "alt %d\nhint: a newer or older bootloader? flash by hand with "
-                              "--file %s --alt %zu if you are sure",
-                              s->alt_name, a, s->alt, s->path ? s->path : s->label, a);
-        *alt = (int)a;
-        return 0;
-    }
-    /* DfuSe alts are named by their memory layout; the database names them loosely. */
-    if (j->r->dfuse && (size_t)s->alt < d->nr_alts) {
-        *alt = s->alt;
-        return 0;
-    }
-    for (size_t a = 0; a < d->nr_alts; a++)
-        strbuf_addf(&sb, "%s%zu '%s'", a ? ", " : "", a, d->alt_names[a]);
-    omv_seterr(j->err, sizeof(j->err), OMV_EINVAL,
-               "the bootloader has no '%s' alt (it has %s)\nhint: a different bootloader "
-               "version? 'omvdev devices' shows what it reports",
-               s->alt_name, sb.len ? sb.buf : "none");
-    strbuf_release(&sb);
-    return OMV_EINVAL;
+    job_step_begin(ud, label);
 }
 
-/*
- * --skip-unchanged for a DfuSe step: read the range back, then erase and
- * write only the runs of pages that differ. *left gets the bytes written.
- */
-static int dfuse_write_changed(struct flash_job *j, struct dfu_dev *dev,
-                               const struct dfuse_layout *layout, const struct flash_step *s,
-                               const struct dfu_progress *p, size_t *left)
+static void hook_reset(void *ud)
 {
-    uint32_t addr = (uint32_t)s->address, *pages = NULL;
-    uint8_t *old = xmalloc(s->len);
-    size_t nr = 0;
-    unsigned rev_v = 0;
+    struct flash_job *j = ud;
+
+    usb_dfu_reset(j->h);
+}
+
+/* Where an image went and how much of it, for the note after it. */
+static void say_written(struct flash_job *j, const struct flash_report *rep)
+{
+    const struct flash_step *s = rep->step;
+    struct strbuf where = STRBUF_INIT, amount = STRBUF_INIT;
+
+    if (s->address >= 0)
+        strbuf_addf(&where, "at 0x%08llX", (unsigned long long)s->address);
+    else
+        strbuf_addf(&where, "to alt %d%s%s", rep->alt, s->alt_name ? " " : "",
+                    s->alt_name ? s->alt_name : "");
+    if (rep->sent < s->len)
+        strbuf_addf(&amount, "%llu of %zu bytes (the rest was unchanged)",
+                    (unsigned long long)rep->sent, s->len);
+    else
+        strbuf_addf(&amount, "%zu bytes", s->len);
+    job_say(j, "wrote %s: %s %s in %.1f s", s->label, amount.buf, where.buf,
+            (double)rep->ms / 1000);
+    strbuf_release(&where);
+    strbuf_release(&amount);
+}
+
+static void hook_done(void *ud, const struct flash_report *rep)
+{
+    struct flash_job *j = ud;
+
+    job_step_end(j, rep);
+    if (!strcmp(rep->result, "unchanged"))
+        job_say(j, "%s is already on the camera: skipped", rep->label);
+    else if (rep->step)
+        say_written(j, rep);
+    else if (!strcmp(rep->label, "mass erase"))
+        job_say(j, "erased the whole chip (mass erase)");
+    else if (!strcmp(rep->label, "erase"))
+        job_say(j, "erased %llu KiB, every page once, in %.1f s",
+                (unsigned long long)(rep->len / 1024), (double)rep->ms / 1000);
+    else
+        job_say(j, "verified: every image reads back as written (%.1f s)",
+                (double)rep->ms / 1000);
+}
+
+/* Open the device; under --all with its own libusb context, so that no device's
+ * transfers wait on another's event handling. */
+static int job_open(struct flash_job *j, struct dfu_dev *dev)
+{
+    struct dfu_io io;
     int rc;
 
-    *left = 0;
-    rc = dfuse_read(dev, addr, old, s->len, p, j->err, sizeof(j->err));
-    if (rc == 0)
-        rc = dfuse_layout_erase_pages(layout, addr, s->len, &pages, &nr, j->err, sizeof(j->err));
-    for (size_t i = 0; rc == 0 && i < nr;) {
-        size_t k = i;
-        uint64_t from, to;
-
-        /* A run of pages whose part of the image differs from what they hold. */
-        for (; k < nr; k++) {
-            const struct dfuse_segment *seg = dfuse_layout_find(layout, pages[k]);
-            uint64_t a = pages[k] > addr ? pages[k] : addr;
-            uint64_t b = (uint64_t)pages[k] + seg->page_size;
-
-            if (b > (uint64_t)addr + s->len)
-                b = (uint64_t)addr + s->len;
-            if (!memcmp(old + (a - addr), s->data + (a - addr), (size_t)(b - a)))
-                break;
-        }
-        if (k == i) {
-            i++;
-            continue;
-        }
-        from = pages[i] > addr ? pages[i] : addr;
-        to = k < nr ? pages[k] : (uint64_t)addr + s->len;
-        if (to > (uint64_t)addr + s->len)
-            to = (uint64_t)addr + s->len;
-        rc = dfu_normalise(dev, j->err, sizeof(j->err));
-        if (rc == 0)
-            rc = dfuse_write(dev, layout, (uint32_t)from, s->data + (from - addr),
-                             (size_t)(to - from), false, &rev_v, p, j->err, sizeof(j->err));
-        *left += (size_t)(to - from);
-        j->rev_v += rev_v;
-        i = k;
+    if (j->r->nr_jobs > 1) {
+        rc = usb_open_ctx(&j->u, j->err, sizeof(j->err));
+        if (rc < 0)
+            return rc;
     }
-    free(pages);
-    free(old);
-    return rc;
-}
-
-/* Write one step; 0, or a negative code with j->err set. *how says what was done. */
-static int run_step(struct flash_job *j, struct dfu_dev *dev, const struct flash_step *s,
-                    const char **how)
-{
-    struct flash_run *r = j->r;
-    struct dfu_progress p = {job_progress, j};
-    struct dfuse_layout layout = DFUSE_LAYOUT_INIT;
-    uint8_t *back = NULL;
-    bool *skip = NULL;
-    size_t left = s->len;
-    int alt = 0, rc;
-
-    *how = "written";
-    rc = resolve_alt(j, s, &alt);
-    if (rc)
-        return rc;
-    j->last_alt = alt;
-    rc = dev->io.set_alt(dev->io.ctx, dev->intf, (uint8_t)alt);
+    rc = usb_dfu_open(j->u ? j->u : j->r->u, j->d, &j->h, j->err, sizeof(j->err));
     if (rc < 0)
-        return omv_seterr(j->err, sizeof(j->err), rc, "cannot select alt %d: %s", alt,
-                          usb_strerror(rc));
-    rc = dfu_normalise(dev, j->err, sizeof(j->err));
-    if (rc == 0 && r->dfuse)
-        rc = dfuse_layout_parse(&layout, j->d->alt_names[alt], j->err, sizeof(j->err));
-
-    if (rc == 0 && r->skip_unchanged && s->path && r->dfuse) {
-        rc = dfuse_write_changed(j, dev, &layout, s, &p, &left);
-        *how = left == 0 ? "unchanged" : left < s->len ? "partly written" : "written";
-    } else if (rc == 0 && r->skip_unchanged && s->path) {
-        size_t got = 0, blocks = (s->len + dev->transfer_size - 1) / dev->transfer_size;
-
-        back = xmalloc(s->len);
-        rc = dfu_upload(dev, back, s->len, &got, &p, j->err, sizeof(j->err));
-        if (rc == 0 && got < s->len) /* the partition is shorter: nothing to compare */
-            memset(back + got, 0xFF, s->len - got), back[0] = (uint8_t)~s->data[0];
-        if (rc == 0)
-            rc = dfu_normalise(dev, j->err, sizeof(j->err));
-        if (rc == 0 && !memcmp(back, s->data, s->len)) {
-            left = 0;
-        } else if (rc == 0) {
-            /* Whole erase units the partition already holds are neither erased nor sent. */
-            skip = xcalloc(blocks ? blocks : 1, sizeof(*skip));
-            left = flash_skip_mask(back, s->data, s->len, s->erase_size, dev->transfer_size, skip);
-            rc = dfu_download_blocks(dev, s->data, s->len, skip, &p, j->err, sizeof(j->err));
-        }
-        *how = left == 0 ? "unchanged" : left < s->len ? "partly written" : "written";
-    } else if (rc == 0 && s->address >= 0) {
-        unsigned rev_v = 0;
-
-        rc = dfuse_write(dev, &layout, (uint32_t)s->address, s->data, s->len, r->mass_erase, &rev_v,
-                         &p, j->err, sizeof(j->err));
-        j->rev_v += rev_v;
-    } else if (rc == 0) {
-        rc = dfu_download(dev, s->data, s->len, &p, j->err, sizeof(j->err));
-    }
-    j->sent += left;
-    j->last_left = left;
-
-    if (rc == 0 && r->verify && left > 0) {
-        size_t got = 0;
-
-        free(back);
-        back = xmalloc(s->len);
-        rc = dfu_normalise(dev, j->err, sizeof(j->err));
-        if (rc == 0 && s->address >= 0)
-            rc = dfuse_read(dev, (uint32_t)s->address, back, s->len, &p, j->err, sizeof(j->err));
-        else if (rc == 0)
-            rc = dfu_upload(dev, back, s->len, &got, &p, j->err, sizeof(j->err));
-        if (rc == 0 && (s->address < 0 && got < s->len))
-            rc = omv_seterr(j->err, sizeof(j->err), DFU_ERR_STATUS,
-                            "only %zu of %zu bytes could be read back", got, s->len);
-        if (rc == 0 && memcmp(back, s->data, s->len) != 0)
-            rc = omv_seterr(j->err, sizeof(j->err), DFU_ERR_STATUS,
-                            "it reads back different from what was written");
-        if (rc == 0)
-            *how = "written, verified";
-    }
-    dfuse_layout_release(&layout);
-    free(back);
-    free(skip);
-    return rc;
+        return rc;
+    usb_dfu_io(j->h, &io);
+    flash_session_dev(dev, j->d, &io);
+    return 0;
 }
 
-static int job_open(struct flash_job *j, struct usb_dfu **h, struct dfu_dev *dev)
+/* The exit status a job's outcome calls for: 128 + the signal after Ctrl-C, as a shell
+ * reports a command the signal ended; otherwise by the code's class. */
+static int job_status(const struct flash_job *j)
 {
-    const struct usb_device_info *d = j->d;
-
-    /* Under --all each device gets its own libusb context, so that no device's
-     * transfers wait on another's event handling. */
-    if (j->r->nr_jobs > 1 && usb_open_ctx(&j->u, j->err, sizeof(j->err)) < 0)
-        return OMV_EINVAL;
-    if (usb_dfu_open(j->u ? j->u : j->r->u, d, h, j->err, sizeof(j->err)) < 0)
-        return OMV_EINVAL;
-    memset(dev, 0, sizeof(*dev));
-    dev->intf = d->dfu_interface;
-    dev->transfer_size = d->dfu_transfer_size ? d->dfu_transfer_size : 2048;
-    if (dev->transfer_size > 4096) /* the Linux usbfs limit for control transfers */
-        dev->transfer_size = 4096;
-    dev->attributes = d->dfu_attributes;
-    dev->timeout_ms = 5000;
-    usb_dfu_io(*h, &dev->io);
-    return 0;
+    if (j->code == OMV_EINTR)
+        return 128 + (flash_signal ? (int)flash_signal : SIGINT);
+    if (j->code)
+        return exit_status_for(j->code);
+    if (j->out.leave == FLASH_LEAVE_FAILED)
+        return exit_status_for(OMV_EDEVICE);
+    return OMV_EXIT_OK;
 }
 
 /* Everything for one device; the outcome goes into the job. */
@@ -724,90 +646,23 @@ static void *job_main(void *arg)
 {
     struct flash_job *j = arg;
     struct flash_run *r = j->r;
-    const struct flash_plan *plan = r->plan;
-    struct usb_dfu *h = NULL;
+    struct flash_session_hooks hooks = {j, hook_begin, job_progress, hook_done, hook_reset};
     struct dfu_dev dev;
-    char leave_err[512];
-    const struct flash_step *failed = NULL; /* the step that failed, for the message */
-    size_t step = 0;
-    int rc;
 
     j->start_ms = progress_now_ms();
-    rc = job_open(j, &h, &dev);
-    if (rc == 0 && r->mass_erase) {
-        job_step_begin(j, "mass erase");
-        rc = dev.io.set_alt(dev.io.ctx, dev.intf, 0);
-        if (rc < 0)
-            omv_seterr(j->err, sizeof(j->err), rc, "cannot select alt 0: %s", usb_strerror(rc));
-        else
-            rc = dfuse_mass_erase(&dev, j->err, sizeof(j->err));
-        if (rc == 0)
-            job_say(j, "erased the whole chip (mass erase)");
-    }
-    for (; rc == 0 && step < plan->nr; step++) {
-        const struct flash_step *s = &plan->steps[step];
-        int64_t t0 = progress_now_ms();
-        const char *how;
-
-        job_step_begin(j, s->label);
-        rc = run_step(j, &dev, s, &how);
-        if (rc) {
-            failed = s;
-            break;
-        }
-        job_step_end(j, s, how, progress_now_ms() - t0);
-        if (!strcmp(how, "unchanged")) {
-            j->skipped++;
-            job_say(j, "%s is already on the camera: skipped", s->label);
-        } else {
-            struct strbuf where = STRBUF_INIT, amount = STRBUF_INIT;
-
-            j->written++;
-            if (s->address >= 0)
-                strbuf_addf(&where, "at 0x%08llX", (unsigned long long)s->address);
-            else
-                strbuf_addf(&where, "to alt %d%s%s", j->last_alt, s->alt_name ? " " : "",
-                            s->alt_name ? s->alt_name : "");
-            if (j->last_left < s->len)
-                strbuf_addf(&amount, "%zu of %zu bytes (the rest was unchanged)", j->last_left,
-                            s->len);
-            else
-                strbuf_addf(&amount, "%zu bytes", s->len);
-            job_say(j, "wrote %s: %s %s in %.1f s%s", s->label, amount.buf, where.buf,
-                    (double)(progress_now_ms() - t0) / 1000,
-                    strstr(how, "verified") ? ", verified" : "");
-            strbuf_release(&where);
-            strbuf_release(&amount);
-        }
-    }
-    if (j->rev_v)
+    j->open_rc = job_open(j, &dev);
+    j->code = j->open_rc ? OMV_EDEVICE : 0;
+    if (j->code == 0)
+        j->code = flash_session_run(r->plan, &r->sopts, j->d, &dev, &hooks, &j->out, j->err,
+                                    sizeof(j->err));
+    if (j->out.rev_v)
         job_say(j,
                 "recovered %u stuck erase%s of STM32H7 Rev V silicon (CLRSTATUS, then "
                 "checked as erased)",
-                j->rev_v, j->rev_v == 1 ? "" : "s");
-    if (rc == 0 && !r->no_reset) {
-        if (r->dfuse) {
-            /* The address must lie in the selected alt's memory (internal flash). */
-            if (dev.io.set_alt(dev.io.ctx, dev.intf, (uint8_t)plan->leave_alt) < 0 ||
-                dfuse_leave(&dev, plan->leave_address, leave_err, sizeof(leave_err)) < 0)
-                job_say(j, "warning: leaving DFU mode: %s", leave_err);
-        } else {
-            dfu_detach(&dev, 1000, leave_err, sizeof(leave_err));
-            usb_dfu_reset(h);
-        }
-    }
-    if (rc) {
-        char msg[sizeof(j->err)];
-
-        memcpy(msg, j->err, sizeof(msg));
-        snprintf(j->err, sizeof(j->err), "%s%s%s",
-                 failed                       ? failed->label
-                 : r->mass_erase && step == 0 ? "mass erase"
-                                              : "",
-                 failed || (r->mass_erase && step == 0) ? ": " : "", msg);
-        j->rc = OMV_EXIT_DEVICE;
-    }
-    usb_dfu_close(h);
+                j->out.rev_v, j->out.rev_v == 1 ? "" : "s");
+    j->status = job_status(j);
+    usb_dfu_close(j->h);
+    j->h = NULL;
     usb_close_ctx(j->u);
     j->u = NULL;
     j->end_ms = progress_now_ms();
@@ -825,8 +680,10 @@ static void print_plan(const struct flash_run *r)
     strbuf_addf(&out, "flash %s (%s) through %s %s:\n", plan->target->name, plan->target->camera,
                 r->rom ? "the ST system bootloader" : target_method_name(plan->target->method),
                 usb_id_str(r->usb, id, sizeof(id)));
-    if (r->mass_erase)
+    if (r->sopts.mass_erase)
         strbuf_addstr(&out, "  0. mass erase: the whole chip, bootloader and filesystem too\n");
+    else if (r->sopts.dfuse)
+        strbuf_addstr(&out, "  0. erase every page the images cover, each page once\n");
     for (size_t i = 0; i < plan->nr; i++) {
         const struct flash_step *s = &plan->steps[i];
 
@@ -841,14 +698,49 @@ static void print_plan(const struct flash_run *r)
                         (unsigned long long)s->limit);
         strbuf_addch(&out, '\n');
     }
-    if (r->no_reset)
+    if (r->sopts.verify)
+        strbuf_addstr(&out, "  then read every image back and compare\n");
+    if (r->sopts.no_reset)
         strbuf_addstr(&out, "  then stay in the bootloader\n");
-    else if (r->dfuse)
+    else if (r->sopts.dfuse)
         strbuf_addf(&out, "  then leave DFU and run the code at 0x%08X\n", plan->leave_address);
     else
         strbuf_addstr(&out, "  then reset into the new firmware\n");
     out_write(out.buf, out.len);
     strbuf_release(&out);
+}
+
+static void summary_json(struct flash_run *r, struct strbuf *out, size_t ok)
+{
+    struct json_writer jw;
+
+    json_init(&jw, out);
+    jw.compact = true;
+    json_object_begin(&jw, NULL);
+    json_int(&jw, "schema", 1);
+    json_string(&jw, "event", "summary");
+    json_string(&jw, "target", r->t->name);
+    json_int(&jw, "ok", (int64_t)ok);
+    json_int(&jw, "failed", (int64_t)(r->nr_jobs - ok));
+    json_array_begin(&jw, "devices");
+    for (size_t i = 0; i < r->nr_jobs; i++) {
+        const struct flash_job *j = &r->jobs[i];
+
+        json_object_begin(&jw, NULL);
+        json_string(&jw, "device", j->name);
+        json_string(&jw, "port", j->d->port_path);
+        json_string(&jw, "result", j->status ? "failed" : "ok");
+        json_int(&jw, "written", (int64_t)j->out.written);
+        json_int(&jw, "skipped", (int64_t)j->out.skipped);
+        json_int(&jw, "bytes_sent", (int64_t)j->out.sent);
+        json_int(&jw, "ms", j->end_ms - j->start_ms);
+        json_string(&jw, "error", j->code ? j->err
+                                  : j->out.leave == FLASH_LEAVE_FAILED ? j->out.leave_err
+                                                                        : NULL);
+        json_object_end(&jw);
+    }
+    json_array_end(&jw);
+    json_object_end(&jw);
 }
 
 static void print_summary(struct flash_run *r)
@@ -857,73 +749,116 @@ static void print_summary(struct flash_run *r)
     size_t ok = 0;
 
     for (size_t i = 0; i < r->nr_jobs; i++)
-        ok += r->jobs[i].rc == 0;
+        ok += r->jobs[i].status == 0;
     if (r->show == SHOW_JSON) {
-        struct json_writer jw;
-
-        json_init(&jw, &out);
-        jw.compact = true;
-        json_object_begin(&jw, NULL);
-        json_int(&jw, "schema", 1);
-        json_string(&jw, "event", "summary");
-        json_string(&jw, "target", r->t->name);
-        json_int(&jw, "ok", (int64_t)ok);
-        json_int(&jw, "failed", (int64_t)(r->nr_jobs - ok));
-        json_array_begin(&jw, "devices");
-        for (size_t i = 0; i < r->nr_jobs; i++) {
-            const struct flash_job *j = &r->jobs[i];
-
-            json_object_begin(&jw, NULL);
-            json_string(&jw, "device", j->name);
-            json_string(&jw, "port", j->d->port_path);
-            json_string(&jw, "result", j->rc ? "failed" : "ok");
-            json_int(&jw, "written", (int64_t)j->written);
-            json_int(&jw, "skipped", (int64_t)j->skipped);
-            json_int(&jw, "bytes_sent", (int64_t)j->sent);
-            json_int(&jw, "ms", j->end_ms - j->start_ms);
-            json_string(&jw, "error", j->rc ? j->err : NULL);
-            json_object_end(&jw);
-        }
-        json_array_end(&jw);
-        json_object_end(&jw);
-        out_write(out.buf, out.len);
-    } else if (r->nr_jobs > 1 || r->all) {
+        summary_json(r, &out, ok);
+    } else if (r->nr_jobs > 1 || r->opt->all) {
         strbuf_addf(&out, "%-16s %-10s %-7s %8s  %s\n", "DEVICE", "PORT", "RESULT", "TIME",
                     "DETAIL");
         for (size_t i = 0; i < r->nr_jobs; i++) {
             const struct flash_job *j = &r->jobs[i];
 
             strbuf_addf(&out, "%-16s %-10s %-7s %7.1fs  ", j->name, j->d->port_path,
-                        j->rc ? "failed" : "ok", (double)(j->end_ms - j->start_ms) / 1000);
-            if (j->rc)
-                strbuf_addf(&out, "%.*s\n", (int)strcspn(j->err, "\n"), j->err);
+                        j->status ? "failed" : "ok", (double)(j->end_ms - j->start_ms) / 1000);
+            if (j->code)
+                strbuf_addf(&out, "%s\n", j->err);
+            else if (j->status)
+                strbuf_addf(&out, "not started: %s\n", j->out.leave_err);
             else
-                strbuf_addf(&out, "%zu written, %zu unchanged\n", j->written, j->skipped);
+                strbuf_addf(&out, "%zu written, %zu unchanged\n", j->out.written,
+                            j->out.skipped);
         }
         strbuf_addf(&out, "%zu of %zu %s flashed\n", ok, r->nr_jobs,
                     r->nr_jobs == 1 ? "camera" : "cameras");
-        out_write(out.buf, out.len);
     }
+    out_write(out.buf, out.len);
     strbuf_release(&out);
 }
 
-/* Print a job's error: the message, and each "\nhint: " part as a hint. */
-static void report_failure(struct flash_run *r, const struct flash_job *j)
+/* The command that finishes an interrupted or failed flash of this device. */
+static void again_command(const struct flash_run *r, const struct flash_job *j, struct strbuf *sb)
 {
-    const char *h = strstr(j->err, "\nhint: ");
+    const struct flash_options *o = r->opt;
 
+    strbuf_addf(sb, "omvdev flash -t %s", r->t->name);
+    if (o->plan.file)
+        strbuf_addf(sb, " --file %s", o->plan.file);
+    if (o->plan.alt >= 0)
+        strbuf_addf(sb, " --alt %d", o->plan.alt);
+    if (o->plan.address >= 0)
+        strbuf_addf(sb, " --address 0x%08llX", (unsigned long long)o->plan.address);
+    if (o->plan.firmware)
+        strbuf_addf(sb, " --firmware %s", o->plan.firmware);
+    if (o->plan.romfs)
+        strbuf_addf(sb, " --romfs %s", o->plan.romfs);
+    if (o->plan.erase_fs)
+        strbuf_addstr(sb, " --erase-fs");
+    if (o->mass_erase)
+        strbuf_addstr(sb, " --mass-erase");
+    if (j && j->d->serial && (r->nr_jobs > 1 || o->serial))
+        strbuf_addf(sb, " --serial %s", j->d->serial);
+}
+
+/* What an interrupted stage left on the device, in words. */
+static const char *left_behind(const struct flash_outcome *out)
+{
+    switch (out->stage) {
+    case FLASH_STAGE_CHECK:
+    case FLASH_STAGE_READ:
+        return "nothing was erased or written";
+    case FLASH_STAGE_MASS_ERASE:
+        return "the chip may be partly erased: it has no bootloader or firmware to start";
+    case FLASH_STAGE_ERASE:
+        return "pages were erased and nothing written yet: the firmware there is gone";
+    case FLASH_STAGE_WRITE:
+        return "an image is only partly written: the camera does not start it until it is "
+               "written again";
+    case FLASH_STAGE_VERIFY:
+        return "every image was written; the read-back was not finished";
+    case FLASH_STAGE_LEAVE:
+    case FLASH_STAGE_DONE:
+        break;
+    }
+    return "every image was written";
+}
+
+static void report_interrupt(struct flash_run *r, const struct flash_job *j)
+{
+    const struct flash_outcome *out = &j->out;
+    struct strbuf what = STRBUF_INIT, again = STRBUF_INIT;
+
+    strbuf_addf(&what, "interrupted (%s) during the %s stage",
+                flash_signal == SIGTERM ? "SIGTERM" : "Ctrl-C", flash_stage_name(out->stage));
+    if (out->step)
+        strbuf_addf(&what, " of %s", out->step);
+    if (out->step_total)
+        strbuf_addf(&what, " (%llu of %llu bytes)", (unsigned long long)out->step_done,
+                    (unsigned long long)out->step_total);
     if (r->nr_jobs > 1)
-        error(r->ctx, "%s: %.*s", j->name, h ? (int)(h - j->err) : (int)strlen(j->err), j->err);
+        error(r->ctx, "%s: %s", j->name, what.buf);
     else
-        error(r->ctx, "%.*s", h ? (int)(h - j->err) : (int)strlen(j->err), j->err);
-    if (h)
-        hint(r->ctx, "%s", h + 7);
-    else if (strstr(j->err, "permission") || strstr(j->err, "Access denied"))
+        error(r->ctx, "%s", what.buf);
+    note(r->ctx, "%s%sthe camera stays in its %s (state %s): %s", r->nr_jobs > 1 ? j->name : "",
+         r->nr_jobs > 1 ? ": " : "", r->rom ? "ST system bootloader" : "bootloader",
+         out->state_known ? dfu_state_name(out->state) : "unknown", left_behind(out));
+    again_command(r, j, &again);
+    hint(r->ctx, "finish with: %s", again.buf);
+    strbuf_release(&what);
+    strbuf_release(&again);
+}
+
+/* The hint for a failure, chosen by its code and where the session stopped. */
+static void failure_hint(struct flash_run *r, const struct flash_job *j)
+{
+    if (j->open_rc == USB_ERR_ACCESS || j->open_rc == OMV_EPERM)
         hint(r->ctx,
              "your user may not open vendor %04X's devices: sudo omvdev udev install (or "
              "omvdev udev install --print to see the rules first)",
              j->d->vid);
-    else if (r->rom && strstr(j->err, "stalled in dfuDNBUSY"))
+    else if (j->code == OMV_EUSAGE)
+        hint(r->ctx, "nothing was written: the plan does not fit what the device reports "
+                     "('omvdev devices' shows its alt settings); fix the file or the options");
+    else if (j->out.erase_stalled)
         hint(r->ctx,
              "the page erase is wedged (STM32H7 Rev V): erase the whole chip instead "
              "and write again: omvdev flash -t %s --file FILE --address A --mass-erase",
@@ -932,6 +867,30 @@ static void report_failure(struct flash_run *r, const struct flash_job *j)
         hint(r->ctx, "the chip's ROM cannot be damaged: run the same command again");
     else
         hint(r->ctx, "the bootloader was not touched: run the same command again to retry");
+}
+
+static void report_failure(struct flash_run *r, const struct flash_job *j)
+{
+    if (j->code == OMV_EINTR) {
+        report_interrupt(r, j);
+        return;
+    }
+    if (j->code) {
+        if (r->nr_jobs > 1)
+            error(r->ctx, "%s: %s", j->name, j->err);
+        else
+            error(r->ctx, "%s", j->err);
+        failure_hint(r, j);
+        return;
+    }
+    /* Written, but the device did not leave DFU mode: say so, never "restarts". */
+    error(r->ctx, "%s%severy image was written%s, but the board did not start it: %s",
+          r->nr_jobs > 1 ? j->name : "", r->nr_jobs > 1 ? ": " : "",
+          r->sopts.verify ? " and verified" : "", j->out.leave_err);
+    if (j->out.state_known)
+        note(r->ctx, "it stays in its bootloader, state %s (%s)", dfu_state_name(j->out.state),
+             dfu_status_name(j->out.status));
+    hint(r->ctx, "unplug the board and plug it in again: it then starts the new firmware");
 }
 
 static enum show choose_show(const struct omv_ctx *ctx, size_t nr_jobs)
@@ -945,30 +904,56 @@ static enum show choose_show(const struct omv_ctx *ctx, size_t nr_jobs)
     return ctx->verbosity > 0 ? SHOW_LINES : SHOW_NONE;
 }
 
-/* Check the options that need no device; fills po. 0 or an exit status. */
-static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct flash_plan_opts *po,
-                        int64_t *wait_s)
+static bool is_dfu_file(const char *path)
+{
+    size_t n = strlen(path);
+
+    return n > 4 && !strcasecmp(path + n - 4, ".dfu");
+}
+
+/* Read every option once and check what needs no device; 0 or an exit status. */
+static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct flash_options *fo)
 {
     const struct opt *o = inv->cmd->opts;
-    int64_t num;
+    const struct opt_result *res = &inv->opts;
+    const char *alt = opt_value(res, o, "alt"), *address = opt_value(res, o, "address");
+    struct flash_plan_opts *po = &fo->plan;
+    uint64_t num;
+    char err[256];
 
-    if (inv->opts.nr_args)
-        return usage_error(ctx, inv, "unexpected argument '%s'", inv->opts.args[0]);
-    if (parse_number(opt_value(&inv->opts, o, "wait"), 3600, wait_s) < 0)
-        return usage_error(ctx, inv, "--wait takes whole seconds from 0 to 3600, not '%s'",
-                           opt_value(&inv->opts, o, "wait"));
-    if (opt_value(&inv->opts, o, "alt")) {
-        if (parse_number(opt_value(&inv->opts, o, "alt"), 255, &num) < 0)
-            return usage_error(ctx, inv, "--alt takes a number from 0 to 255");
+    memset(fo, 0, sizeof(*fo));
+    fo->target = opt_value(res, o, "target");
+    fo->serial = opt_value(res, o, "serial");
+    po->firmware = opt_value(res, o, "firmware");
+    po->romfs = opt_value(res, o, "romfs");
+    po->file = opt_value(res, o, "file");
+    po->alt = -1;
+    po->address = -1;
+    po->erase_fs = opt_count(res, o, "erase-fs") > 0;
+    fo->wait_given = opt_count(res, o, "wait") > 0;
+    fo->all = opt_count(res, o, "all") > 0;
+    fo->verify = opt_count(res, o, "verify") > 0;
+    fo->skip_unchanged = opt_count(res, o, "skip-unchanged") > 0;
+    fo->mass_erase = opt_count(res, o, "mass-erase") > 0;
+    fo->no_reset = opt_count(res, o, "no-reset") > 0;
+    fo->dry_run = opt_count(res, o, "dry-run") > 0;
+    fo->swd = opt_count(res, o, "swd") > 0;
+
+    if (fo->swd)
+        return 0; /* cmd_flash_swd() reads its own options */
+    if (res->nr_args)
+        return usage_error(ctx, inv, "unexpected argument '%s'", res->args[0]);
+    if (opt_number("--wait", opt_value(res, o, "wait"), 0, 3600, &fo->wait_s, err, sizeof(err)) < 0)
+        return usage_error(ctx, inv, "%s", err);
+    if (alt && opt_number("--alt", alt, 0, 255, &num, err, sizeof(err)) < 0)
+        return usage_error(ctx, inv, "%s", err);
+    if (alt)
         po->alt = (int)num;
-    }
-    if (opt_value(&inv->opts, o, "address")) {
-        if (parse_number(opt_value(&inv->opts, o, "address"), UINT32_MAX, &num) < 0)
-            return usage_error(ctx, inv, "--address takes an address such as 0x08040000");
-        po->address = num;
-    }
-    if (po->file && po->alt < 0 && po->address < 0 && !strstr(po->file, ".dfu") &&
-        !strstr(po->file, ".DFU"))
+    if (address && opt_number("--address", address, 0, UINT32_MAX, &num, err, sizeof(err)) < 0)
+        return usage_error(ctx, inv, "%s", err);
+    if (address)
+        po->address = (int64_t)num;
+    if (po->file && po->alt < 0 && po->address < 0 && !is_dfu_file(po->file))
         return usage_error(ctx, inv,
                            "--file needs --alt N (or --address A), unless it is a "
                            ".dfu file");
@@ -978,13 +963,47 @@ static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct 
         return usage_error(ctx, inv,
                            "--file flashes one file; it cannot be combined with "
                            "--firmware or --romfs");
-    if (opt_count(&inv->opts, o, "all") && opt_value(&inv->opts, o, "serial"))
+    if (fo->all && fo->serial)
         return usage_error(ctx, inv, "--all and --serial exclude each other");
-    if (opt_count(&inv->opts, o, "mass-erase") && !po->file)
+    if (fo->mass_erase && !po->file)
         return usage_error(ctx, inv,
                            "--mass-erase erases the bootloader too: it goes with --file "
                            "(a whole-chip image such as openmv.bin --address 0x08000000)");
     return 0;
+}
+
+/* Run bossac or picotool (argument vector a); OMV_EXIT_*. */
+static int run_tool(struct omv_ctx *ctx, const struct target *t, const struct runner_argv *a,
+                    const char *tool, uint64_t wait_s)
+{
+    struct proc_spec spec = {
+        (const char *const *)a->v, NULL, NULL, PROC_INHERIT, PROC_INHERIT, true, NULL, NULL};
+    struct proc p;
+    char err[512], status[64];
+    int rc = OMV_EXIT_OK, prc;
+
+    note(ctx, "%s",
+         t->method == TARGET_METHOD_BOSSAC ? "double-tap RESET first: the bootloader's LED pulses"
+                                           : "hold BOOTSEL while plugging the board in first");
+    prc = proc_run(&p, &spec, (int)wait_s * 1000, err, sizeof(err));
+    if (prc < 0) {
+        error(ctx, "%s", err);
+        /* proc_run() reports a program that outlived --wait as OMV_EINVAL (or ETIMEOUT). */
+        rc = prc == OMV_EINVAL || prc == OMV_ETIMEOUT ? OMV_EXIT_DEVICE : exit_status_for(prc);
+    } else if (!p.exited || p.exit_code != 0) {
+        error(ctx, "%s failed (%s)", tool, proc_status_text(&p, status, sizeof(status)));
+        hint(ctx, "%s",
+             t->method == TARGET_METHOD_BOSSAC
+                 ? "double-tap RESET so the board waits in its bootloader, then run the "
+                   "same command again"
+                 : "unplug the board, hold BOOTSEL while plugging it in, then run the same "
+                   "command again");
+        rc = OMV_EXIT_DEVICE;
+    } else {
+        note(ctx, "done: %s flashed with %s", t->name, tool);
+    }
+    proc_release(&p);
+    return rc;
 }
 
 /*
@@ -992,31 +1011,30 @@ static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct 
  * bootloader after a double-tap of RESET), the Nano RP2040 Connect picotool
  * (BOOTSEL). omvdev runs the tool with the board's image and address.
  */
-static int flash_with_tool(struct omv_ctx *ctx, struct omv_invocation *inv, const struct target *t,
+static int flash_with_tool(struct omv_ctx *ctx, struct omv_invocation *inv,
+                           const struct flash_options *fo, const struct target *t,
                            const char *bin_dir)
 {
-    const struct opt *o = inv->cmd->opts;
-    const char *given = opt_value(&inv->opts, o, "firmware");
     const char *tool = t->method == TARGET_METHOD_BOSSAC ? "bossac" : "picotool";
     struct runner_argv a = RUNNER_ARGV_INIT;
     struct strbuf file = STRBUF_INIT, prog = STRBUF_INIT, line = STRBUF_INIT;
     const struct target_image *im = t->nr_images ? &t->images[0] : NULL;
-    struct proc p;
-    char err[512], status[64];
-    int64_t wait_s = 300;
     int rc = OMV_EXIT_OK;
 
-    if (!im)
-        return error(ctx, "the board database has no image for %s", t->name), OMV_EXIT_FAILURE;
-    if (opt_value(&inv->opts, o, "file") || opt_value(&inv->opts, o, "romfs") ||
-        opt_count(&inv->opts, o, "erase-fs") || opt_count(&inv->opts, o, "all") ||
-        opt_count(&inv->opts, o, "mass-erase") || opt_count(&inv->opts, o, "skip-unchanged") ||
-        opt_count(&inv->opts, o, "verify"))
+    if (!im) {
+        error(ctx, "the board database has no image for %s", t->name);
+        return OMV_EXIT_FAILURE;
+    }
+    if (fo->plan.file || fo->plan.romfs || fo->plan.erase_fs || fo->all || fo->mass_erase ||
+        fo->skip_unchanged || fo->verify)
         return usage_error(ctx, inv,
                            "%s is flashed with %s: only --firmware, --wait and --dry-run apply",
                            t->name, tool);
-    if (given)
-        strbuf_addstr(&file, given);
+    /* --wait, given on the command line, bounds how long the tool may take. */
+    if (fo->wait_given && fo->wait_s < 1)
+        return usage_error(ctx, inv, "--wait takes whole seconds from 1 to 3600 for %s", tool);
+    if (fo->plan.firmware)
+        strbuf_addstr(&file, fo->plan.firmware);
     else
         fs_path_join(&file, bin_dir, im->file);
     if (!fs_is_file(file.buf)) {
@@ -1025,13 +1043,7 @@ static int flash_with_tool(struct omv_ctx *ctx, struct omv_invocation *inv, cons
         rc = OMV_EXIT_FAILURE;
         goto out;
     }
-    /* --wait, given on the command line, bounds how long the tool may take. */
-    if (opt_count(&inv->opts, o, "wait") &&
-        (parse_number(opt_value(&inv->opts, o, "wait"), 3600, &wait_s) < 0 || wait_s < 1)) {
-        rc = usage_error(ctx, inv, "--wait takes whole seconds from 1 to 3600");
-        goto out;
-    }
-    if (opt_count(&inv->opts, o, "dry-run")) {
+    if (fo->dry_run) {
         strbuf_addstr(&prog, tool);
     } else if (tools_find(ctx, tool, NULL, NULL, NULL, &prog) < 0) {
         rc = OMV_EXIT_FAILURE;
@@ -1043,36 +1055,13 @@ static int flash_with_tool(struct omv_ctx *ctx, struct omv_invocation *inv, cons
         runner_picotool(&a, prog.buf, file.buf);
     for (size_t i = 0; i < a.n; i++)
         strbuf_addf(&line, "%s%s", i ? " " : "", a.v[i]);
-    if (opt_count(&inv->opts, o, "dry-run")) {
-        strbuf_addf(&line, "\n");
+    if (fo->dry_run) {
+        strbuf_addch(&line, '\n');
         out_write(line.buf, line.len);
         goto out;
     }
-    note(ctx, "%s",
-         t->method == TARGET_METHOD_BOSSAC ? "double-tap RESET first: the bootloader's LED pulses"
-                                           : "hold BOOTSEL while plugging the board in first");
     verbose(ctx, "running %s", line.buf);
-    {
-        struct proc_spec spec = {
-            (const char *const *)a.v, NULL, NULL, PROC_INHERIT, PROC_INHERIT, true, NULL, NULL};
-
-        if (proc_run(&p, &spec, (int)wait_s * 1000, err, sizeof(err)) < 0) {
-            error(ctx, "%s", err);
-            rc = strstr(err, "did not finish") ? OMV_EXIT_DEVICE : OMV_EXIT_FAILURE;
-        } else if (!p.exited || p.exit_code != 0) {
-            error(ctx, "%s failed (%s)", tool, proc_status_text(&p, status, sizeof(status)));
-            hint(ctx, "%s",
-                 t->method == TARGET_METHOD_BOSSAC
-                     ? "double-tap RESET so the board waits in its bootloader, then run the "
-                       "same command again"
-                     : "unplug the board, hold BOOTSEL while plugging it in, then run the same "
-                       "command again");
-            rc = OMV_EXIT_DEVICE;
-        } else {
-            note(ctx, "done: %s flashed with %s", t->name, tool);
-        }
-        proc_release(&p);
-    }
+    rc = run_tool(ctx, t, &a, tool, fo->wait_given ? fo->wait_s : 300);
 out:
     runner_argv_release(&a);
     strbuf_release(&file);
@@ -1081,57 +1070,213 @@ out:
     return rc;
 }
 
-int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
+/* The board: -t, else the one kind of camera connected. NULL after an error. */
+static const struct target *resolve_board(struct flash_run *r)
 {
-    const struct opt *o = inv->cmd->opts;
-    struct flash_run r;
-    struct flash_plan_opts po = {opt_value(&inv->opts, o, "firmware"),
-                                 opt_value(&inv->opts, o, "romfs"),
-                                 opt_value(&inv->opts, o, "file"),
-                                 -1,
-                                 -1,
-                                 opt_count(&inv->opts, o, "erase-fs") > 0,
-                                 false};
-    struct flash_plan plan = FLASH_PLAN_INIT;
-    struct usb_device_info *devs = NULL;
-    struct strbuf bin = STRBUF_INIT;
-    const char *tname = opt_value(&inv->opts, o, "target");
-    const char *serial = opt_value(&inv->opts, o, "serial");
-    bool all = opt_count(&inv->opts, o, "all") > 0;
-    size_t picked[64], nr_picked = 0, nr = 0;
-    int64_t wait_s = 0;
-    char err[1024];
+    struct omv_ctx *ctx = r->ctx;
+    const struct target *t;
+    char err[512];
     int rc;
 
-    if (opt_count(&inv->opts, o, "swd"))
-        return cmd_flash_swd(ctx, inv);
+    if (!r->opt->target) {
+        rc = usb_open_ctx(&r->u, err, sizeof(err));
+        if (rc < 0) {
+            error(ctx, "%s", err);
+            return NULL;
+        }
+    }
+    t = r->opt->target ? ctx_target(ctx, r->opt->target) : detect_board(ctx, r->u);
+    if (t && !t->supported) {
+        error(ctx, "%s is no longer supported by the firmware", t->name);
+        return NULL;
+    }
+    return t;
+}
+
+/* Build and check the plan; decide the way to the device. 0 or an exit status. */
+static int prepare(struct flash_run *r, struct flash_plan *plan, const char *bin_dir)
+{
+    struct omv_ctx *ctx = r->ctx;
+    const struct flash_options *fo = r->opt;
+    char err[1024];
+    int rc = flash_plan_build(plan, r->t, bin_dir, &fo->plan, err, sizeof(err));
+
+    if (rc < 0) {
+        error(ctx, "%s", err);
+        if (rc == OMV_ENOENT && !fo->plan.file)
+            hint(ctx,
+                 "build it first (make TARGET=%s in your openmv clone), or name the files "
+                 "with --firmware/--romfs",
+                 r->t->name);
+        else if (rc == OMV_EUSAGE || rc == OMV_EINVAL)
+            hint(ctx, "nothing was touched; 'omvdev targets show %s' lists its memories",
+                 r->t->name);
+        return exit_status_for(rc);
+    }
+    r->plan = plan;
+    r->rom = plan->needs_rom || (fo->mass_erase && r->t->method == TARGET_METHOD_OPENMV_DFU);
+    r->usb = r->rom ? r->t->recovery_usb : r->t->dfu_usb;
+    r->sopts = (struct flash_session_opts){r->rom || r->t->method == TARGET_METHOD_DFUSE,
+                                           r->rom,
+                                           fo->verify,
+                                           fo->skip_unchanged,
+                                           fo->mass_erase,
+                                           fo->no_reset,
+                                           &flash_signal};
+    if (r->rom && r->t->recovery != TARGET_RECOVERY_STM32_ROM_DFU) {
+        error(ctx, "%s's bootloader is addressed by alt, and its ROM bootloader is not DfuSe",
+              r->t->name);
+        hint(ctx,
+             "flash by alt (omvdev flash --file F --alt N), or see 'omvdev recover "
+             "--dry-run -t %s'",
+             r->t->name);
+        return OMV_EXIT_USAGE;
+    }
+    if (fo->mass_erase && !r->rom) {
+        error(ctx, "--mass-erase would erase %s's factory bootloader, which omvdev cannot restore",
+              r->t->name);
+        hint(ctx, "flash without it: the pages written are erased first anyway");
+        return OMV_EXIT_USAGE;
+    }
+    if (r->rom)
+        note(ctx,
+             "writing by address: this goes through the ST system bootloader (%04X:%04X, "
+             "BOOT jumper), not the OpenMV bootloader",
+             r->usb.vid, r->usb.pid);
+    if (fo->mass_erase)
+        warning(ctx, "--mass-erase: the whole chip is erased, the OpenMV bootloader and the "
+                     "filesystem too");
+    return 0;
+}
+
+/* One job per device found; say which. */
+static void make_jobs(struct flash_run *r, const struct usb_device_info *devs,
+                      const size_t *picked, size_t nr_picked)
+{
+    r->nr_jobs = nr_picked;
+    r->jobs = xcalloc(nr_picked, sizeof(*r->jobs));
+    r->show = choose_show(r->ctx, nr_picked);
+    for (size_t i = 0; i < nr_picked; i++) {
+        struct flash_job *j = &r->jobs[i];
+        const struct usb_device_info *d = &devs[picked[i]];
+        uint16_t v = d->bcd_device;
+        char ver[16];
+
+        j->r = r;
+        j->d = d;
+        snprintf(j->name, sizeof(j->name), "%s",
+                 d->serial && *d->serial ? d->serial : d->port_path);
+        /* The OpenMV bootloader packs major.minor.patch into bcdDevice. */
+        if (!r->rom && r->t->method == TARGET_METHOD_OPENMV_DFU)
+            snprintf(ver, sizeof(ver), "%u.%u.%u", v >> 8, (v >> 4) & 15, v & 15);
+        else
+            snprintf(ver, sizeof(ver), "%x.%02x", v >> 8, v & 0xff);
+        note(r->ctx, "flashing %s %s (%s %s) on port %s", r->t->name, d->serial ? d->serial : "",
+             r->rom ? "ST system bootloader" : "bootloader", ver, d->port_path);
+    }
+}
+
+/* Every job: on this thread for one device, a thread each for several. */
+static void run_jobs(struct flash_run *r)
+{
+    size_t started = 0;
+
+    if (r->nr_jobs == 1) {
+        job_main(&r->jobs[0]);
+        return;
+    }
+    if (r->show == SHOW_BOARD)
+        board_draw(r, true);
+    for (; started < r->nr_jobs; started++)
+        if (pthread_create(&r->jobs[started].thread, NULL, job_main, &r->jobs[started]) != 0)
+            break;
+    for (size_t i = started; i < r->nr_jobs; i++) /* no thread: run it here */
+        job_main(&r->jobs[i]);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(r->jobs[i].thread, NULL);
+    if (r->show == SHOW_BOARD)
+        board_draw(r, true);
+}
+
+/* Report every job; the exit status of the run. */
+static int finish(struct flash_run *r)
+{
+    int rc = OMV_EXIT_OK;
+
+    for (size_t i = 0; i < r->nr_jobs; i++) {
+        if (r->jobs[i].status) {
+            report_failure(r, &r->jobs[i]);
+            rc = r->jobs[i].status;
+        }
+    }
+    print_summary(r);
+    if (rc == OMV_EXIT_OK && r->nr_jobs == 1) {
+        if (r->sopts.no_reset)
+            note(r->ctx, "done: the camera stays in its bootloader (--no-reset)");
+        else if (r->rom)
+            note(r->ctx, "done: remove the BOOT jumper and replug the camera");
+        else
+            note(r->ctx, "done: %s restarts into the new firmware", r->t->name);
+    }
+    return rc;
+}
+
+/* Find the devices and flash them, with Ctrl-C caught so each session can stop safely. */
+static int flash_devices(struct flash_run *r)
+{
+    struct sigaction sa, old_int, old_term;
+    struct usb_device_info *devs = NULL;
+    size_t picked[64], nr_picked = 0, nr = 0;
+    char err[512];
+    int rc;
+
+    if (!r->u && usb_open_ctx(&r->u, err, sizeof(err)) < 0) {
+        error(r->ctx, "%s", err);
+        return OMV_EXIT_DEVICE;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = (int)SA_RESETHAND; /* a second Ctrl-C ends omvdev at once */
+    flash_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    rc = find_devices(r, &devs, &nr, picked, ARRAY_SIZE(picked), &nr_picked);
+    if (rc == 0) {
+        make_jobs(r, devs, picked, nr_picked);
+        run_jobs(r);
+        rc = finish(r);
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    usb_list_free(devs, nr);
+    return rc;
+}
+
+int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    struct flash_options fo;
+    struct flash_run r;
+    struct flash_plan plan = FLASH_PLAN_INIT;
+    struct strbuf bin = STRBUF_INIT;
+    int rc;
+
     memset(&r, 0, sizeof(r));
     r.ctx = ctx;
-    r.verify = opt_count(&inv->opts, o, "verify") > 0;
-    r.skip_unchanged = opt_count(&inv->opts, o, "skip-unchanged") > 0;
-    r.mass_erase = opt_count(&inv->opts, o, "mass-erase") > 0;
-    r.no_reset = opt_count(&inv->opts, o, "no-reset") > 0;
-    r.all = all;
+    r.opt = &fo;
     pthread_mutex_init(&r.lock, NULL);
-
-    rc = read_options(ctx, inv, &po, &wait_s);
-    if (rc)
+    rc = read_options(ctx, inv, &fo);
+    if (rc == 0 && fo.swd)
+        rc = cmd_flash_swd(ctx, inv);
+    if (rc || fo.swd)
         goto out;
     if (!ctx_targets(ctx)) {
         rc = OMV_EXIT_FAILURE;
         goto out;
     }
-    if (!tname && usb_open_ctx(&r.u, err, sizeof(err)) < 0) {
-        rc = (error(ctx, "%s", err), OMV_EXIT_DEVICE);
-        goto out;
-    }
-    r.t = tname ? ctx_target(ctx, tname) : detect_board(ctx, r.u);
+    r.t = resolve_board(&r);
     if (!r.t) {
         rc = OMV_EXIT_USAGE;
-        goto out;
-    }
-    if (!r.t->supported) {
-        rc = (error(ctx, "%s is no longer supported by the firmware", r.t->name), OMV_EXIT_USAGE);
         goto out;
     }
     if (ctx->project_root) {
@@ -1141,124 +1286,18 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     } else {
         strbuf_addf(&bin, "build/%s/bin", r.t->name);
     }
-    if (r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL) {
-        rc = flash_with_tool(ctx, inv, r.t, bin.buf);
+    if (r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL)
+        rc = flash_with_tool(ctx, inv, &fo, r.t, bin.buf);
+    else
+        rc = prepare(&r, &plan, bin.buf);
+    if (rc || r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL)
         goto out;
-    }
-    if (flash_plan_build(&plan, r.t, bin.buf, &po, err, sizeof(err)) < 0) {
-        error(ctx, "%s", err);
-        if (strstr(err, "cannot open") && !po.file)
-            hint(ctx,
-                 "build it first (make TARGET=%s in your openmv clone), or name the files "
-                 "with --firmware/--romfs",
-                 r.t->name);
-        rc = OMV_EXIT_FAILURE;
-        goto out;
-    }
-    r.plan = &plan;
-    r.rom = plan.needs_rom || (r.mass_erase && r.t->method == TARGET_METHOD_OPENMV_DFU);
-    r.dfuse = r.rom || r.t->method == TARGET_METHOD_DFUSE;
-    r.usb = r.rom ? r.t->recovery_usb : r.t->dfu_usb;
-    if (r.rom && r.t->recovery != TARGET_RECOVERY_STM32_ROM_DFU) {
-        error(ctx, "%s's bootloader is addressed by alt, and its ROM bootloader is not DfuSe",
-              r.t->name);
-        hint(ctx,
-             "flash by alt (omvdev flash --file F --alt N), or see 'omvdev recover "
-             "--dry-run -t %s'",
-             r.t->name);
-        rc = OMV_EXIT_USAGE;
-        goto out;
-    }
-    if (r.mass_erase && !r.rom) {
-        error(ctx,
-              "--mass-erase would erase %s's factory bootloader, which omvdev cannot "
-              "restore",
-              r.t->name);
-        hint(ctx, "flash without it: the pages written are erased first anyway");
-        rc = OMV_EXIT_USAGE;
-        goto out;
-    }
-    if (r.rom)
-        note(ctx,
-             "writing by address: this goes through the ST system bootloader (%04X:%04X, "
-             "BOOT jumper), not the OpenMV bootloader",
-             r.usb.vid, r.usb.pid);
-    if (r.mass_erase)
-        warning(ctx, "--mass-erase: the whole chip is erased, the OpenMV bootloader and the "
-                     "filesystem too");
-    if (opt_count(&inv->opts, o, "dry-run")) {
+    if (fo.dry_run)
         print_plan(&r);
-        rc = OMV_EXIT_OK;
-        goto out;
-    }
-    if (!r.u && usb_open_ctx(&r.u, err, sizeof(err)) < 0) {
-        rc = (error(ctx, "%s", err), OMV_EXIT_DEVICE);
-        goto out;
-    }
-    rc = find_devices(&r, serial, all, (double)wait_s, &devs, &nr, picked, ARRAY_SIZE(picked),
-                      &nr_picked);
-    if (rc)
-        goto out;
-
-    r.nr_jobs = nr_picked;
-    r.jobs = xcalloc(nr_picked, sizeof(*r.jobs));
-    r.show = choose_show(ctx, nr_picked);
-    for (size_t i = 0; i < nr_picked; i++) {
-        struct flash_job *j = &r.jobs[i];
-        const struct usb_device_info *d = &devs[picked[i]];
-        uint16_t v = d->bcd_device;
-        char ver[16];
-
-        j->r = &r;
-        j->d = d;
-        snprintf(j->name, sizeof(j->name), "%s",
-                 d->serial && *d->serial ? d->serial : d->port_path);
-        /* The OpenMV bootloader packs major.minor.patch into bcdDevice. */
-        if (!r.rom && r.t->method == TARGET_METHOD_OPENMV_DFU)
-            snprintf(ver, sizeof(ver), "%u.%u.%u", v >> 8, (v >> 4) & 15, v & 15);
-        else
-            snprintf(ver, sizeof(ver), "%x.%02x", v >> 8, v & 0xff);
-        note(ctx, "flashing %s %s (%s %s) on port %s", r.t->name, d->serial ? d->serial : "",
-             r.rom ? "ST system bootloader" : "bootloader", ver, d->port_path);
-    }
-    if (nr_picked == 1) {
-        job_main(&r.jobs[0]);
-    } else {
-        size_t started = 0;
-
-        if (r.show == SHOW_BOARD)
-            board_draw(&r, true);
-        for (; started < nr_picked; started++)
-            if (pthread_create(&r.jobs[started].thread, NULL, job_main, &r.jobs[started]) != 0)
-                break;
-        for (size_t i = started; i < nr_picked; i++) { /* no thread: run it here */
-            job_main(&r.jobs[i]);
-        }
-        for (size_t i = 0; i < started; i++)
-            pthread_join(r.jobs[i].thread, NULL);
-        if (r.show == SHOW_BOARD)
-            board_draw(&r, true);
-    }
-
-    rc = OMV_EXIT_OK;
-    for (size_t i = 0; i < r.nr_jobs; i++) {
-        if (r.jobs[i].rc) {
-            report_failure(&r, &r.jobs[i]);
-            rc = r.jobs[i].rc;
-        }
-    }
-    print_summary(&r);
-    if (rc == OMV_EXIT_OK && r.nr_jobs == 1) {
-        if (r.no_reset)
-            note(ctx, "done: the camera stays in its bootloader (--no-reset)");
-        else if (r.rom)
-            note(ctx, "done: remove the BOOT jumper and replug the camera");
-        else
-            note(ctx, "done: %s restarts into the new firmware", r.t->name);
-    }
+    else
+        rc = flash_devices(&r);
 out:
     free(r.jobs);
-    usb_list_free(devs, nr);
     usb_close_ctx(r.u);
     flash_plan_release(&plan);
     strbuf_release(&bin);
