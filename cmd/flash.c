@@ -122,7 +122,7 @@ struct flash_job {
     /* outcome */
     int open_rc; /* 0 or the USB_ERR_* / omv_err code of opening the device */
     int code;    /* 0 or the omv_err of the failure: OMV_EUSAGE, OMV_EDEVICE, OMV_EINTR */
-    int status; /* the exit status it calls for: OMV_EXIT_* */
+    int status;  /* the exit status it calls for: OMV_EXIT_* */
     char err[640];
     struct flash_outcome out;
     int64_t start_ms, end_ms;
@@ -537,7 +537,8 @@ static int find_devices(struct flash_run *r, struct usb_device_info **devs, size
         if (!said && !booted.nr) {
             note(r->ctx, "waiting up to %llu s for the %s %s (%s)...",
                  (unsigned long long)r->opt->wait_s, r->t->name,
-                 r->rom ? "ST system bootloader" : "bootloader", usb_id_str(r->usb, id, sizeof(id)));
+                 r->rom ? "ST system bootloader" : "bootloader",
+                 usb_id_str(r->usb, id, sizeof(id)));
             said = true;
         }
         nap_until_change(r);
@@ -604,8 +605,7 @@ static void hook_done(void *ud, const struct flash_report *rep)
         job_say(j, "erased %llu KiB, every page once, in %.1f s",
                 (unsigned long long)(rep->len / 1024), (double)rep->ms / 1000);
     else
-        job_say(j, "verified: every image reads back as written (%.1f s)",
-                (double)rep->ms / 1000);
+        job_say(j, "verified: every image reads back as written (%.1f s)", (double)rep->ms / 1000);
 }
 
 /* Open the device; under --all with its own libusb context, so that no device's
@@ -734,9 +734,10 @@ static void summary_json(struct flash_run *r, struct strbuf *out, size_t ok)
         json_int(&jw, "skipped", (int64_t)j->out.skipped);
         json_int(&jw, "bytes_sent", (int64_t)j->out.sent);
         json_int(&jw, "ms", j->end_ms - j->start_ms);
-        json_string(&jw, "error", j->code ? j->err
-                                  : j->out.leave == FLASH_LEAVE_FAILED ? j->out.leave_err
-                                                                        : NULL);
+        json_string(&jw, "error",
+                    j->code                              ? j->err
+                    : j->out.leave == FLASH_LEAVE_FAILED ? j->out.leave_err
+                                                         : NULL);
         json_object_end(&jw);
     }
     json_array_end(&jw);
@@ -765,8 +766,7 @@ static void print_summary(struct flash_run *r)
             else if (j->status)
                 strbuf_addf(&out, "not started: %s\n", j->out.leave_err);
             else
-                strbuf_addf(&out, "%zu written, %zu unchanged\n", j->out.written,
-                            j->out.skipped);
+                strbuf_addf(&out, "%zu written, %zu unchanged\n", j->out.written, j->out.skipped);
         }
         strbuf_addf(&out, "%zu of %zu %s flashed\n", ok, r->nr_jobs,
                     r->nr_jobs == 1 ? "camera" : "cameras");
@@ -1150,8 +1150,8 @@ static int prepare(struct flash_run *r, struct flash_plan *plan, const char *bin
 }
 
 /* One job per device found; say which. */
-static void make_jobs(struct flash_run *r, const struct usb_device_info *devs,
-                      const size_t *picked, size_t nr_picked)
+static void make_jobs(struct flash_run *r, const struct usb_device_info *devs, const size_t *picked,
+                      size_t nr_picked)
 {
     r->nr_jobs = nr_picked;
     r->jobs = xcalloc(nr_picked, sizeof(*r->jobs));

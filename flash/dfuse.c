@@ -280,8 +280,7 @@ int dfuse_erase(struct dfu_dev *d, const struct dfuse_layout *layout, const uint
         const struct dfuse_segment *seg = dfuse_layout_find(layout, pages[i]);
 
         if (!seg || !(seg->flags & DFUSE_SEG_ERASABLE))
-            return omv_seterr(err, errlen, OMV_EINVAL,
-                              "0x%08lX is not in an erasable page of '%s'",
+            return omv_seterr(err, errlen, OMV_EINVAL, "0x%08lX is not in an erasable page of '%s'",
                               (unsigned long)pages[i], layout->name ? layout->name : "");
         erase_total += seg->page_size;
     }

@@ -252,8 +252,8 @@ static int check_dfuse_step(const struct target *t, struct flash_step *s, char *
     if (!a) {
         describe_alts(t, &sb);
         rc = omv_seterr(err, errlen, OMV_EUSAGE,
-                        "'%s' goes to 0x%08llX, which lies in none of %s's memories (%s)",
-                        s->label, (unsigned long long)s->address, t->name, sb.buf);
+                        "'%s' goes to 0x%08llX, which lies in none of %s's memories (%s)", s->label,
+                        (unsigned long long)s->address, t->name, sb.buf);
     } else if ((uint64_t)s->address + s->len > a->end) {
         rc = omv_seterr(err, errlen, OMV_EUSAGE,
                         "'%s' (%zu bytes at 0x%08llX) runs past the end of alt %u (%s memory, "
@@ -261,8 +261,9 @@ static int check_dfuse_step(const struct target *t, struct flash_step *s, char *
                         s->label, s->len, (unsigned long long)s->address, a->alt, a->memory,
                         a->end - 1);
     } else if (a->readonly) {
-        rc = omv_seterr(err, errlen, OMV_EUSAGE, "'%s' goes to alt %u '%s' of %s, which is read-only",
-                        s->label, a->alt, a->name, t->name);
+        rc = omv_seterr(err, errlen, OMV_EUSAGE,
+                        "'%s' goes to alt %u '%s' of %s, which is read-only", s->label, a->alt,
+                        a->name, t->name);
     } else {
         s->alt = (int)a->alt;
     }
@@ -299,7 +300,8 @@ static int place_by_address(struct flash_plan *plan, char *err, size_t errlen)
 {
     const struct target *t = plan->target;
     const struct target_image *fw = image_by_role(t, TARGET_ROLE_FIRMWARE);
-    const struct target_alt *fw_alt = fw && fw->address >= 0 ? alt_at(t, (uint64_t)fw->address) : NULL;
+    const struct target_alt *fw_alt =
+        fw && fw->address >= 0 ? alt_at(t, (uint64_t)fw->address) : NULL;
     int64_t lowest = -1;
 
     for (size_t i = 0; i < plan->nr; i++)
@@ -315,6 +317,15 @@ static int place_by_address(struct flash_plan *plan, char *err, size_t errlen)
                              : check_dfuse_step(t, s, err, errlen);
         if (rc < 0)
             return rc;
+        for (size_t k = 0; k < i; k++) {
+            const struct flash_step *o = &plan->steps[k];
+
+            if (o->address >= 0 && (uint64_t)o->address < (uint64_t)s->address + s->len &&
+                (uint64_t)s->address < (uint64_t)o->address + o->len)
+                return omv_seterr(err, errlen, OMV_EUSAGE,
+                                  "'%s' and '%s' overlap: each byte can be written only once",
+                                  o->label, s->label);
+        }
         if (fw_alt && alt_at(t, (uint64_t)s->address) == fw_alt &&
             (lowest < 0 || s->address < lowest) && s->path)
             lowest = s->address;
@@ -326,9 +337,9 @@ static int place_by_address(struct flash_plan *plan, char *err, size_t errlen)
         plan->leave_address = start < end ? (uint32_t)start : 0x08000000;
         plan->leave_alt = 0;
     } else if (t->method == TARGET_METHOD_DFUSE) {
-        plan->leave_address = lowest >= 0 ? (uint32_t)lowest
+        plan->leave_address = lowest >= 0              ? (uint32_t)lowest
                               : fw && fw->address >= 0 ? (uint32_t)fw->address
-                                                      : 0x08000000;
+                                                       : 0x08000000;
         plan->leave_alt = fw_alt ? (int)fw_alt->alt : 0;
     }
     return 0;

@@ -57,10 +57,10 @@ struct sess {
 const char *flash_stage_name(enum flash_stage stage)
 {
     static const char *const names[] = {
-        [FLASH_STAGE_CHECK] = "check",   [FLASH_STAGE_MASS_ERASE] = "mass erase",
-        [FLASH_STAGE_READ] = "read",     [FLASH_STAGE_ERASE] = "erase",
-        [FLASH_STAGE_WRITE] = "write",   [FLASH_STAGE_VERIFY] = "verify",
-        [FLASH_STAGE_LEAVE] = "leave",   [FLASH_STAGE_DONE] = "done",
+        [FLASH_STAGE_CHECK] = "check", [FLASH_STAGE_MASS_ERASE] = "mass erase",
+        [FLASH_STAGE_READ] = "read",   [FLASH_STAGE_ERASE] = "erase",
+        [FLASH_STAGE_WRITE] = "write", [FLASH_STAGE_VERIFY] = "verify",
+        [FLASH_STAGE_LEAVE] = "leave", [FLASH_STAGE_DONE] = "done",
     };
 
     return names[stage];
@@ -219,8 +219,8 @@ static int check_dfuse_item(struct sess *x, struct item *it, char *err, size_t e
         strbuf_release(&sb);
         return OMV_EUSAGE;
     }
-    if (dfuse_layout_check_range(&x->alts[it->alt].layout, (uint32_t)s->address, s->len, need,
-                                 why, sizeof(why)) < 0)
+    if (dfuse_layout_check_range(&x->alts[it->alt].layout, (uint32_t)s->address, s->len, need, why,
+                                 sizeof(why)) < 0)
         return omv_seterr(err, errlen, OMV_EUSAGE, "%s (%zu bytes at 0x%08llX): %s", s->label,
                           s->len, (unsigned long long)s->address, why);
     return 0;
@@ -236,8 +236,9 @@ static int check_alt_item(struct sess *x, struct item *it, char *err, size_t err
     if (!s->alt_name) {
         it->alt = s->alt < 0 ? 0 : s->alt;
         if ((size_t)it->alt >= x->info->nr_alts)
-            return omv_seterr(err, errlen, OMV_EUSAGE, "%s: the bootloader has no alt %d (it has %zu)",
-                              s->label, it->alt, x->info->nr_alts);
+            return omv_seterr(err, errlen, OMV_EUSAGE,
+                              "%s: the bootloader has no alt %d (it has %zu)", s->label, it->alt,
+                              x->info->nr_alts);
         return 0;
     }
     for (size_t a = 0; a < x->info->nr_alts; a++) {
@@ -267,8 +268,8 @@ static int check_all(struct sess *x, char *err, size_t errlen)
         it->s = &x->plan->steps[i];
         it->left = it->s->len;
         it->result = "written";
-        rc = x->o->dfuse ? check_dfuse_item(x, it, err, errlen)
-                         : check_alt_item(x, it, err, errlen);
+        rc =
+            x->o->dfuse ? check_dfuse_item(x, it, err, errlen) : check_alt_item(x, it, err, errlen);
         if (rc < 0)
             return rc;
     }
@@ -342,7 +343,8 @@ static int cmp_u32(const void *a, const void *b)
 static bool page_differs(const struct dfuse_layout *l, const struct item *it, uint32_t page)
 {
     uint64_t addr = (uint64_t)it->s->address, end = addr + it->s->len;
-    uint64_t a = page > addr ? page : addr, b = (uint64_t)page + dfuse_layout_find(l, page)->page_size;
+    uint64_t a = page > addr ? page : addr,
+             b = (uint64_t)page + dfuse_layout_find(l, page)->page_size;
 
     if (b > end)
         b = end;
@@ -462,8 +464,8 @@ static int erase_all(struct sess *x, char *err, size_t errlen)
             x->base += dfuse_layout_find(&m->layout, m->pages[k])->page_size;
     }
     x->offset = false;
-    report(x, &(struct flash_report){"erase", NULL, "erased", -1, total, 0,
-                                     progress_now_ms() - t0});
+    report(x,
+           &(struct flash_report){"erase", NULL, "erased", -1, total, 0, progress_now_ms() - t0});
     return 0;
 }
 
@@ -604,8 +606,8 @@ static int mass_erase(struct sess *x, char *err, size_t errlen)
         rc = dfuse_mass_erase(&x->d, x->msg, sizeof(x->msg));
     if (rc < 0)
         return device_failed(x, rc, "mass erase", err, errlen);
-    report(x, &(struct flash_report){"mass erase", NULL, "erased", 0, 0, 0,
-                                     progress_now_ms() - t0});
+    report(x,
+           &(struct flash_report){"mass erase", NULL, "erased", 0, 0, 0, progress_now_ms() - t0});
     return 0;
 }
 
@@ -700,8 +702,8 @@ static int run_stages(struct sess *x, char *err, size_t errlen)
 
 int flash_session_run(const struct flash_plan *plan, const struct flash_session_opts *opts,
                       const struct usb_device_info *info, struct dfu_dev *dev,
-                      const struct flash_session_hooks *hooks, struct flash_outcome *out,
-                      char *err, size_t errlen)
+                      const struct flash_session_hooks *hooks, struct flash_outcome *out, char *err,
+                      size_t errlen)
 {
     struct sess x;
     int rc;

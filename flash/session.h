@@ -103,7 +103,7 @@ struct flash_outcome {
     bool erase_stalled;     /* ST ROM: a page erase failed in a state the ROM should not be */
     size_t written, skipped;
     uint64_t sent;
-    unsigned rev_v; /* STM32H7 Rev V erase stalls recovered */
+    unsigned rev_v;                 /* STM32H7 Rev V erase stalls recovered */
     uint64_t step_done, step_total; /* progress of the phase it stopped in */
     enum flash_leave leave;
     uint32_t leave_address;
@@ -125,8 +125,8 @@ void flash_session_dev(struct dfu_dev *dev, const struct usb_device_info *info,
  */
 int flash_session_run(const struct flash_plan *plan, const struct flash_session_opts *opts,
                       const struct usb_device_info *info, struct dfu_dev *dev,
-                      const struct flash_session_hooks *hooks, struct flash_outcome *out,
-                      char *err, size_t errlen);
+                      const struct flash_session_hooks *hooks, struct flash_outcome *out, char *err,
+                      size_t errlen);
 
 /* "check", "erase", "write", ... */
 const char *flash_stage_name(enum flash_stage stage);
