@@ -561,11 +561,11 @@ static void hook_begin(void *ud, const char *label)
     job_step_begin(ud, label);
 }
 
-static void hook_reset(void *ud)
+static int hook_reset(void *ud)
 {
     struct flash_job *j = ud;
 
-    usb_dfu_reset(j->h);
+    return usb_dfu_reset(j->h);
 }
 
 /* Where an image went and how much of it, for the note after it. */

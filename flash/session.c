@@ -630,9 +630,16 @@ static void leave(struct sess *x)
     int alt;
 
     if (!x->o->dfuse) {
-        dfu_detach(&x->d, 1000, x->msg, sizeof(x->msg));
-        if (x->h && x->h->reset)
-            x->h->reset(x->h->ud);
+        /* DETACH, then a port reset: the bootloader starts the firmware after either. */
+        int detached = dfu_detach(&x->d, 1000, out->leave_err, sizeof(out->leave_err));
+        int reset = x->h && x->h->reset ? x->h->reset(x->h->ud) : detached;
+
+        if (detached < 0 && reset < 0) {
+            out->leave = FLASH_LEAVE_FAILED;
+            read_state(x);
+            return;
+        }
+        out->leave_err[0] = '\0';
         out->leave = FLASH_LEAVE_STARTED;
         return;
     }

@@ -85,8 +85,9 @@ struct flash_session_hooks {
     void (*begin)(void *ud, const char *label); /* a step (an image or a stage) begins */
     void (*progress)(void *ud, const char *phase, uint64_t done, uint64_t total);
     void (*done)(void *ud, const struct flash_report *r);
-    /* After a plain DFU detach: reset the USB port (NULL: none). */
-    void (*reset)(void *ud);
+    /* After a plain DFU detach: reset the USB port; 0, or a negative code when the device
+     * is still there and could not be reset (NULL: no reset). */
+    int (*reset)(void *ud);
 };
 
 enum flash_leave {

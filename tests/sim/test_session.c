@@ -623,6 +623,41 @@ static void test_leave_address(void)
     free_all(datas, 2);
 }
 
+static int reset_fails(void *ud)
+{
+    (void)ud;
+    return USB_ERR_IO;
+}
+
+/* Plain DFU: a DETACH the bootloader refuses and a port reset that fails are not a restart. */
+static void test_leave_plain_dfu(void)
+{
+    struct flash_plan plan = FLASH_PLAN_INIT;
+    struct flash_plan_opts po = {NULL, NULL, NULL, -1, -1, false, false};
+    uint8_t *fw = pattern(10000, 1), *romfs = pattern(7000, 2);
+    struct flash_outcome out;
+    struct rig *r = rig_open("openmv-bl:OPENMV4,fault=stall:0");
+    char err[640] = "";
+
+    put_file("firmware.bin", fw, 10000);
+    put_file("romfs0.img", romfs, 7000);
+    CHECK_INT(flash_plan_build(&plan, board("OPENMV4"), dir, &po, err, sizeof(err)), ==, 0);
+    if (r) {
+        struct flash_session_opts o = {false, false, false, false, false, false, &r->cancel};
+        struct flash_session_hooks h = {r, on_begin, on_progress, NULL, reset_fails};
+
+        CHECK_INT(flash_session_run(&plan, &o, &r->info, &r->dev, &h, &out, err, sizeof(err)), ==,
+                  0);
+        CHECK_INT(out.leave, ==, FLASH_LEAVE_FAILED);
+        CHECK_CONTAINS(out.leave_err, "DETACH");
+        CHECK(holds(r, 0x08040000, fw, 10000));
+        rig_close(r);
+    }
+    flash_plan_release(&plan);
+    free(fw);
+    free(romfs);
+}
+
 /* ---- Ctrl-C ------------------------------------------------------------------------------ */
 
 static void test_cancel(void)
@@ -794,5 +829,5 @@ static void test_teardown(void)
 
 TESTS(TEST(test_setup), TEST(test_every_board), TEST(test_every_st_rom), TEST(test_shared_sector),
       TEST(test_shared_sector_skip_unchanged), TEST(test_outside_every_memory),
-      TEST(test_device_check_before_erase), TEST(test_leave_address), TEST(test_cancel),
-      TEST(test_cancel_dfuse_erase), TEST(test_faults), TEST(test_teardown))
+      TEST(test_device_check_before_erase), TEST(test_leave_address), TEST(test_leave_plain_dfu),
+      TEST(test_cancel), TEST(test_cancel_dfuse_erase), TEST(test_faults), TEST(test_teardown))
