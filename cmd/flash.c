@@ -10,7 +10,7 @@
 #include "cmd/cmd.h"
 
 #include "flash/dfu.h"
-#include "flash/omvproto.h"
+#include "flash/find.h"
 #include "flash/plan.h"
 #include "flash/runners.h"
 #include "flash/session.h"
@@ -354,117 +354,26 @@ static const struct target *detect_board(struct omv_ctx *ctx, struct usb_ctx *u)
     return NULL;
 }
 
-static bool is_target_dfu(const struct flash_run *r, const struct usb_device_info *d)
+static void find_waiting(void *ud)
 {
-    return usb_id_is(r->usb, d->vid, d->pid) && d->dfu && !d->dfu_runtime;
+    struct flash_run *r = ud;
+    char id[16];
+
+    note(r->ctx, "waiting up to %llu s for the %s %s (%s)...", (unsigned long long)r->opt->wait_s,
+         r->t->name, r->rom ? "ST system bootloader" : "bootloader",
+         usb_id_str(r->usb, id, sizeof(id)));
 }
 
-static void nap_until_change(struct flash_run *r)
+static void find_asked(void *ud, const char *who, const char *err)
 {
-    char err[256];
+    struct flash_run *r = ud;
 
-    /* Hotplug tells us at once; the bounded wait also covers systems without it. */
-    if (usb_wait_change(r->u, 200, err, sizeof(err)) < 0)
-        nanosleep(&(struct timespec){0, 200000000L}, NULL);
+    verbose(r->ctx, "asking camera %s to jump into its bootloader (SYS_BOOT)", who);
+    if (err)
+        warning(r->ctx, "cannot switch camera %s into its bootloader: %s", who, err);
 }
 
-/* Serials of the cameras sent SYS_BOOT, so that each is asked once and waited for. */
-struct booted {
-    char *serial[64];
-    size_t nr;
-};
-
-static bool booted_has(const struct booted *b, const char *serial)
-{
-    for (size_t i = 0; i < b->nr; i++)
-        if (!strcmp(b->serial[i], serial))
-            return true;
-    return false;
-}
-
-static bool serial_ok(const struct usb_device_info *d, const char *serial)
-{
-    return !serial || (d->serial && !strcmp(d->serial, serial));
-}
-
-/* What one look at the bus found. */
-struct seen {
-    size_t found, app, back; /* DFU devices, cameras in firmware SYS_BOOT can move, booted back */
-};
-
-static void look(struct flash_run *r, const struct usb_device_info *devs, size_t nr,
-                 const struct booted *booted, size_t *picked, size_t max_picked, struct seen *s)
-{
-    /* Cameras in their firmware count only where SYS_BOOT can move them. */
-    bool can_boot = r->t->method == TARGET_METHOD_OPENMV_DFU && !r->rom;
-
-    memset(s, 0, sizeof(*s));
-    for (size_t i = 0; i < nr; i++) {
-        const struct usb_device_info *d = &devs[i];
-
-        if (!serial_ok(d, r->opt->serial))
-            continue;
-        if (is_target_dfu(r, d)) {
-            if (s->found < max_picked)
-                picked[s->found] = i;
-            s->found++;
-            s->back += d->serial && booted_has(booted, d->serial);
-        } else if (can_boot && usb_id_is(r->t->app_usb, d->vid, d->pid)) {
-            s->app++;
-        }
-    }
-}
-
-/* Ask every camera running its firmware to jump into its bootloader, once each. */
-static void send_sys_boot(struct flash_run *r, const struct usb_device_info *devs, size_t nr,
-                          struct booted *booted)
-{
-    char err[512];
-
-    if (r->t->method != TARGET_METHOD_OPENMV_DFU || r->rom)
-        return;
-    for (size_t i = 0; i < nr; i++) {
-        const struct usb_device_info *d = &devs[i];
-        const char *who = d->serial ? d->serial : d->port_path;
-
-        if (!usb_id_is(r->t->app_usb, d->vid, d->pid) || !serial_ok(d, r->opt->serial) ||
-            booted_has(booted, who) || booted->nr == ARRAY_SIZE(booted->serial))
-            continue;
-        verbose(r->ctx, "asking camera %s to jump into its bootloader (SYS_BOOT)", who);
-        if (omvproto_enter_bootloader(r->u, d->vid, d->pid, d->serial, err, sizeof(err)) < 0)
-            warning(r->ctx, "cannot switch camera %s into its bootloader: %s", who, err);
-        booted->serial[booted->nr++] = xstrdup(who);
-    }
-}
-
-/* Several devices and no --all or --serial: which one? */
-static int which_one(struct flash_run *r, const struct usb_device_info *devs, size_t nr,
-                     size_t found)
-{
-    error(r->ctx, "%zu %s %s are connected: which one?", found, r->t->name,
-          r->rom ? "ST system bootloaders" : "bootloaders");
-    for (size_t i = 0; i < nr; i++)
-        if (is_target_dfu(r, &devs[i]))
-            hint(r->ctx, "omvdev flash --serial %s", devs[i].serial ? devs[i].serial : "?");
-    hint(r->ctx, "or flash them all at once: omvdev flash --all");
-    return OMV_EXIT_USAGE;
-}
-
-static int usage_error_text(struct flash_run *r, size_t max_picked)
-{
-    error(r->ctx, "more than %zu devices: flash them in groups", max_picked);
-    return OMV_EXIT_USAGE;
-}
-
-static int app_which_one(struct flash_run *r, size_t app)
-{
-    error(r->ctx, "%zu %s cameras are connected: which one?", app, r->t->name);
-    hint(r->ctx, "omvdev flash --serial SERIAL ('omvdev devices' lists them), or "
-                 "omvdev flash --all");
-    return OMV_EXIT_USAGE;
-}
-
-static int none_appeared(struct flash_run *r, const struct booted *booted)
+static int none_appeared(struct flash_run *r, const struct flash_find *f)
 {
     char id[16];
 
@@ -474,7 +383,7 @@ static int none_appeared(struct flash_run *r, const struct booted *booted)
     if (r->rom)
         hint(r->ctx, "put the BOOT jumper on (BOOT to 3.3V/RST, see 'omvdev recover "
                      "--dry-run'), then plug the camera in while omvdev waits");
-    else if (booted->nr)
+    else if (f->asked_n)
         hint(r->ctx, "the camera did not answer SYS_BOOT: unplug it and plug it in "
                      "again while omvdev waits (omvdev flash --wait 60)");
     else
@@ -483,75 +392,41 @@ static int none_appeared(struct flash_run *r, const struct booted *booted)
     return OMV_EXIT_DEVICE;
 }
 
-/*
- * Wait for the DFU device(s), asking cameras that run their firmware to jump
- * into their bootloader on the way. On success *devs is the device list and
- * picked[0..*nr_picked) the indices to flash: exactly one, or with --all
- * every one (waiting until each camera that was sent SYS_BOOT is back).
- */
-static int find_devices(struct flash_run *r, struct usb_device_info **devs, size_t *nr,
-                        size_t *picked, size_t max_picked, size_t *nr_picked)
+/* What finding the devices came to: 0 when there are devices to flash, else the exit
+ * status after saying why not. */
+static int report_find(struct flash_run *r, const struct flash_find *f)
 {
-    int64_t deadline = progress_now_ms() + (int64_t)r->opt->wait_s * 1000;
-    struct booted booted = {{NULL}, 0};
-    bool said = false, timed_out = false, all = r->opt->all;
-    char err[512], id[16];
-    struct seen s;
-    int rc;
-
-    for (;;) {
-        rc = usb_list(r->u, devs, nr, err, sizeof(err));
-        if (rc < 0) {
-            error(r->ctx, "%s", err);
-            rc = OMV_EXIT_DEVICE;
-            break;
-        }
-        look(r, *devs, *nr, &booted, picked, max_picked, &s);
-        rc = -1; /* not decided yet */
-        if (s.found > 1 && !all)
-            rc = which_one(r, *devs, *nr, s.found);
-        else if (s.found > max_picked)
-            rc = usage_error_text(r, max_picked);
-        /* Done when a device is there and, with --all, every camera we booted is back
-         * (or the time is up: then the ones that are there are flashed). */
-        else if (s.found >= 1 && (!all || timed_out || (s.back == booted.nr && s.app == 0)))
-            rc = 0;
-        else if (timed_out)
-            rc = none_appeared(r, &booted);
-        else if (s.app > 1 && !all && !booted.nr)
-            rc = app_which_one(r, s.app);
-        else if (flash_signal) {
-            error(r->ctx, "interrupted while waiting for the bootloader: nothing was written");
-            rc = 128 + (int)flash_signal;
-        }
-        if (rc >= 0)
-            break;
-        send_sys_boot(r, *devs, *nr, &booted);
-        usb_list_free(*devs, *nr);
-        *devs = NULL;
-        *nr = 0;
-        if (progress_now_ms() >= deadline) {
-            timed_out = true; /* one last look */
-            continue;
-        }
-        if (!said && !booted.nr) {
-            note(r->ctx, "waiting up to %llu s for the %s %s (%s)...",
-                 (unsigned long long)r->opt->wait_s, r->t->name,
-                 r->rom ? "ST system bootloader" : "bootloader",
-                 usb_id_str(r->usb, id, sizeof(id)));
-            said = true;
-        }
-        nap_until_change(r);
+    switch (f->result) {
+    case FLASH_FOUND_SOME:
+        warning(r->ctx, "only %zu of %zu cameras reached the bootloader within %llu s", f->back,
+                f->asked_n, (unsigned long long)r->opt->wait_s);
+        return 0;
+    case FLASH_FOUND:
+        return 0;
+    case FLASH_FIND_SEVERAL:
+        error(r->ctx, "%zu %s %s are connected: which one?", f->found, r->t->name,
+              r->rom ? "ST system bootloaders" : "bootloaders");
+        for (size_t i = 0; i < f->nr; i++)
+            if (flash_find_is_dfu(&f->devs[i], r->usb))
+                hint(r->ctx, "omvdev flash --serial %s",
+                     f->devs[i].serial ? f->devs[i].serial : "?");
+        hint(r->ctx, "or flash them all at once: omvdev flash --all");
+        return OMV_EXIT_USAGE;
+    case FLASH_FIND_SEVERAL_APPS:
+        error(r->ctx, "%zu %s cameras are connected: which one?", f->apps, r->t->name);
+        hint(r->ctx, "omvdev flash --serial SERIAL ('omvdev devices' lists them), or "
+                     "omvdev flash --all");
+        return OMV_EXIT_USAGE;
+    case FLASH_FIND_TOO_MANY:
+        error(r->ctx, "more than %d devices: flash them in groups", FLASH_FIND_MAX);
+        return OMV_EXIT_USAGE;
+    case FLASH_FIND_NONE:
+        return none_appeared(r, f);
+    case FLASH_FIND_INTERRUPTED:
+        error(r->ctx, "interrupted while waiting for the bootloader: nothing was written");
+        return 128 + (int)flash_signal;
     }
-    if (rc == 0) {
-        *nr_picked = s.found < max_picked ? s.found : max_picked;
-        if (timed_out && all && booted.nr)
-            warning(r->ctx, "only %zu of %zu cameras reached the bootloader within %llu s", s.back,
-                    booted.nr, (unsigned long long)r->opt->wait_s);
-    }
-    for (size_t i = 0; i < booted.nr; i++)
-        free(booted.serial[i]);
-    return rc;
+    return OMV_EXIT_FAILURE;
 }
 
 /* ---- one device ------------------------------------------------------------------ */
@@ -1225,15 +1100,24 @@ static int finish(struct flash_run *r)
 static int flash_devices(struct flash_run *r)
 {
     struct sigaction sa, old_int, old_term;
-    struct usb_device_info *devs = NULL;
-    size_t picked[64], nr_picked = 0, nr = 0;
+    /* Cameras in their firmware count only where SYS_BOOT can move them. */
+    bool can_boot = r->t->method == TARGET_METHOD_OPENMV_DFU && !r->rom;
+    struct flash_find f;
     char err[512];
     int rc;
 
-    if (!r->u && usb_open_ctx(&r->u, err, sizeof(err)) < 0) {
-        error(r->ctx, "%s", err);
-        return OMV_EXIT_DEVICE;
-    }
+    memset(&f, 0, sizeof(f));
+    f.u = r->u;
+    f.dfu = r->usb;
+    if (can_boot)
+        f.app = r->t->app_usb;
+    f.serial = r->opt->serial;
+    f.all = r->opt->all;
+    f.wait_s = r->opt->wait_s;
+    f.cancel = &flash_signal;
+    f.ud = r;
+    f.waiting = find_waiting;
+    f.asked = find_asked;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -1241,15 +1125,21 @@ static int flash_devices(struct flash_run *r)
     flash_signal = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    rc = find_devices(r, &devs, &nr, picked, ARRAY_SIZE(picked), &nr_picked);
+    rc = flash_find_devices(&f, err, sizeof(err));
+    if (rc < 0) {
+        error(r->ctx, "%s", err);
+        rc = OMV_EXIT_DEVICE;
+    } else {
+        rc = report_find(r, &f);
+    }
     if (rc == 0) {
-        make_jobs(r, devs, picked, nr_picked);
+        make_jobs(r, f.devs, f.picked, f.nr_picked);
         run_jobs(r);
         rc = finish(r);
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    usb_list_free(devs, nr);
+    flash_find_release(&f);
     return rc;
 }
 
@@ -1259,6 +1149,7 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     struct flash_run r;
     struct flash_plan plan = FLASH_PLAN_INIT;
     struct strbuf bin = STRBUF_INIT;
+    char err[512];
     int rc;
 
     memset(&r, 0, sizeof(r));
@@ -1294,8 +1185,12 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
         goto out;
     if (fo.dry_run)
         print_plan(&r);
-    else
+    else if (!r.u && usb_open_ctx(&r.u, err, sizeof(err)) < 0) {
+        error(ctx, "%s", err);
+        rc = OMV_EXIT_DEVICE;
+    } else {
         rc = flash_devices(&r);
+    }
 out:
     free(r.jobs);
     usb_close_ctx(r.u);
