@@ -58,9 +58,9 @@ struct flash_find {
     size_t nr;
     size_t picked[FLASH_FIND_MAX]; /* indices into devs */
     size_t nr_picked;
-    size_t found;  /* DFU devices in the last look */
-    size_t apps;   /* cameras in their firmware SYS_BOOT can move */
-    size_t back;   /* of the cameras asked, those back as DFU devices */
+    size_t found;   /* DFU devices in the last look */
+    size_t apps;    /* cameras in their firmware SYS_BOOT can move */
+    size_t back;    /* of the cameras asked, those back as DFU devices */
     size_t asked_n; /* cameras asked to jump */
 };
 
