@@ -1,6 +1,8 @@
 /*
  * omvdev recover: bring back a camera whose bootloader is damaged, step by
- * step, per family (seed 002, seed 004 §10.8). Each procedure is data: a list
+ * step, per chip family (STM32 through the ST system bootloader, the N6 with
+ * STM32CubeProgrammer, the RT1062 with NXP SPSDK, the AE3 with Alif's SE
+ * tools). Each procedure is data: a list
  * of steps, each an instruction for the user, a USB device to wait for, a
  * program to run (by argument vector, output streamed) or one of omvdev's own
  * actions (the STM32 bootloader write through its DfuSe code, the eFuse

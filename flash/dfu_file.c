@@ -74,13 +74,44 @@ static void release_targets(struct dfu_target *t, size_t n)
 }
 
 /* The DfuSe structure of f->payload; buf is the start of the file. */
-static int parse_dfuse(struct dfu_file *f, const uint8_t *buf, char *err, size_t errlen)
+/* The nel elements of target nt (t), from *off up to tend; *off moves past them. */
+static int parse_elements(const uint8_t *buf, struct dfu_target *t, size_t nt, size_t nel,
+                          size_t *off, size_t tend, char *err, size_t errlen)
 {
-    size_t pl = f->payload_len, off;
-    struct dfu_target *targets = NULL;
-    size_t nt = 0, ntargets;
+    for (t->nr = 0; t->nr < nel; t->nr++) {
+        struct dfu_element *e = &t->elems[t->nr];
+        size_t eoff = *off;
+
+        if (tend - *off < ELEMENT_HEADER)
+            return omv_seterr(err, errlen, OMV_EPARSE,
+                              "element %zu of target %zu at offset %zu: header truncated, %zu "
+                              "bytes left in the target",
+                              t->nr, nt, *off, tend - *off);
+        e->address = le32(buf + *off);
+        e->size = le32(buf + *off + 4);
+        *off += ELEMENT_HEADER;
+        if (e->size > tend - *off)
+            return omv_seterr(err, errlen, OMV_EPARSE,
+                              "element %zu of target %zu at offset %zu: size %lu runs past the "
+                              "end of the target (%zu bytes left)",
+                              t->nr, nt, eoff, (unsigned long)e->size, tend - *off);
+        if ((uint64_t)e->address + e->size > FOUR_GIB)
+            return omv_seterr(err, errlen, OMV_EPARSE,
+                              "element %zu of target %zu at offset %zu: %lu bytes at 0x%08lX run "
+                              "past 4 GiB",
+                              t->nr, nt, eoff, (unsigned long)e->size, (unsigned long)e->address);
+        e->data = buf + *off;
+        *off += e->size;
+    }
+    return 0;
+}
+
+/* The DfuSe prefix: signature, version, image size and the number of targets. */
+static int parse_prefix(struct dfu_file *f, const uint8_t *buf, size_t *ntargets, char *err,
+                        size_t errlen)
+{
+    size_t pl = f->payload_len;
     char sig[8];
-    int rc;
 
     if (pl < DFUSE_PREFIX)
         return omv_seterr(err, errlen, OMV_EPARSE,
@@ -95,10 +126,24 @@ static int parse_dfuse(struct dfu_file *f, const uint8_t *buf, char *err, size_t
         return omv_seterr(err, errlen, OMV_EPARSE, "unsupported dfuse version %u at offset 5",
                           buf[5]);
     f->image_size = le32(buf + 6);
-    ntargets = buf[10];
-    if (!ntargets)
+    *ntargets = buf[10];
+    if (!*ntargets)
         return omv_seterr(err, errlen, OMV_EPARSE, "dfuse prefix at offset 10 lists no targets");
 
+    return 0;
+}
+
+static int parse_dfuse(struct dfu_file *f, const uint8_t *buf, char *err, size_t errlen)
+{
+    size_t pl = f->payload_len, off;
+    struct dfu_target *targets = NULL;
+    size_t nt = 0, ntargets;
+    char sig[8];
+    int rc;
+
+    rc = parse_prefix(f, buf, &ntargets, err, errlen);
+    if (rc < 0)
+        return rc;
     targets = xcalloc(ntargets, sizeof(*targets));
     off = DFUSE_PREFIX;
     for (nt = 0; nt < ntargets; nt++) {
@@ -145,37 +190,9 @@ static int parse_dfuse(struct dfu_file *f, const uint8_t *buf, char *err, size_t
         }
         tend = off + tsize;
         t->elems = nel ? xcalloc(nel, sizeof(*t->elems)) : NULL;
-        for (t->nr = 0; t->nr < nel; t->nr++) {
-            struct dfu_element *e = &t->elems[t->nr];
-            size_t eoff = off;
-
-            if (tend - off < ELEMENT_HEADER) {
-                rc = omv_seterr(err, errlen, OMV_EPARSE,
-                                "element %zu of target %zu at offset %zu: header truncated, %zu "
-                                "bytes left in the target",
-                                t->nr, nt, off, tend - off);
-                goto fail;
-            }
-            e->address = le32(buf + off);
-            e->size = le32(buf + off + 4);
-            off += ELEMENT_HEADER;
-            if (e->size > tend - off) {
-                rc = omv_seterr(err, errlen, OMV_EPARSE,
-                                "element %zu of target %zu at offset %zu: size %lu runs past the "
-                                "end of the target (%zu bytes left)",
-                                t->nr, nt, eoff, (unsigned long)e->size, tend - off);
-                goto fail;
-            }
-            if ((uint64_t)e->address + e->size > FOUR_GIB) {
-                rc = omv_seterr(err, errlen, OMV_EPARSE,
-                                "element %zu of target %zu at offset %zu: %lu bytes at 0x%08lX run "
-                                "past 4 GiB",
-                                t->nr, nt, eoff, (unsigned long)e->size, (unsigned long)e->address);
-                goto fail;
-            }
-            e->data = buf + off;
-            off += e->size;
-        }
+        rc = parse_elements(buf, t, nt, nel, &off, tend, err, errlen);
+        if (rc < 0)
+            goto fail;
         if (off != tend) {
             rc = omv_seterr(err, errlen, OMV_EPARSE,
                             "target %zu at offset %zu: its size %lu leaves %zu bytes unused at "

@@ -108,6 +108,46 @@ static bool is_dfu_name(const char *path)
     return n > 4 && !strcasecmp(path + n - 4, ".dfu");
 }
 
+/* A DfuSe file's elements, one step each by address; `first` (the step that holds the
+ * file's bytes) becomes the first element's step. */
+static int add_elements(struct flash_plan *plan, struct flash_step *first, const struct dfu_file *f,
+                        const char *file, char *err, size_t errlen)
+{
+    uint8_t *raw = first->data; /* the elements point into it until they are copied */
+    char *path = first->path;
+    struct strbuf label = STRBUF_INIT;
+    size_t nsteps = 0;
+
+    first->data = NULL;
+    first->path = NULL;
+    plan->nr--;
+    free(first->label);
+    free(first->alt_name);
+    for (size_t i = 0; i < f->nr_targets; i++) {
+        for (size_t j = 0; j < f->targets[i].nr; j++) {
+            const struct dfu_element *e = &f->targets[i].elems[j];
+            struct flash_step *s;
+
+            strbuf_reset(&label);
+            strbuf_addf(&label, "%s@0x%08X", base_name(file), (unsigned)e->address);
+            s = add_step(plan, label.buf);
+            s->path = xstrdup(path);
+            s->alt = f->targets[i].alt;
+            s->address = e->address;
+            s->len = e->size;
+            s->data = xmalloc(e->size ? e->size : 1);
+            memcpy(s->data, e->data, e->size);
+            nsteps++;
+        }
+    }
+    free(raw);
+    free(path);
+    strbuf_release(&label);
+    if (!nsteps)
+        return omv_seterr(err, errlen, OMV_EINVAL, "'%s' holds no elements", file);
+    return 0;
+}
+
 /*
  * A .dfu file for --file: checked (suffix, CRC, DfuSe structure) and against
  * the device it will be written to; a plain DFU file's payload replaces the
@@ -118,7 +158,6 @@ static int load_dfu(struct flash_plan *plan, struct flash_step *first,
 {
     const struct target *t = plan->target;
     struct dfu_file f = DFU_FILE_INIT;
-    struct strbuf why = STRBUF_INIT;
     struct usb_id dev;
     char msg[512];
     int rc;
@@ -170,42 +209,9 @@ static int load_dfu(struct flash_plan *plan, struct flash_step *first,
                         o->file);
         goto out;
     }
-    /* The file's bytes stay with the first step until every element is copied. */
-    {
-        uint8_t *raw = first->data;
-        char *path = first->path;
-        size_t nsteps = 0;
-
-        first->data = NULL;
-        first->path = NULL;
-        plan->nr--; /* `first` becomes the first element's step */
-        free(first->label);
-        free(first->alt_name);
-        for (size_t i = 0; i < f.nr_targets; i++) {
-            for (size_t j = 0; j < f.targets[i].nr; j++) {
-                const struct dfu_element *e = &f.targets[i].elems[j];
-                struct flash_step *s;
-
-                strbuf_reset(&why);
-                strbuf_addf(&why, "%s@0x%08X", base_name(o->file), (unsigned)e->address);
-                s = add_step(plan, why.buf);
-                s->path = xstrdup(path);
-                s->alt = f.targets[i].alt;
-                s->address = e->address;
-                s->len = e->size;
-                s->data = xmalloc(e->size ? e->size : 1);
-                memcpy(s->data, e->data, e->size);
-                nsteps++;
-            }
-        }
-        free(raw);
-        free(path);
-        if (!nsteps)
-            rc = omv_seterr(err, errlen, OMV_EINVAL, "'%s' holds no elements", o->file);
-    }
+    rc = add_elements(plan, first, &f, o->file, err, errlen);
 out:
     dfu_file_release(&f);
-    strbuf_release(&why);
     return rc;
 }
 
