@@ -389,6 +389,8 @@ static void again_command(const struct flash_run *r, const struct flash_job *j, 
 /* What an interrupted stage left on the device, in words. */
 static const char *left_behind(const struct flash_outcome *out)
 {
+    if (!out->touched)
+        return "nothing was erased or written";
     switch (out->stage) {
     case FLASH_STAGE_CHECK:
     case FLASH_STAGE_READ:

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { REQ_DNLOAD = 1, REQ_UPLOAD = 2 };
+enum { REQ_DNLOAD = 1, REQ_UPLOAD = 2, DFUSE_SET_ADDRESS = 0x21 };
 
 /* A byte range [from, to) of the address space. */
 struct range {
@@ -97,10 +97,16 @@ static int guarded_control(void *ctx, uint8_t type, uint8_t req, uint16_t value,
 {
     struct sess *x = ctx;
 
-    if ((type & 0x60) == 0x20 && (req == REQ_DNLOAD || req == REQ_UPLOAD) && cancelled(x)) {
+    bool dfu_class = (type & 0x60) == 0x20;
+
+    if (dfu_class && (req == REQ_DNLOAD || req == REQ_UPLOAD) && cancelled(x)) {
         x->out->interrupted = true;
         return OMV_EINTR;
     }
+    /* Memory changes with a DNLOAD that carries data or a DfuSe command other than
+     * SET_ADDRESS (0x21). */
+    if (dfu_class && req == REQ_DNLOAD && len && !(value == 0 && data[0] == DFUSE_SET_ADDRESS))
+        x->out->touched = true;
     return x->inner.control(x->inner.ctx, type, req, value, index, data, len, timeout_ms);
 }
 
@@ -449,7 +455,6 @@ static int erase_all(struct sess *x, char *err, size_t errlen)
 
         if (!m->nr_pages)
             continue;
-        x->out->touched = true;
         rc = select_alt(x, (int)a);
         if (rc == 0)
             rc = dfuse_erase(&x->d, &m->layout, m->pages, m->nr_pages, &rev_v, &p, x->msg,
@@ -514,7 +519,6 @@ static int write_all(struct sess *x, char *err, size_t errlen)
         x->out->step = it->s->label;
         begin(x, it->s->label);
         if (it->left) {
-            x->out->touched = true;
             rc = select_alt(x, it->alt);
             if (rc == 0)
                 rc = write_item(x, it);
@@ -600,7 +604,6 @@ static int mass_erase(struct sess *x, char *err, size_t errlen)
     int rc;
 
     begin(x, "mass erase");
-    x->out->touched = true;
     rc = select_alt(x, 0);
     if (rc == 0)
         rc = dfuse_mass_erase(&x->d, x->msg, sizeof(x->msg));
@@ -663,47 +666,45 @@ static void leave(struct sess *x)
 
 /* ---- the session ---------------------------------------------------------------------- */
 
+/* Move on to `stage`, unless cancelled: then the outcome stays at the stage before. */
+static bool enter(struct sess *x, enum flash_stage stage, int *rc, char *err, size_t errlen)
+{
+    if (*rc)
+        return false;
+    if (cancelled(x)) {
+        x->out->interrupted = true;
+        *rc = omv_seterr(err, errlen, OMV_EINTR, "interrupted before the %s stage",
+                         flash_stage_name(stage));
+        return false;
+    }
+    x->out->stage = stage;
+    return true;
+}
+
 static int run_stages(struct sess *x, char *err, size_t errlen)
 {
-    struct flash_outcome *out = x->out;
-    int rc;
+    const struct flash_session_opts *o = x->o;
+    int rc = 0;
 
-    out->stage = FLASH_STAGE_CHECK;
+    x->out->stage = FLASH_STAGE_CHECK;
     rc = check_all(x, err, errlen);
-    if (rc == 0 && x->o->mass_erase) {
-        out->stage = FLASH_STAGE_MASS_ERASE;
+    if (o->mass_erase && enter(x, FLASH_STAGE_MASS_ERASE, &rc, err, errlen))
         rc = mass_erase(x, err, errlen);
-    }
-    if (rc == 0 && x->o->skip_unchanged && !x->o->mass_erase) {
-        out->stage = FLASH_STAGE_READ;
+    if (o->skip_unchanged && !o->mass_erase && enter(x, FLASH_STAGE_READ, &rc, err, errlen))
         rc = read_all(x, err, errlen);
-    }
-    if (rc == 0 && x->o->dfuse) {
-        out->stage = FLASH_STAGE_ERASE;
-        if (x->o->mass_erase)
-            for (size_t i = 0; i < x->plan->nr; i++)
-                plan_ranges_whole(&x->items[i]);
-        else
-            rc = erase_all(x, err, errlen);
-    }
-    if (rc == 0) {
-        out->stage = FLASH_STAGE_WRITE;
+    if (o->dfuse && o->mass_erase && enter(x, FLASH_STAGE_ERASE, &rc, err, errlen))
+        for (size_t i = 0; i < x->plan->nr; i++)
+            plan_ranges_whole(&x->items[i]);
+    else if (o->dfuse && enter(x, FLASH_STAGE_ERASE, &rc, err, errlen))
+        rc = erase_all(x, err, errlen);
+    if (enter(x, FLASH_STAGE_WRITE, &rc, err, errlen))
         rc = write_all(x, err, errlen);
-    }
-    if (rc == 0 && x->o->verify) {
-        out->stage = FLASH_STAGE_VERIFY;
+    if (o->verify && enter(x, FLASH_STAGE_VERIFY, &rc, err, errlen))
         rc = verify_all(x, err, errlen);
-    }
-    if (rc == 0 && cancelled(x)) {
-        out->interrupted = true;
-        rc = omv_seterr(err, errlen, OMV_EINTR, "interrupted before leaving DFU mode");
-    }
-    if (rc == 0 && !x->o->no_reset) {
-        out->stage = FLASH_STAGE_LEAVE;
+    if (!o->no_reset && enter(x, FLASH_STAGE_LEAVE, &rc, err, errlen))
         leave(x);
-    }
-    if (rc == 0)
-        out->stage = FLASH_STAGE_DONE;
+    if (rc == 0) /* a Ctrl-C after the leave changes nothing: the run is complete */
+        x->out->stage = FLASH_STAGE_DONE;
     return rc;
 }
 
