@@ -698,6 +698,34 @@ static void test_cancel(void)
     free(romfs);
 }
 
+/* Cancelled before anything is sent: nothing touched, and the outcome says so. */
+static void test_cancel_before(void)
+{
+    static const struct elem e[] = {{0x08040000, 8192, 1}};
+    struct flash_plan plan = FLASH_PLAN_INIT;
+    uint8_t *datas[1];
+    struct flash_outcome out;
+    struct rig *r = rig_open("arduino:PORTENTA");
+    char err[640] = "";
+
+    CHECK_INT(
+        dfuse_plan(&plan, "ARDUINO_PORTENTA_H7", 0x2341, 0x035B, e, 1, datas, err, sizeof(err)), ==,
+        0);
+    if (r) {
+        struct flash_session_opts o = {true, false, false, false, false, false, NULL};
+
+        r->cancel = SIGTERM;
+        CHECK_INT(run(r, &plan, o, &out, err, sizeof(err)), ==, OMV_EINTR);
+        CHECK_INT(out.stage, ==, FLASH_STAGE_CHECK);
+        CHECK(!out.touched);
+        CHECK_INT(r->dnloads, ==, 0);
+        CHECK_INT(erases(r), ==, 0);
+        rig_close(r);
+    }
+    flash_plan_release(&plan);
+    free_all(datas, 1);
+}
+
 static void test_cancel_dfuse_erase(void)
 {
     static const struct elem e[] = {{0x08040000, 300000, 1}};
@@ -830,4 +858,5 @@ static void test_teardown(void)
 TESTS(TEST(test_setup), TEST(test_every_board), TEST(test_every_st_rom), TEST(test_shared_sector),
       TEST(test_shared_sector_skip_unchanged), TEST(test_outside_every_memory),
       TEST(test_device_check_before_erase), TEST(test_leave_address), TEST(test_leave_plain_dfu),
-      TEST(test_cancel), TEST(test_cancel_dfuse_erase), TEST(test_faults), TEST(test_teardown))
+      TEST(test_cancel), TEST(test_cancel_before), TEST(test_cancel_dfuse_erase), TEST(test_faults),
+      TEST(test_teardown))
