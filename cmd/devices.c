@@ -233,8 +233,10 @@ static int watch(struct omv_ctx *ctx, struct usb_ctx *u, const struct target_db 
         if (timeout_s > 0 && left <= 0)
             return OMV_EXIT_OK;
         rc = usb_wait_change(u, timeout_s > 0 ? (int)(left * 1000) + 1 : -1, err, sizeof(err));
-        if (rc < 0)
-            return error(ctx, "%s", err), OMV_EXIT_FAILURE;
+        if (rc < 0) {
+            error(ctx, "%s", err);
+            return OMV_EXIT_FAILURE;
+        }
         if (rc == 0)
             continue;
         if (snapshot_take(ctx, u, db, all, &cur) < 0)
