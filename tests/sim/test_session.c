@@ -346,6 +346,39 @@ static void test_every_board(void)
         default_flash(&boards[i]);
 }
 
+/* The models that are not DFU bootloaders (a camera running its firmware, a device that
+ * only enumerates): the check finds no alt to write and nothing is sent. */
+static void test_not_a_bootloader(void)
+{
+    static const char *const specs[] = {"camera:OPENMV4", "usb:1FC9:0135"};
+    struct flash_plan plan = FLASH_PLAN_INIT;
+    struct flash_plan_opts po = {NULL, NULL, NULL, -1, -1, false, false};
+    uint8_t *fw = pattern(1000, 1), *romfs = pattern(1000, 2);
+    char err[640] = "";
+
+    put_file("firmware.bin", fw, 1000);
+    put_file("romfs0.img", romfs, 1000);
+    CHECK_INT(flash_plan_build(&plan, board("OPENMV4"), dir, &po, err, sizeof(err)), ==, 0);
+    for (size_t i = 0; i < ARRAY_SIZE(specs); i++) {
+        struct rig *r = rig_open(specs[i]);
+        struct flash_outcome out;
+
+        if (!r)
+            continue;
+        {
+            struct flash_session_opts o = {false, false, false, false, false, false, NULL};
+
+            CHECK_INT(run(r, &plan, o, &out, err, sizeof(err)), ==, OMV_EUSAGE);
+            CHECK_CONTAINS(err, "the bootloader has no 'FIRMWARE' alt (it has none)");
+            CHECK_INT(r->dnloads + r->uploads, ==, 0);
+        }
+        rig_close(r);
+    }
+    flash_plan_release(&plan);
+    free(fw);
+    free(romfs);
+}
+
 /* Through the ST system bootloader of each modelled part: an image at 0x08000000. */
 static void test_every_st_rom(void)
 {
@@ -855,7 +888,8 @@ static void test_teardown(void)
     target_db_release(&db);
 }
 
-TESTS(TEST(test_setup), TEST(test_every_board), TEST(test_every_st_rom), TEST(test_shared_sector),
+TESTS(TEST(test_setup), TEST(test_every_board), TEST(test_every_st_rom),
+      TEST(test_not_a_bootloader), TEST(test_shared_sector),
       TEST(test_shared_sector_skip_unchanged), TEST(test_outside_every_memory),
       TEST(test_device_check_before_erase), TEST(test_leave_address), TEST(test_leave_plain_dfu),
       TEST(test_cancel), TEST(test_cancel_before), TEST(test_cancel_dfuse_erase), TEST(test_faults),
