@@ -340,6 +340,22 @@ static void hex(char *buf, size_t len, uint64_t v)
     snprintf(buf, len, "0x%llX", (unsigned long long)v);
 }
 
+/* The erase length for a file in the FlexSPI NOR: its size rounded up to whole 4 KiB
+ * sectors, as "0x..." into buf. */
+static int erase_size(struct recover *r, const char *path, char *buf, size_t len)
+{
+    struct strbuf data = STRBUF_INIT;
+    char err[256];
+    int rc = fs_read_file(path, &data, err, sizeof(err));
+
+    if (rc < 0)
+        error(r->ctx, "%s", err);
+    else
+        hex(buf, len, (data.len + 0xFFF) & ~(uint64_t)0xFFF);
+    strbuf_release(&data);
+    return rc;
+}
+
 static int plan_rt1060(struct recover *r)
 {
     char *sdp = in_dir(r, "sdphost_flash_loader.bin"), *sbl = in_dir(r, "blhost_flash_loader.bin"),
@@ -347,25 +363,15 @@ static int plan_rt1060(struct recover *r)
     struct strbuf python = STRBUF_INIT, sdphost = STRBUF_INIT, blhost = STRBUF_INIT;
     const char *py = NULL;
     char sbl_size[32], fw_size[32], err[256];
-    struct strbuf tmp = STRBUF_INIT;
     struct rstep *s;
     int rc = -1;
     static const char *const blusb = "0x15A2,0x0073";
 
     if (need_file(r, sdp) < 0 || need_file(r, sbl) < 0 || need_file(r, fw) < 0)
         goto out;
-    /* Erase regions are whole 4 KiB sectors of the FlexSPI NOR: sizes are rounded up. */
-    if (fs_read_file(sbl, &tmp, err, sizeof(err)) < 0) {
-        error(r->ctx, "%s", err);
+    if (erase_size(r, sbl, sbl_size, sizeof(sbl_size)) < 0 ||
+        erase_size(r, fw, fw_size, sizeof(fw_size)) < 0)
         goto out;
-    }
-    hex(sbl_size, sizeof(sbl_size), (tmp.len + 0xFFF) & ~(uint64_t)0xFFF);
-    strbuf_reset(&tmp);
-    if (fs_read_file(fw, &tmp, err, sizeof(err)) < 0) {
-        error(r->ctx, "%s", err);
-        goto out;
-    }
-    hex(fw_size, sizeof(fw_size), (tmp.len + 0xFFF) & ~(uint64_t)0xFFF);
     /* The SDK's python runs SPSDK as modules; without it, sdphost and blhost from PATH. */
     if (r->sdk.len && runner_find("python3", r->sdk.buf, "python/bin", NULL, "", &python, err,
                                   sizeof(err)) == 0) {
@@ -425,7 +431,6 @@ out:
     strbuf_release(&python);
     strbuf_release(&sdphost);
     strbuf_release(&blhost);
-    strbuf_release(&tmp);
     return rc;
 }
 
