@@ -1,3 +1,8 @@
+/*
+ * Finding the devices to flash (flash/find.h): look at the bus, ask cameras
+ * in their firmware to jump (SYS_BOOT) once each, and look again on every
+ * plug event (or every 200 ms) until the device(s) are there or the time is up.
+ */
 #include "lib/compat.h"
 #include "flash/find.h"
 

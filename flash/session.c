@@ -1,3 +1,9 @@
+/*
+ * The flash session (flash/session.h): the stages check, read, erase, write,
+ * verify and leave over a guarded copy of the caller's transport, which
+ * refuses new DNLOAD/UPLOAD requests once the caller's cancel flag is set
+ * and notes when memory was first changed.
+ */
 #include "lib/compat.h"
 #include "flash/session.h"
 
