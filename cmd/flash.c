@@ -9,6 +9,8 @@
 #include "lib/compat.h"
 #include "cmd/flash_run.h"
 
+#include "cmd/buildcmd.h"
+
 #include "flash/dfu.h"
 #include "flash/find.h"
 #include "flash/plan.h"
@@ -539,13 +541,9 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
         rc = OMV_EXIT_USAGE;
         goto out;
     }
-    if (ctx->project_root) {
-        fs_path_join(&bin, ctx->project_root, "build");
-        fs_path_join(&bin, "", r.t->name);
-        fs_path_join(&bin, "", "bin");
-    } else {
-        strbuf_addf(&bin, "build/%s/bin", r.t->name);
-    }
+    rc = cmd_images_dir(ctx, r.t->name, &bin);
+    if (rc)
+        goto out;
     if (r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL)
         rc = flash_with_tool(ctx, inv, &fo, r.t, bin.buf);
     else

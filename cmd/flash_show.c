@@ -444,6 +444,8 @@ static void failure_hint(struct flash_run *r, const struct flash_job *j)
              "your user may not open vendor %04X's devices: sudo omvdev udev install (or "
              "omvdev udev install --print to see the rules first)",
              j->d->vid);
+    else if (j->out.no_upload)
+        hint(r->ctx, "flash without %s", r->sopts.verify ? "--verify" : "--skip-unchanged");
     else if (j->code == OMV_EUSAGE)
         hint(r->ctx, "nothing was written: the plan does not fit what the device reports "
                      "('omvdev devices' shows its alt settings); fix the file or the options");

@@ -273,6 +273,14 @@ static int check_alt_item(struct sess *x, struct item *it, char *err, size_t err
 
 static int check_all(struct sess *x, char *err, size_t errlen)
 {
+    if (x->o->verify || x->o->skip_unchanged) {
+        const char *why = x->o->verify ? "--verify" : "--skip-unchanged";
+
+        if (dfu_check_upload(&x->d, why, err, errlen) < 0) {
+            x->out->no_upload = true;
+            return OMV_EDEVICE;
+        }
+    }
     for (size_t i = 0; i < x->plan->nr; i++) {
         struct item *it = &x->items[i];
         int rc;

@@ -11,8 +11,9 @@
  *
  * The stages, in order, each finished for every image before the next:
  *   check    every image is mapped to one of the device's alt settings and,
- *            for DfuSe, its whole range to erasable, writeable memory;
- *            nothing has been sent to the device yet
+ *            for DfuSe, its whole range to erasable, writeable memory; a read
+ *            back (--verify, --skip-unchanged) needs bitCanUpload; nothing
+ *            has been sent to the device yet
  *   read     --skip-unchanged: every image is read back first
  *   erase    DfuSe: the union of the pages of every image of an alt, each
  *            page once (--mass-erase: the whole chip instead)
@@ -102,6 +103,7 @@ struct flash_outcome {
     bool touched;           /* something was erased or written */
     bool interrupted;       /* stopped by opts->cancel */
     bool erase_stalled;     /* ST ROM: a page erase failed in a state the ROM should not be */
+    bool no_upload;         /* --verify/--skip-unchanged refused: the device cannot be read */
     size_t written, skipped;
     uint64_t sent;
     unsigned rev_v;                 /* STM32H7 Rev V erase stalls recovered */
@@ -122,7 +124,8 @@ void flash_session_dev(struct dfu_dev *dev, const struct usb_device_info *info,
  * Run the plan on one device. Returns 0 (also when only the leave failed:
  * out->leave says so), OMV_EUSAGE when the plan does not fit the device
  * (found in the check stage: nothing was sent), OMV_EINTR when cancelled,
- * OMV_EDEVICE when the device failed. err names the image or stage.
+ * OMV_EDEVICE when the device failed (or cannot be read back for --verify or
+ * --skip-unchanged: out->no_upload). err names the image or stage.
  */
 int flash_session_run(const struct flash_plan *plan, const struct flash_session_opts *opts,
                       const struct usb_device_info *info, struct dfu_dev *dev,

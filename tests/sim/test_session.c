@@ -600,6 +600,33 @@ static void test_device_check_before_erase(void)
     free_all(datas, 2);
 }
 
+/* A device without bitCanUpload: --verify and --skip-unchanged are refused at the check. */
+static void test_no_upload(void)
+{
+    static const struct elem e[] = {{0x08000000, 4096, 1}};
+    struct flash_plan plan = FLASH_PLAN_INIT;
+    uint8_t *datas[1];
+    struct flash_outcome out;
+    char err[640] = "";
+
+    CHECK_INT(dfuse_plan(&plan, "OPENMV4", 0x0483, 0xDF11, e, 1, datas, err, sizeof(err)), ==, 0);
+    for (int skip = 0; skip < 2; skip++) {
+        struct rig *r = rig_open("st-rom:H743,attrs=0x09");
+        struct flash_session_opts o = {true, true, !skip, skip == 1, false, false, NULL};
+
+        if (!r)
+            continue;
+        CHECK_INT(run(r, &plan, o, &out, err, sizeof(err)), ==, OMV_EDEVICE);
+        CHECK(out.no_upload);
+        CHECK_CONTAINS(err, skip ? "--skip-unchanged" : "--verify");
+        CHECK_INT(out.stage, ==, FLASH_STAGE_CHECK);
+        CHECK_INT(r->dnloads + r->uploads, ==, 0);
+        rig_close(r);
+    }
+    flash_plan_release(&plan);
+    free_all(datas, 1);
+}
+
 /* ---- leaving DfuSe ---------------------------------------------------------------------- */
 
 static void test_leave_address(void)
@@ -891,6 +918,6 @@ static void test_teardown(void)
 TESTS(TEST(test_setup), TEST(test_every_board), TEST(test_every_st_rom),
       TEST(test_not_a_bootloader), TEST(test_shared_sector),
       TEST(test_shared_sector_skip_unchanged), TEST(test_outside_every_memory),
-      TEST(test_device_check_before_erase), TEST(test_leave_address), TEST(test_leave_plain_dfu),
-      TEST(test_cancel), TEST(test_cancel_before), TEST(test_cancel_dfuse_erase), TEST(test_faults),
-      TEST(test_teardown))
+      TEST(test_device_check_before_erase), TEST(test_no_upload), TEST(test_leave_address),
+      TEST(test_leave_plain_dfu), TEST(test_cancel), TEST(test_cancel_before),
+      TEST(test_cancel_dfuse_erase), TEST(test_faults), TEST(test_teardown))
