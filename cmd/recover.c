@@ -628,7 +628,10 @@ static void st_boot_failed(struct recover *r, int rc, const struct flash_outcome
         note(r->ctx, "interrupted during the %s stage: the chip's ROM stays in charge (state %s)",
              flash_stage_name(out->stage),
              out->state_known ? dfu_state_name(out->state) : "unknown");
-    if (rc == OMV_EUSAGE)
+    if (out->no_upload)
+        hint(r->ctx, "this ROM cannot be read back, so omvdev cannot check what it writes: "
+                     "write bootloader.bin with STM32CubeProgrammer instead");
+    else if (rc == OMV_EUSAGE)
         hint(r->ctx, "is it the bootloader of %s? (make TARGET=%s builds it)", r->t->name,
              r->t->name);
     else if (out->stage == FLASH_STAGE_VERIFY && rc != OMV_EINTR)
