@@ -213,11 +213,6 @@ void usb_list_free(struct usb_device_info *devs, size_t n)
     free(devs);
 }
 
-bool usb_has_hotplug(void)
-{
-    return libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) != 0;
-}
-
 static int LIBUSB_CALL hotplug_cb(libusb_context *ctx, libusb_device *dev,
                                   libusb_hotplug_event event, void *user)
 {

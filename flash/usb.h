@@ -92,9 +92,6 @@ void usb_dfu_close(struct usb_dfu *h);
 /* Text for a USB_ERR_* code (or an omv_err). */
 const char *usb_strerror(int err);
 
-/* Can this system tell us about plug events as they happen? */
-bool usb_has_hotplug(void);
-
 /*
  * Wait up to timeout_ms (negative: forever) for a device to arrive or leave.
  * Returns 1 when something changed, 0 on timeout, negative on error.
