@@ -2,17 +2,24 @@
 #
 #   make demo    install what is missing, build, and tour omvdev
 #   make check   install what is missing, build under ASan+UBSan, run every test
+#   make demo-deps   run the demo traced (strace) in a fresh build directory and check
+#                that every program and library it used comes from a package in PACKAGES
 #
 # Missing packages are installed with apt-get: directly as root, through sudo
 # otherwise; without either, the exact command is printed.
 
+# The demo's own list: `make demo-deps` proves a fresh machine needs nothing more
+# (umockdev provides libumockdev-preload.so.0 for the virtual camera; python3 and xz-utils
+# serve and pack the SDK tour's loopback mirror).
 PACKAGES := gcc make cmake pkg-config libcurl4-openssl-dev libarchive-dev libssl-dev libumockdev-dev \
-            libinih-dev libusb-1.0-0-dev liblzma-dev
-CHECK_PACKAGES := $(PACKAGES) clang-format python3 zsh fish libumockdev-dev umockdev dfu-util openssl xz-utils
+            libinih-dev libusb-1.0-0-dev liblzma-dev umockdev python3 xz-utils
+CHECK_PACKAGES := $(PACKAGES) clang-format python3 zsh fish libumockdev-dev umockdev dfu-util openssl xz-utils \
+            strace
 
-DEMO := build/release/omvdev
+DEMO_BUILD ?= build/release
+DEMO := $(DEMO_BUILD)/omvdev
 
-.PHONY: demo check deps check-deps format-check
+.PHONY: demo check deps check-deps format-check demo-deps
 
 deps:
 	@PKGS="$(PACKAGES)" sh cmake/install-deps.sh
@@ -21,8 +28,8 @@ check-deps:
 	@PKGS="$(CHECK_PACKAGES)" sh cmake/install-deps.sh
 
 demo: deps
-	cmake --preset release >/dev/null
-	cmake --build --preset release -j
+	cmake --preset release -B $(DEMO_BUILD) >/dev/null
+	cmake --build $(DEMO_BUILD) -j
 	@DEMO=$(DEMO) sh cmake/demo.sh
 
 check: check-deps format-check
@@ -31,3 +38,12 @@ check: check-deps format-check
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' 2>/dev/null || \
 	    find . -path ./build -prune -o -name '*.[ch]' -print)
+
+# The demo from a fresh build directory under strace, then every program it ran and library
+# it loaded is looked up with dpkg (cmake/demo-deps.py). CI runs this after `make check`.
+demo-deps: check-deps
+	rm -rf build/demo-deps build/demo-deps.trace
+	mkdir -p build/demo-deps.trace
+	strace -ff -qq -z -s 4096 -e trace=openat,execve -o build/demo-deps.trace/t \
+	    $(MAKE) --no-print-directory demo DEMO_BUILD=build/demo-deps
+	python3 cmake/demo-deps.py build/demo-deps.trace $(PACKAGES)
