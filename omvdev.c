@@ -18,10 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef OMVDEV_VERSION
-#define OMVDEV_VERSION "unknown"
-#endif
-
 static const char *const color_choices[] = {"auto", "always", "never", NULL};
 
 static const struct opt global_opts[] = {
@@ -36,7 +32,8 @@ static const struct opt global_opts[] = {
      NULL},
     {"color", 0, OPT_VALUE, "WHEN", "colour messages and headings", color_choices, OPT_CONFIG,
      "auto"},
-    {"version", 0, OPT_FLAG, NULL, "print omvdev's version", NULL, 0, NULL},
+    {"version", 0, OPT_FLAG, NULL, "print omvdev's version (with -v, its libraries' too)", NULL, 0,
+     NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -537,11 +534,7 @@ int main(int argc, char **argv)
     }
 
     if (opt_count(&g, global_opts, "version")) {
-        if (ctx.json)
-            printf("{\n  \"schema\": 1,\n  \"version\": \"%s\"\n}\n", OMVDEV_VERSION);
-        else
-            printf("omvdev %s\n", OMVDEV_VERSION);
-        rc = OMV_EXIT_OK;
+        rc = version_print(&ctx);
         goto out;
     }
 

@@ -174,4 +174,7 @@ void tools_sdk_dir(struct omv_ctx *ctx, struct strbuf *out);
 int tools_find(struct omv_ctx *ctx, const char *name, const char *sdk, const char *subdir,
                const char *extra, struct strbuf *out);
 
+/* `omvdev --version [-v] [--json]` (cmd/version.c): returns the exit status. */
+int version_print(struct omv_ctx *ctx);
+
 #endif

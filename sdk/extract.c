@@ -7,6 +7,7 @@
 
 #include "lib/error.h"
 #include "lib/fs.h"
+#include "lib/libversion.h"
 #include "sdk/digest.h"
 
 #include <archive.h>
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -417,4 +419,16 @@ out:
     strbuf_release(&link);
     strbuf_release(&orig);
     return rc;
+}
+
+static void archive_number(char *buf, size_t len, int n)
+{
+    snprintf(buf, len, "%d.%d.%d", n / 1000000, n / 1000 % 1000, n % 1000);
+}
+
+void extract_libversion(struct libversion *v)
+{
+    v->name = "libarchive";
+    archive_number(v->built, sizeof(v->built), ARCHIVE_VERSION_NUMBER);
+    archive_number(v->running, sizeof(v->running), archive_version_number());
 }
