@@ -106,16 +106,19 @@ static const struct omv_cmd commands[] = {
      "'file:line: error:'. Afterwards every image in build/<TARGET>/bin/ is listed with how\n"
      "full its flash partition is (from the repository's board_config.h and boot_config.h,\n"
      "else the board database): a warning above 95 %, a failure above 100 %. -v passes V=1.",
-     build_opts, NULL, NULL, 0, COMPLETE_NONE},
+     build_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"clean", cmd_clean, "remove a board's build directory (make clean)", "[-t TARGET]",
      "Run 'make TARGET=<board> clean', which removes build/<TARGET>/. The board defaults to\n"
      "[build] target, else the only board built.",
      clean_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"size", cmd_size, "show a build's section sizes and how full each flash partition is",
-     "[-t TARGET]",
+     "[-t TARGET] [--save NAME|FILE|DIR/] [--diff NAME|FILE|DIR [--format FORMAT]] | --all",
      "Run the SDK's arm-none-eabi-size --format=SysV on each ELF of the board's build (what\n"
-     "'make size' prints), then list the images with how full their flash partitions are.",
-     size_opts, NULL, NULL, 0, COMPLETE_NONE},
+     "'make size' prints), then list the images with how full their flash partitions are.\n"
+     "--save records the images, their partition fill and the ELF sections; --diff prints\n"
+     "what changed since such a record as text, markdown or JSON. --all (with --json: one\n"
+     "document) covers every board built in the repository.",
+     size_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"env", cmd_env, "print the environment a manual make needs",
      "[--shell bash|zsh|fish|powershell]",
      "Print SDK_DIR and the PATH the firmware's Makefile uses, for the SDK this repository's\n"

@@ -9,6 +9,7 @@
 #include "cmd/cmd.h"
 
 #include "cmd/buildcmd.h"
+#include "cmd/sizediff.h"
 #include "lib/error.h"
 #include "lib/fs.h"
 #include "lib/proc.h"
@@ -63,9 +64,19 @@ const struct opt clean_opts[] = {
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
+static const char *const size_formats[] = {"text", "markdown", "json", NULL};
+
 const struct opt size_opts[] = {
     {"target", 't', OPT_VALUE, "TARGET",
      "the board (default: [build] target, or the only one built)", NULL, 0, NULL},
+    {"save", 0, OPT_VALUE, "NAME|FILE|DIR/",
+     "record the sizes: as NAME (in build/omvdev-sizes/NAME/), in FILE, or in DIR/<TARGET>.sizes",
+     NULL, 0, NULL},
+    {"diff", 0, OPT_VALUE, "NAME|FILE|DIR", "print the changes since a record (see --save)", NULL,
+     0, NULL},
+    {"format", 0, OPT_VALUE, "FORMAT", "of --diff: text, markdown (for a pull request) or json",
+     size_formats, 0, NULL},
+    {"all", 'a', OPT_FLAG, NULL, "every board built in this repository", NULL, 0, NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -828,6 +839,7 @@ int cmd_build(struct omv_ctx *ctx, struct omv_invocation *inv)
     struct fw_list targets = FW_LIST_INIT;
     struct target_result *res = NULL;
     const char *jv = opt_value(&inv->opts, build_opts, "jobs");
+    struct build_doc doc;
     char jobs[32];
     int rc, failed = 0;
 
@@ -841,6 +853,7 @@ int cmd_build(struct omv_ctx *ctx, struct omv_invocation *inv)
     }
     jobs_arg(inv, jobs, sizeof(jobs));
     check_options(ctx, opt_values(&inv->opts, build_opts, "option"));
+    build_doc_begin(&doc, ctx);
     if ((rc = bld_open(ctx, &b, false)))
         goto out;
     if ((rc = pick_targets(ctx, &b, opt_value(&inv->opts, build_opts, "target"),
@@ -861,6 +874,8 @@ int cmd_build(struct omv_ctx *ctx, struct omv_invocation *inv)
         if (build_one(ctx, inv, &b, targets.items[i], jobs, &res[i]))
             failed++;
         res[i].seconds = (double)(progress_now_ms() - start) / 1000.0;
+        build_doc_add(&doc, ctx, &b, targets.items[i], !strcmp(res[i].result, "ok"),
+                      res[i].note.buf, res[i].seconds);
     }
     if (targets.nr > 1) {
         struct table tb = TABLE_INIT;
@@ -887,6 +902,7 @@ out:
     free(res);
     fw_list_release(&targets);
     bld_release(&b);
+    build_doc_end(&doc);
     return rc;
 }
 
@@ -944,12 +960,24 @@ int cmd_size(struct omv_ctx *ctx, struct omv_invocation *inv)
     struct bld b;
     struct fw_list targets = FW_LIST_INIT, elfs = FW_LIST_INIT;
     struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT, out = STRBUF_INIT, fill = STRBUF_INIT;
+    struct sizediff_opts so;
     struct dirent *e;
     DIR *d;
     int rc;
 
+    if ((rc = sizediff_read_opts(ctx, inv, size_opts, &so)))
+        return rc;
+    if (so.all) {
+        if (!(rc = bld_open(ctx, &b, false)))
+            rc = sizediff_all(ctx, &so, &b);
+        goto out;
+    }
     if ((rc = one_target(ctx, inv, size_opts, &b, &targets)))
         goto out;
+    if (sizediff_replaces_report(&so)) {
+        rc = sizediff_run(ctx, &so, &b, targets.items[0]);
+        goto out;
+    }
     fw_tree_bin_dir(&b.tree, targets.items[0], &dir);
     d = opendir(dir.buf);
     while (d && (e = readdir(d))) {
@@ -986,6 +1014,8 @@ int cmd_size(struct omv_ctx *ctx, struct omv_invocation *inv)
     }
     rc = report_images(ctx, &b, targets.items[0], &out, &fill);
     out_write(out.buf, out.len);
+    if (!rc && so.save)
+        rc = sizediff_run(ctx, &so, &b, targets.items[0]);
 out:
     strbuf_release(&dir);
     strbuf_release(&path);
