@@ -19,7 +19,11 @@ CHECK_PACKAGES := $(PACKAGES) clang-format python3 zsh fish libumockdev-dev umoc
 DEMO_BUILD ?= build/release
 DEMO := $(DEMO_BUILD)/omvdev
 
-.PHONY: demo check deps check-deps format-check demo-deps
+# The offline GitHub Actions linters the `ci github` test runs (tests/ci/package.json,
+# pinned by its lock file), installed into build/npm, never globally.
+NPM_DIR := build/npm
+
+.PHONY: demo check deps check-deps format-check demo-deps npm-deps
 
 deps:
 	@PKGS="$(PACKAGES)" sh cmake/install-deps.sh
@@ -32,7 +36,7 @@ demo: deps
 	cmake --build $(DEMO_BUILD) -j
 	@DEMO=$(DEMO) sh cmake/demo.sh
 
-check: check-deps format-check
+check: check-deps format-check npm-deps
 	cmake --workflow --preset asan
 
 format-check:
@@ -47,3 +51,11 @@ demo-deps: check-deps
 	strace -ff -qq -z -s 4096 -e trace=openat,execve -o build/demo-deps.trace/t \
 	    $(MAKE) --no-print-directory demo DEMO_BUILD=build/demo-deps
 	python3 cmake/demo-deps.py build/demo-deps.trace $(PACKAGES)
+
+npm-deps:
+	@command -v npm >/dev/null 2>&1 || PKGS="nodejs npm" sh cmake/install-deps.sh
+	@if ! cmp -s tests/ci/package-lock.json $(NPM_DIR)/package-lock.json; then \
+	    rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR) && \
+	    cp tests/ci/package.json tests/ci/package-lock.json $(NPM_DIR)/ && \
+	    cd $(NPM_DIR) && npm ci --no-audit --no-fund --ignore-scripts; \
+	fi

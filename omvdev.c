@@ -160,6 +160,10 @@ static const struct omv_cmd commands[] = {
      "stops when gdb exits. --server-only runs just the server until Ctrl-C (VS Code's\n"
      "external mode). Warns when the ELF has no debug information (not a DEBUG=1 build).",
      debug_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"ci", NULL, "write CI configuration that builds every board", "",
+     "Generate CI configuration for the firmware repository: 'omvdev ci github' writes a\n"
+     "GitHub Actions workflow (docs/ci.md shows the same steps for GitLab CI).",
+     NULL, ci_subcommands, NULL, CMD_JSON, COMPLETE_NONE},
     {"completion", cmd_completion, "print a shell completion script", "bash|zsh|fish",
      "Print a completion script for the shell, generated from omvdev's command table.\n"
      "  bash: eval \"$(omvdev completion bash)\"     (or save it in\n"
@@ -445,6 +449,11 @@ static int run(struct omv_ctx *ctx, const struct omv_cmd *cmd, const char *top, 
     if (argc > 0 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
         help_print_command(ctx, stdout, cmd, path);
         return OMV_EXIT_OK;
+    }
+    if ((argc == 0 || argv[0][0] == '-') && !cmd->default_sub) {
+        /* a command that only groups subcommands (ci) needs one named */
+        help_print_command(ctx, stderr, cmd, path);
+        return OMV_EXIT_USAGE;
     }
     if (argc == 0 || argv[0][0] == '-') {
         sub = cmd_lookup(cmd->subs, cmd->default_sub);

@@ -138,6 +138,7 @@ void out_write(const char *s, size_t len);
 extern const struct omv_cmd targets_subcommands[];
 extern const struct omv_cmd config_subcommands[];
 extern const struct omv_cmd sdk_subcommands[];
+extern const struct omv_cmd ci_subcommands[];
 extern const struct opt completion_opts[];
 extern const struct opt help_opts[];
 extern const struct opt devices_opts[];
