@@ -9,6 +9,7 @@
 #include "cmd/cmd.h"
 
 #include "cmd/buildcmd.h"
+#include "cmd/docker.h"
 #include "cmd/sizediff.h"
 #include "lib/error.h"
 #include "lib/fs.h"
@@ -39,6 +40,8 @@ static const char *const make_options[] = {
     "DEBUG", "V", "DEBUG_PRINTF", "PROFILE_ENABLE", "STACK_PROTECTOR", "FB_ALLOC_STATS", NULL,
 };
 
+static const char *const container_engines[] = {"auto", "docker", "podman", NULL};
+
 const struct opt build_opts[] = {
     {"target", 't', OPT_VALUE, "TARGET[,TARGET...]",
      "the board(s) to build (default: [build] target, else the only one built before)", NULL,
@@ -55,6 +58,11 @@ const struct opt build_opts[] = {
      "install the SDK the repository needs when it is missing (omvdev sdk install)", NULL, 0, NULL},
     {"init", 0, OPT_FLAG, NULL,
      "check out missing submodules (git submodule update, make submodules)", NULL, 0, NULL},
+    {"docker", 0, OPT_FLAG, NULL,
+     "build in the repository's docker/ container (its build-dev.sh), the SDK mounted", NULL, 0,
+     NULL},
+    {"container", 0, OPT_VALUE, "ENGINE", "the engine --docker uses: auto, docker or podman",
+     container_engines, OPT_CONFIG, "auto"},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -741,6 +749,11 @@ static int build_one(struct omv_ctx *ctx, struct omv_invocation *inv, struct bld
     size_t n = 0;
     int rc, status;
 
+    if (opt_count(&inv->opts, build_opts, "docker")) {
+        if ((rc = docker_build_one(ctx, inv, build_opts, b, target)))
+            goto out;
+        goto report;
+    }
     if ((rc = ensure_submodules(ctx, b, target, t, opt_count(&inv->opts, build_opts, "init") > 0,
                                 jobs)))
         goto out;
@@ -796,6 +809,7 @@ static int build_one(struct omv_ctx *ctx, struct omv_invocation *inv, struct bld
         rc = OMV_EXIT_FAILURE;
         goto out;
     }
+report:
     rc = report_images(ctx, b, target, &out, &res->note);
     out_write(out.buf, out.len);
     if (rc)
@@ -853,6 +867,9 @@ int cmd_build(struct omv_ctx *ctx, struct omv_invocation *inv)
     }
     jobs_arg(inv, jobs, sizeof(jobs));
     check_options(ctx, opt_values(&inv->opts, build_opts, "option"));
+    if (opt_count(&inv->opts, build_opts, "docker") &&
+        (rc = docker_check_opts(ctx, inv, build_opts)))
+        return rc;
     build_doc_begin(&doc, ctx);
     if ((rc = bld_open(ctx, &b, false)))
         goto out;
