@@ -59,29 +59,36 @@ static int run(const char *const *argv, enum proc_stream out, enum proc_stream e
     return 0;
 }
 
-static int pick_engine(struct omv_ctx *ctx, const char *choice, struct engine *e)
+static bool find(const char *name, struct engine *e)
 {
-    static const char *const order[] = {"docker", "podman"};
     char err[256];
 
-    for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
-        if (strcmp(choice, "auto") && strcmp(choice, order[i]))
-            continue;
-        strbuf_reset(&e->path);
-        if (proc_find_program(order[i], NULL, &e->path, err, sizeof(err)) == 0) {
-            e->name = order[i];
-            return 0;
-        }
-    }
+    strbuf_reset(&e->path);
+    if (proc_find_program(name, NULL, &e->path, err, sizeof(err)) < 0)
+        return false;
+    e->name = name;
+    return true;
+}
+
+/* auto: Docker when its daemon is there (a socket, or DOCKER_HOST), else Podman (which
+ * needs no daemon), else Docker (whose preflight then says what is missing). */
+static int pick_engine(struct omv_ctx *ctx, const char *choice, struct engine *e)
+{
+    bool docker_up = getenv("DOCKER_HOST") || access(DOCKER_SOCKET, F_OK) == 0;
+
     if (!strcmp(choice, "auto")) {
+        if ((docker_up && find("docker", e)) || find("podman", e) || find("docker", e))
+            return 0;
         error(ctx, "no container engine: neither 'docker' nor 'podman' is on PATH");
         hint(ctx, "install one (Debian/Ubuntu: sudo apt-get install docker.io, or podman), or "
                   "build on the host: omvdev build");
-    } else {
-        error(ctx, "'%s' is not on PATH ([build] container is '%s')", choice, choice);
-        hint(ctx, "install it, or pick the other engine: omvdev config set build.container %s",
-             strcmp(choice, "docker") ? "docker" : "podman");
+        return OMV_EXIT_FAILURE;
     }
+    if (find(choice, e))
+        return 0;
+    error(ctx, "'%s' is not on PATH ([build] container is '%s')", choice, choice);
+    hint(ctx, "install it, or pick the other engine: omvdev config set build.container %s",
+         strcmp(choice, "docker") ? "docker" : "podman");
     return OMV_EXIT_FAILURE;
 }
 

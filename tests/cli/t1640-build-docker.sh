@@ -170,6 +170,13 @@ grep -q '^docker ' "$ENGINE_LOG" && fail "docker was used" || pass
 "$OMVDEV" config unset --project build.container >/dev/null 2>&1 ||
     sed -i '/container/d' .omvdev.ini 2>/dev/null
 
+t "auto: Podman when Docker's daemon is not there"
+if [ ! -e /var/run/docker.sock ]; then
+    : >"$ENGINE_LOG"
+    env -u DOCKER_HOST "$OMVDEV" build -t OPENMV4 --docker >"$out" 2>"$err" && pass || fail "exit $?"
+    grep -q '^podman run ' "$ENGINE_LOG" && pass || fail "not podman: $(cat "$ENGINE_LOG")"
+fi
+
 t "a worktree: its main repository is mounted too"
 main="$TMPD/main"
 cp -r "$TEST_DATA/firmware-repo" "$main"
