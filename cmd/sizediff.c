@@ -132,7 +132,7 @@ static int diff(struct omv_ctx *ctx, const struct bld *b, const char *target,
         goto out;
     }
     if (strcmp(old.target, target)) {
-        rc = error(ctx, "'%s' records %s, not %s", path.buf, old.target, target);
+        error(ctx, "'%s' records %s, not %s", path.buf, old.target, target);
         rc = OMV_EUSAGE;
         goto out;
     }
@@ -232,7 +232,7 @@ int sizediff_all(struct omv_ctx *ctx, const struct sizediff_opts *o, const struc
     json_array_end(&jw);
     json_object_end(&jw);
     if (!built.nr) {
-        rc = error(ctx, "no board of this repository has been built");
+        error(ctx, "no board of this repository has been built");
         hint(ctx, "build one first: omvdev build -t TARGET (or --all)");
         rc = OMV_EXIT_FAILURE;
     } else if (o->format == SIZES_JSON) {
