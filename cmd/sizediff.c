@@ -218,13 +218,13 @@ int sizediff_all(struct omv_ctx *ctx, const struct sizediff_opts *o, const struc
 
         if (db && !target_find(db, built.items[i]))
             continue;
-        if (measure(ctx, b, built.items[i], &r) == 0 && o->format == SIZES_JSON) {
+        if (measure(ctx, b, built.items[i], &r) != 0) {
+            rc = OMV_EXIT_FAILURE; /* said why; the other boards still count */
+        } else if (o->format == SIZES_JSON) {
             board_json(&jw, &r);
-        } else if (r.target) {
+        } else {
             sizes_images_table(&r, &text);
             printf("%s\n%s\n", built.items[i], text.buf);
-        } else {
-            rc = OMV_EXIT_FAILURE;
         }
         strbuf_release(&text);
         size_rec_release(&r);

@@ -154,6 +154,14 @@ expect 0 size --all
 out_has "OPENMV_AE3"
 grep -Eq '^firmware.bin +1478000 +1703936 +86.7 %$' "$out" && pass || fail "text table"
 
+t "size --all: a board without an ELF is an error, the others are still listed"
+mkdir -p build/OPENMV4P/bin.keep && mv build/OPENMV4P/bin/*.elf build/OPENMV4P/bin.keep/
+expect 1 size --all
+err_has "omvdev: error: no build of OPENMV4P: '$FW/build/OPENMV4P/bin' holds no .elf file"
+out_has "OPENMV_N6"
+grep -q '^OPENMV4P$' "$out" && fail "the broken board has a table" || pass
+mv build/OPENMV4P/bin.keep/*.elf build/OPENMV4P/bin/
+
 t "a failed board is in the document as failed"
 expect 1 --json build -t OPENMV4 --clean -- FIRMWARE_SIZE=1800000
 python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["boards"][0]; assert b["result"]=="failed", b' "$out" &&
