@@ -39,7 +39,7 @@
 extern const struct embedded_file template_files[];
 extern const size_t template_files_count;
 
-const struct opt ci_github_opts[] = {
+static const struct opt ci_github_opts[] = {
     {"boards", 'b', OPT_VALUE, "TARGET[,TARGET...]",
      "the matrix (default: every board both this repository and omvdev know)", NULL, 0, NULL},
     {"output", 'o', OPT_VALUE, "FILE", "where to write (default: " CI_DEFAULT_OUTPUT ")", NULL, 0,
