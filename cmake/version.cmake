@@ -12,7 +12,7 @@ endif()
 if(r EQUAL 0 AND top STREQUAL src)
   execute_process(COMMAND git -C "${SRC}" rev-parse --short=12 HEAD
     OUTPUT_VARIABLE commit OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-  execute_process(COMMAND git -C "${SRC}" diff-index --quiet HEAD --
+  execute_process(COMMAND git -C "${SRC}" diff --quiet HEAD --
     RESULT_VARIABLE dirty ERROR_QUIET)
   if(commit AND NOT dirty EQUAL 0)
     string(APPEND commit "-dirty")
