@@ -10,9 +10,9 @@
 
 # The demo's own list: `make demo-deps` proves a fresh machine needs nothing more
 # (umockdev provides libumockdev-preload.so.0 for the virtual camera; python3 and xz-utils
-# serve and pack the SDK tour's loopback mirror).
+# serve and pack the SDK tour's loopback mirror; git names the commit in --version).
 PACKAGES := gcc make cmake pkg-config libcurl4-openssl-dev libarchive-dev libssl-dev libumockdev-dev \
-            libinih-dev libusb-1.0-0-dev liblzma-dev umockdev python3 xz-utils
+            libinih-dev libusb-1.0-0-dev liblzma-dev umockdev python3 xz-utils git
 CHECK_PACKAGES := $(PACKAGES) clang-format python3 zsh fish libumockdev-dev umockdev dfu-util openssl xz-utils \
             strace lintian dpkg-dev
 
