@@ -337,50 +337,44 @@ out:
 }
 
 /* The make variables of --debug, -v, --option and the make arguments, for BUILD_OPTS. */
-static void make_vars(struct omv_ctx *ctx, const struct omv_invocation *inv, const struct opt *opts,
-                      struct strbuf *out)
+static void make_vars(struct omv_ctx *ctx, const struct docker_build *d, struct strbuf *out)
 {
-    const char *const *options = opt_values(&inv->opts, opts, "option");
-
-    if (opt_count(&inv->opts, opts, "debug"))
+    if (d->debug)
         strbuf_addstr(out, "DEBUG=1");
     if (ctx->verbosity > 0)
         strbuf_addf(out, "%sV=1", out->len ? " " : "");
-    for (size_t i = 0; options[i]; i++)
-        strbuf_addf(out, "%s%s", out->len ? " " : "", options[i]);
-    for (int i = 0; i < inv->opts.nr_args; i++)
-        strbuf_addf(out, "%s%s", out->len ? " " : "", inv->opts.args[i]);
+    for (size_t i = 0; d->make_opt && d->make_opt[i]; i++)
+        strbuf_addf(out, "%s%s", out->len ? " " : "", d->make_opt[i]);
+    for (int i = 0; i < d->nr_args; i++)
+        strbuf_addf(out, "%s%s", out->len ? " " : "", d->args[i]);
 }
 
-int docker_check_opts(struct omv_ctx *ctx, const struct omv_invocation *inv, const struct opt *opts)
+int docker_check(struct omv_ctx *ctx, const struct omv_invocation *inv,
+                 const struct docker_build *d)
 {
     static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
                                 "_=.-+/, ";
     struct strbuf vars = STRBUF_INIT;
     int rc = 0;
 
-    if (opt_count(&inv->opts, opts, "clean"))
-        rc = usage_error(ctx, inv, "--clean does not go with --docker: run 'omvdev clean' first");
-    make_vars(ctx, inv, opts, &vars);
+    make_vars(ctx, d, &vars);
     /* BUILD_OPTS is expanded unquoted by the container's shell script: plain words only. */
-    if (!rc && strspn(vars.buf, plain) != vars.len)
+    if (strspn(vars.buf, plain) != vars.len)
         rc = usage_error(
             ctx, inv, "with --docker, make options must be plain NAME=VALUE words: '%s'", vars.buf);
     strbuf_release(&vars);
     return rc;
 }
 
-int docker_build_one(struct omv_ctx *ctx, struct omv_invocation *inv, const struct opt *opts,
-                     const struct bld *b, const char *target)
+int docker_build_board(struct omv_ctx *ctx, const struct bld *b, const char *target,
+                       const struct docker_build *d)
 {
-    struct container_req req = {target, opt_value(&inv->opts, opts, "container"), NULL};
+    struct container_req req = {target, d->engine ? d->engine : "auto", NULL};
     struct strbuf vars = STRBUF_INIT;
     int rc;
 
-    make_vars(ctx, inv, opts, &vars);
+    make_vars(ctx, d, &vars);
     req.build_opts = vars.buf;
-    if (!req.engine)
-        req.engine = "auto";
     rc = container_build(ctx, b, &req);
     strbuf_release(&vars);
     return rc;

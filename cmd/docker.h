@@ -14,6 +14,8 @@
 #include "cmd/buildcmd.h"
 #include "cmd/cmd.h"
 
+#include <stdbool.h>
+
 struct container_req {
     const char *target;
     const char *engine;     /* "auto" (docker, else podman), "docker" or "podman" */
@@ -24,13 +26,21 @@ struct container_req {
  * once per Dockerfile), then the build. 0, or OMV_EXIT_FAILURE after printing why. */
 int container_build(struct omv_ctx *ctx, const struct bld *b, const struct container_req *req);
 
-/* Before any board: --clean is refused, and the make variables must be plain words (the
- * container's script expands them unquoted). 0, or the usage exit status after printing. */
-int docker_check_opts(struct omv_ctx *ctx, const struct omv_invocation *inv,
-                      const struct opt *opts);
-/* build_one's --docker path: reads --container, --debug, --option and the make arguments
- * from `opts` (build's table) and builds `target` with container_build(). */
-int docker_build_one(struct omv_ctx *ctx, struct omv_invocation *inv, const struct opt *opts,
-                     const struct bld *b, const char *target);
+/* What `build` read from its options for --docker. */
+struct docker_build {
+    const char *engine; /* --container / [build] container; NULL: auto */
+    bool debug;
+    const char *const *make_opt; /* --option NAME=VALUE, NULL-terminated (may be NULL) */
+    char **args;                 /* after -- */
+    int nr_args;
+};
+
+/* Before any board: the make variables must be plain words (the container's script expands
+ * them unquoted). 0, or the usage exit status after printing. */
+int docker_check(struct omv_ctx *ctx, const struct omv_invocation *inv,
+                 const struct docker_build *d);
+/* Build `target` with container_build(), BUILD_OPTS from d. An exit status. */
+int docker_build_board(struct omv_ctx *ctx, const struct bld *b, const char *target,
+                       const struct docker_build *d);
 
 #endif

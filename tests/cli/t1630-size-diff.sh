@@ -9,6 +9,8 @@ FW="$TMPD/fw"
 cp -r "$TEST_DATA/firmware-repo" "$FW"
 cp -r "$TEST_DATA/fixture-sdk" "$SDK"
 cd "$FW"
+# The fixture's boards the database knows, in boards/ order: what --all builds.
+known=$(for b in $(ls boards); do "$OMVDEV" targets show "$b" >/dev/null 2>&1 && echo "$b"; done | paste -sd, -)
 json_ok() { python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$1" 2>/dev/null; }
 
 t "--save NAME records images, partitions and sections in build/omvdev-sizes/NAME/"
@@ -131,23 +133,24 @@ t "size --all --json and build --all --json: every board in one document"
 expect 0 --json build --all --clean
 json_ok "$out" && pass || fail "build --all --json stdout is not JSON alone"
 err_has "built, 0 failed"
-python3 - "$out" <<'PY' && pass || fail "build document"
+python3 - "$out" "$known" <<'PY' && pass || fail "build document"
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["schema"] == 1, d
 names = [b["target"] for b in d["boards"]]
-assert names == ["OPENMV4", "OPENMV4P", "OPENMV_AE3", "OPENMV_N6"], names
+assert names == sys.argv[2].split(",") and "OPENMV4" in names and len(names) >= 4, names
 for b in d["boards"]:
     assert b["result"] == "ok" and isinstance(b["milliseconds"], int), b
     assert any(i["file"].startswith("firmware") for i in b["images"]), b
     assert all(isinstance(s["size"], int) for s in b["sections"]), b
 PY
 expect 0 --json size --all
-python3 - "$out" <<'PY' && pass || fail "size document"
+python3 - "$out" "$known" <<'PY' && pass || fail "size document"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert [b["target"] for b in d["boards"]] == ["OPENMV4", "OPENMV4P", "OPENMV_AE3", "OPENMV_N6"], d
-fw = [i for i in d["boards"][0]["images"] if i["file"] == "firmware.bin"][0]
+assert [b["target"] for b in d["boards"]] == sys.argv[2].split(","), d
+h7 = [b for b in d["boards"] if b["target"] == "OPENMV4"][0]
+fw = [i for i in h7["images"] if i["file"] == "firmware.bin"][0]
 assert fw == {"file": "firmware.bin", "size": 1478000, "partition": 1703936}, fw
 PY
 expect 0 size --all
