@@ -3,6 +3,7 @@
 
 #include "lib/error.h"
 #include "lib/strbuf.h"
+#include "lib/libversion.h"
 
 #include "flash/dfu.h"
 
@@ -532,4 +533,17 @@ void usb_dfu_close(struct usb_dfu *d)
     if (d->h)
         libusb_close(d->h);
     free(d);
+}
+
+#ifndef OMVDEV_LIBUSB_VERSION
+#define OMVDEV_LIBUSB_VERSION ""
+#endif
+
+void usb_libversion(struct libversion *v)
+{
+    const struct libusb_version *r = libusb_get_version();
+
+    v->name = "libusb";
+    snprintf(v->built, sizeof(v->built), "%s", OMVDEV_LIBUSB_VERSION);
+    snprintf(v->running, sizeof(v->running), "%u.%u.%u", r->major, r->minor, r->micro);
 }

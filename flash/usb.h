@@ -17,6 +17,7 @@
 #define OMVDEV_FLASH_USB_H
 
 #include "lib/compat.h"
+#include "lib/libversion.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,5 +98,8 @@ const char *usb_strerror(int err);
  * Returns 1 when something changed, 0 on timeout, negative on error.
  */
 int usb_wait_change(struct usb_ctx *u, int timeout_ms, char *err, size_t errlen);
+
+/* libusb's version: from pkg-config at compile time, and loaded. */
+void usb_libversion(struct libversion *v);
 
 #endif
