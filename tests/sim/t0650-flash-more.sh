@@ -10,7 +10,7 @@ mkdfu() { python3 "$(dirname "$0")/mkdfu.py" "$@"; }
 S="$TMPD/state"
 repo="$TMPD/openmv"
 bin="$repo/build/OPENMV4/bin"
-mkdir -p "$repo/boards/OPENMV4" "$bin" "$repo/build/ARDUINO_PORTENTA_H7/bin"
+mkdir -p "$repo/boards/OPENMV4" "$repo/ports" "$repo/lib/micropython" "$bin" "$repo/build/ARDUINO_PORTENTA_H7/bin"
 : >"$repo/Makefile"
 head -c 300000 /dev/urandom >"$bin/firmware.bin"
 head -c 70000 /dev/urandom >"$bin/romfs0.img"
@@ -39,11 +39,11 @@ untouched "$S/F2/internal.bin" && pass || fail "memory written"
 mkdfu plain "$TMPD/other.dfu" 37C5:9205 "$bin/firmware.bin"
 sim --device openmv-bl:OPENMV4,serial=F3 --state "$S" -- \
     "$OMVDEV" -C "$repo" flash -t OPENMV4 --file "$TMPD/other.dfu" --alt 2
-[ "$code" -eq 1 ] && pass || fail "exit $code"
+[ "$code" -eq 2 ] && pass || fail "exit $code"
 err_has "'$TMPD/other.dfu' is not for OPENMV4"
 err_has "37C5:9205"
 untouched "$S/F3/internal.bin" && pass || fail "memory written"
-expect 1 -C "$repo" flash -t OPENMV4 --file "$TMPD/fw.dfu" --dry-run
+expect 2 -C "$repo" flash -t OPENMV4 --file "$TMPD/fw.dfu" --dry-run
 err_has "is a plain DFU file: it does not say where it goes (use --alt N)"
 
 t ".dfu (DfuSe, two elements) on the Portenta: each element at its address, then leave"
