@@ -245,6 +245,39 @@ const struct opt *config_key_opt(const struct omv_ctx *ctx, const char *section,
     return kf.found;
 }
 
+/* Kept in step with each command's option reader. */
+static const struct config_number config_numbers[] = {
+    {"sdk", "retries", 0, 20},     {"sdk", "stall-timeout", 1, 3600}, {"flash", "wait", 0, 3600},
+    {"recover", "wait", 1, 86400}, {"recover", "timeout", 1, 86400},  {"debug", "port", 1, 65535},
+    {"debug", "speed", 1, 100000}, {"debug", "wait", 1, 600},
+};
+
+const struct config_number *config_key_number(const char *section, const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(config_numbers); i++)
+        if (!strcasecmp(config_numbers[i].section, section) &&
+            !strcasecmp(config_numbers[i].name, name))
+            return &config_numbers[i];
+    return NULL;
+}
+
+int config_value_check(const struct omv_ctx *ctx, const char *section, const char *name,
+                       const char *value, char *err, size_t errlen)
+{
+    const struct opt *o = config_key_opt(ctx, section, name);
+    const struct config_number *num = config_key_number(section, name);
+    char what[128], choices[256];
+    uint64_t v;
+
+    snprintf(what, sizeof(what), "'%s.%s'", section, name);
+    if (o && !opt_choice_ok(o, value))
+        return omv_seterr(err, errlen, OMV_EUSAGE, "invalid value '%s' for %s (expected %s)", value,
+                          what, opt_choices_text(o, choices, sizeof(choices)));
+    if (num)
+        return opt_number(what, value, num->min, num->max, &v, err, errlen);
+    return 0;
+}
+
 /* ---- help ------------------------------------------------------------------ */
 
 static void print_opts(FILE *out, const struct opt *opts, const char *section)
