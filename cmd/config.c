@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 
 #include "lib/error.h"
+#include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/strbuf.h"
 
@@ -231,6 +232,7 @@ static const char *target_file(struct omv_ctx *ctx, struct omv_invocation *inv, 
 static int edit(struct omv_ctx *ctx, struct omv_invocation *inv, const char *key, const char *value)
 {
     char *section = NULL, *name = NULL;
+    struct strbuf real = STRBUF_INIT;
     char err[1024];
     const char *file;
     int rc;
@@ -245,7 +247,12 @@ static int edit(struct omv_ctx *ctx, struct omv_invocation *inv, const char *key
     file = target_file(ctx, inv, &rc);
     if (rc)
         goto out;
-    rc = cfg_edit_file(file, section, name, value, err, sizeof(err));
+    /* Through a symlink (dotfiles), never replacing one; the project file stays in the repository.
+     */
+    rc = fs_resolve_for_write(file == ctx->project_config_path ? ctx->project_root : NULL, file,
+                              &real, err, sizeof(err));
+    if (rc == 0)
+        rc = cfg_edit_file(real.buf, section, name, value, err, sizeof(err));
     if (rc == OMV_ENOENT && !value) {
         error(ctx, "'%s' is not set in '%s'", key, file);
         rc = OMV_EXIT_FAILURE;
@@ -263,6 +270,7 @@ static int edit(struct omv_ctx *ctx, struct omv_invocation *inv, const char *key
         note(ctx, "removed %s.%s from '%s'", section, name, file);
     }
 out:
+    strbuf_release(&real);
     free(section);
     free(name);
     return rc;

@@ -166,7 +166,7 @@ int cfg_parse_file(struct cfg *cfg, const char *path, enum cfg_level level, char
                    size_t errlen)
 {
     struct strbuf sb = STRBUF_INIT;
-    int rc = fs_read_file(path, &sb, err, errlen);
+    int rc = fs_read_file_max(path, &sb, FS_MAX_TEXT, err, errlen);
 
     if (rc == 0)
         rc = cfg_parse_string(cfg, sb.buf, sb.len, path, level, err, errlen);
@@ -542,7 +542,7 @@ int cfg_edit_file(const char *path, const char *section, const char *name, const
     struct strbuf old = STRBUF_INIT;
     char *text = NULL;
     size_t len = 0;
-    int rc = fs_read_file(path, &old, err, errlen);
+    int rc = fs_read_file_max(path, &old, FS_MAX_TEXT, err, errlen);
 
     if (rc == OMV_ENOENT && value)
         rc = 0;

@@ -59,7 +59,7 @@ int sdk_version_valid(const char *version)
 static int read_version_file(const char *path, struct strbuf *version, char *err, size_t errlen)
 {
     struct strbuf sb = STRBUF_INIT;
-    int rc = fs_read_file(path, &sb, err, errlen);
+    int rc = fs_read_file_max(path, &sb, FS_MAX_TEXT, err, errlen);
 
     if (rc == 0) {
         strbuf_trim_trailing(&sb);

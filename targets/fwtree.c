@@ -194,7 +194,7 @@ static void check_modules(const char *base, const char *rel_base, const char *fi
     struct fw_list paths = FW_LIST_INIT;
 
     fs_path_join(&path, base, ".gitmodules");
-    if (fs_read_file(path.buf, &sb, NULL, 0) == 0) {
+    if (fs_read_file_max(path.buf, &sb, FS_MAX_TEXT, NULL, 0) == 0) {
         gitmodules_paths(sb.buf, &paths);
         for (size_t i = 0; i < paths.nr; i++) {
             if (filter && !strstr(filter, paths.items[i]))
@@ -225,7 +225,7 @@ void fw_tree_missing_submodules(const struct fw_tree *t, const char *port, struc
         fs_path_join(&mk, t->mpy_dir, "ports");
         fs_path_join(&mk, "", port);
         fs_path_join(&mk, "", "Makefile");
-        if (fs_read_file(mk.buf, &text, NULL, 0) == 0) {
+        if (fs_read_file_max(mk.buf, &text, FS_MAX_TEXT, NULL, 0) == 0) {
             /* the lines that name the port's submodules */
             for (char *l = text.buf; l && *l;) {
                 char *nl = strchr(l, '\n');

@@ -322,7 +322,7 @@ int part_layout_load(struct part_layout *l, const char *board_dir, char *err, si
     for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
         strbuf_reset(&path);
         fs_path_join(&path, board_dir, names[i]);
-        rc = fs_read_file(path.buf, &text, err, errlen);
+        rc = fs_read_file_max(path.buf, &text, FS_MAX_TEXT, err, errlen);
         if (rc == OMV_ENOENT) {
             rc = 0;
             continue;
