@@ -2,6 +2,7 @@
 #include "cmd/cmd.h"
 
 #include "lib/error.h"
+#include "lib/term.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,17 +21,19 @@
 static void emit(const struct omv_ctx *ctx, const char *prefix, const char *color, const char *fmt,
                  va_list ap)
 {
+    struct strbuf line = STRBUF_INIT;
     char buf[2048];
-    int n;
 
     if (ctx->color_err && color)
-        n = snprintf(buf, sizeof(buf), "%s%s%s", color, prefix, RESET);
+        strbuf_addf(&line, "%s%s%s", color, prefix, RESET);
     else
-        n = snprintf(buf, sizeof(buf), "%s", prefix);
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        n = 0;
-    vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
-    fprintf(stderr, "%s\n", buf);
+        strbuf_addstr(&line, prefix);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    /* Messages quote outside input (keys, values, paths, device strings): no escapes pass. */
+    term_escape(&line, buf, strlen(buf), 0);
+    strbuf_addch(&line, '\n');
+    fputs(line.buf, stderr);
+    strbuf_release(&line);
 }
 
 int error(struct omv_ctx *ctx, const char *fmt, ...)
@@ -145,7 +148,12 @@ const char *cfg_entry_where(const struct cfg_entry *e, char *buf, size_t len)
 
 void out_write(const char *s, size_t len)
 {
-    fwrite(s, 1, len, stdout);
+    struct strbuf sb = STRBUF_INIT;
+
+    /* Results carry outside input too; only omvdev's own bold and reset pass. */
+    term_escape(&sb, s, len, TERM_KEEP_NEWLINES | TERM_KEEP_OWN_SGR);
+    fwrite(sb.buf, 1, sb.len, stdout);
+    strbuf_release(&sb);
 }
 
 const struct target_db *ctx_targets(struct omv_ctx *ctx)

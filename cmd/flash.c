@@ -21,6 +21,7 @@
 #include "lib/proc.h"
 #include "lib/progress.h"
 #include "lib/strbuf.h"
+#include "lib/term.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -816,12 +817,57 @@ static void *job_main(void *arg)
 
 /* ---- the command ------------------------------------------------------------------ */
 
+/* --dry-run --json: the plan as one "plan" event of the newline-delimited stream. */
+static void print_plan_json(const struct flash_run *r)
+{
+    const struct flash_plan *plan = r->plan;
+    struct strbuf out = STRBUF_INIT;
+    struct json_writer jw;
+    char id[16];
+
+    json_init(&jw, &out);
+    jw.compact = true;
+    json_object_begin(&jw, NULL);
+    json_int(&jw, "schema", 1);
+    json_string(&jw, "event", "plan");
+    json_string(&jw, "target", plan->target->name);
+    json_string(&jw, "through",
+                r->rom ? "st-system-bootloader" : target_method_name(plan->target->method));
+    json_string(&jw, "usb", usb_id_str(r->usb, id, sizeof(id)));
+    json_bool(&jw, "mass_erase", r->mass_erase);
+    json_array_begin(&jw, "steps");
+    for (size_t i = 0; i < plan->nr; i++) {
+        const struct flash_step *st = &plan->steps[i];
+
+        json_object_begin(&jw, NULL);
+        json_string(&jw, "label", st->label);
+        json_string(&jw, "path", st->path);
+        json_int(&jw, "bytes", (int64_t)st->len);
+        if (st->alt >= 0 && !r->rom)
+            json_int(&jw, "alt", st->alt);
+        if (st->address >= 0)
+            json_int(&jw, "address", st->address);
+        if (st->limit)
+            json_int(&jw, "limit", (int64_t)st->limit);
+        json_object_end(&jw);
+    }
+    json_array_end(&jw);
+    json_string(&jw, "then", r->no_reset ? "stay" : r->dfuse ? "leave" : "reset");
+    json_object_end(&jw);
+    out_write(out.buf, out.len);
+    strbuf_release(&out);
+}
+
 static void print_plan(const struct flash_run *r)
 {
     const struct flash_plan *plan = r->plan;
     struct strbuf out = STRBUF_INIT;
     char id[16];
 
+    if (r->ctx->json) {
+        print_plan_json(r);
+        return;
+    }
     strbuf_addf(&out, "flash %s (%s) through %s %s:\n", plan->target->name, plan->target->camera,
                 r->rom ? "the ST system bootloader" : target_method_name(plan->target->method),
                 usb_id_str(r->usb, id, sizeof(id)));
@@ -1103,6 +1149,11 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     char err[1024];
     int rc;
 
+    /* An external tool's output on stdout is not JSON: refuse rather than print text. */
+    if (opt_count(&inv->opts, o, "swd") && ctx->json)
+        return usage_error(ctx, inv,
+                           "--json does not go with --swd (the probe tool prints "
+                           "its own output)");
     if (opt_count(&inv->opts, o, "swd"))
         return cmd_flash_swd(ctx, inv);
     memset(&r, 0, sizeof(r));
@@ -1140,6 +1191,14 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
         fs_path_join(&bin, "", "bin");
     } else {
         strbuf_addf(&bin, "build/%s/bin", r.t->name);
+    }
+    if ((r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL) &&
+        ctx->json) {
+        rc = usage_error(ctx, inv,
+                         "--json does not go with %s, which is flashed by an external "
+                         "tool that prints its own output",
+                         r.t->name);
+        goto out;
     }
     if (r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL) {
         rc = flash_with_tool(ctx, inv, r.t, bin.buf);
@@ -1206,13 +1265,16 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     for (size_t i = 0; i < nr_picked; i++) {
         struct flash_job *j = &r.jobs[i];
         const struct usb_device_info *d = &devs[picked[i]];
+        struct strbuf safe = STRBUF_INIT;
         uint16_t v = d->bcd_device;
         char ver[16];
 
         j->r = &r;
         j->d = d;
+        /* The serial is a device string: escaped here, as the progress lines print it raw. */
         snprintf(j->name, sizeof(j->name), "%s",
-                 d->serial && *d->serial ? d->serial : d->port_path);
+                 term_safe(&safe, d->serial && *d->serial ? d->serial : d->port_path));
+        strbuf_release(&safe);
         /* The OpenMV bootloader packs major.minor.patch into bcdDevice. */
         if (!r.rom && r.t->method == TARGET_METHOD_OPENMV_DFU)
             snprintf(ver, sizeof(ver), "%u.%u.%u", v >> 8, (v >> 4) & 15, v & 15);
