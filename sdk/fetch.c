@@ -6,12 +6,14 @@
 #include "sdk/fetch.h"
 
 #include "lib/error.h"
+#include "lib/fs.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 void fetch_global_init(void)
 {
@@ -201,6 +203,16 @@ int fetch_get(const struct fetch_cfg *cfg, const char *url, uint64_t offset, con
     if (!https && !(cfg->allow_http && !strncasecmp(url, "http://", 7)))
         return omv_seterr(err, errlen, OMV_EINVAL, "refusing '%s': only https:// is allowed here",
                           url);
+    if (cfg->cacert) {
+        /* OpenSSL would block on a FIFO, or read a link to /dev/zero for ever. */
+        uint64_t size;
+        int fd;
+
+        rc = fs_open_regular(cfg->cacert, &fd, &size, err, errlen);
+        if (rc < 0)
+            return rc;
+        close(fd);
+    }
     memset(&x, 0, sizeof(x));
     x.cfg = cfg;
     x.sink = sink;
