@@ -356,8 +356,8 @@ static void test_fuzz_dfu_timed(void)
 
 /* Config text a user might write: comments, continuations, indentation, a BOM, CRLF. */
 static const char *const ini_seeds[] = {
-    "; user settings\n[core]\ncolor = never ; inline\n\n[sdk]\nmirror = http://a\n"
-    "  http://b\n# note\nretries = 3\n[build]\ntarget = OPENMV4\n",
+    ("; user settings\n[core]\ncolor = never ; inline\n\n[sdk]\nmirror = http://a\n"
+     "  http://b\n# note\nretries = 3\n[build]\ntarget = OPENMV4\n"),
     "\xEF\xBB\xBF[sdk]\r\nretries=2\r\n[targets]\r\n  format = rst\r\n",
     "[sdk]\nmirror = x\n\n; c\n    continued = line\n[sdk]\nretries : 9\n[ core ]\ncolor=auto\n",
     "",
