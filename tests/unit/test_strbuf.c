@@ -53,7 +53,9 @@ static void test_term_escape(void)
     CHECK_STR(term_safe(&sb, "key\033]0;title\007 \033[2J"), "key\\x1b]0;title\\x07 \\x1b[2J");
     CHECK_STR(term_safe(&sb, "a\rb\nc\td\x7f"), "a\\x0db\\x0ac\td\\x7f");
     CHECK_STR(term_safe(&sb, "caf\xc3\xa9 \xff\xc3("), "caf\xc3\xa9 \\xff\\xc3(");
-    CHECK_STR(term_safe(&sb, "\xc2\x9b" "31m \x9b"), "\\xc2\\x9b31m \\x9b"); /* C1 CSI, both forms */
+    CHECK_STR(term_safe(&sb, "\xc2\x9b"
+                             "31m \x9b"),
+              "\\xc2\\x9b31m \\x9b"); /* C1 CSI, both forms */
     strbuf_reset(&sb);
     term_escape(&sb, own, strlen(own), TERM_KEEP_NEWLINES | TERM_KEEP_OWN_SGR);
     CHECK_STR(sb.buf, own);
