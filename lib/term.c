@@ -33,7 +33,9 @@ void term_escape(struct strbuf *out, const char *s, size_t len, unsigned flags)
         size_t n = utf8_seq_len(s + i, len - i);
         bool safe = n > 1 ? !(c == 0xc2 && (unsigned char)s[i + 1] < 0xa0) /* C1 */
                           : n == 1 && ((c >= 0x20 && c != 0x7f) || c == '\t' ||
-                                       (c == '\n' && (flags & TERM_KEEP_NEWLINES)));
+                                       (c == '\n' && (flags & TERM_KEEP_NEWLINES)) ||
+                                       (c == '\r' && (flags & TERM_KEEP_NEWLINES) && i + 1 < len &&
+                                        s[i + 1] == '\n'));
 
         if (c == 0x1b && (flags & TERM_KEEP_OWN_SGR)) {
             for (size_t k = 0; k < ARRAY_SIZE(own_sgr) && !safe; k++) {

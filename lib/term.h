@@ -19,7 +19,7 @@
 bool term_want_color(int fd, const char *when);
 
 enum term_escape_flags {
-    TERM_KEEP_NEWLINES = 1 << 0, /* '\n' passes (a multi-line result), else it is shown as \x0a */
+    TERM_KEEP_NEWLINES = 1 << 0, /* '\n' and "\r\n" pass (a multi-line result), else \x0a */
     TERM_KEEP_OWN_SGR = 1 << 1,  /* omvdev's own bold and reset codes pass */
 };
 

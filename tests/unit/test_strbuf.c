@@ -62,6 +62,10 @@ static void test_term_escape(void)
     strbuf_reset(&sb);
     term_escape(&sb, "\033[31m\n", 6, TERM_KEEP_NEWLINES | TERM_KEEP_OWN_SGR);
     CHECK_STR(sb.buf, "\\x1b[31m\n");
+    strbuf_reset(&sb);
+    term_escape(&sb, "a\r\nb\rc\r", 7,
+                TERM_KEEP_NEWLINES); /* CRLF ends a line; a lone CR overwrites */
+    CHECK_STR(sb.buf, "a\r\nb\\x0dc\\x0d");
     strbuf_release(&sb);
 }
 
