@@ -166,11 +166,11 @@ static const struct omv_cmd commands[] = {
      "        ~/.local/share/bash-completion/completions/omvdev)\n"
      "  zsh:  omvdev completion zsh > \"${fpath[1]}/_omvdev\"\n"
      "  fish: omvdev completion fish > ~/.config/fish/completions/omvdev.fish",
-     completion_opts, NULL, NULL, 0, COMPLETE_SHELLS},
+     completion_opts, NULL, NULL, CMD_LAX_CONFIG, COMPLETE_SHELLS},
     {"help", cmd_help, "show help for omvdev or one of its commands", "[COMMAND [SUBCOMMAND]]",
      "Show the help of a command (the same as 'omvdev COMMAND --help'), or the overview.\n"
      "--man prints the omvdev(1) manual page in roff, generated from the command table.",
-     help_opts, NULL, NULL, 0, COMPLETE_COMMANDS},
+     help_opts, NULL, NULL, CMD_LAX_CONFIG, COMPLETE_COMMANDS},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, COMPLETE_NONE},
 };
 
@@ -579,10 +579,10 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    /* The config command runs with bad values in the files, so it can repair them. */
+    /* config (to repair them), help and completion run with bad values in the files. */
     cmd = g.nr_args ? cmd_lookup(commands, g.args[0]) : NULL;
     if (load_config(&ctx, opt_values(&g, global_opts, "set"),
-                    cmd && (cmd->flags & CMD_LAX_CONFIG)) < 0) {
+                    g.help || (cmd && (cmd->flags & CMD_LAX_CONFIG))) < 0) {
         rc = OMV_EXIT_USAGE;
         goto out;
     }

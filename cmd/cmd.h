@@ -30,7 +30,7 @@ struct omv_invocation;
 
 enum omv_cmd_flags {
     CMD_JSON = 1 << 0,       /* supports --json */
-    CMD_LAX_CONFIG = 1 << 1, /* runs when a config value is invalid (warned), to repair it */
+    CMD_LAX_CONFIG = 1 << 1, /* runs when a config value is invalid (warned): config, help */
 };
 
 /* What a command's positional arguments complete to. */

@@ -45,6 +45,8 @@ err_has "$user:2: invalid value 'abc' for 'sdk.retries'"
 t "config itself runs with the bad value (warning) so it can repair it"
 expect 0 config get sdk.retries
 err_has "omvdev: warning: $user:2: invalid value 'abc' for 'sdk.retries'"
+expect 0 help sdk
+err_has "omvdev: warning: $user:2: invalid value 'abc' for 'sdk.retries'"
 expect 0 config unset sdk.retries
 expect 0 targets
 err_empty
