@@ -77,5 +77,7 @@ OMVDEV_DEBUG_SPEED=fast "$OMVDEV" targets >"$out" 2>"$err"; code=$?
 [ "$code" -eq 2 ] && pass || fail "exit $code"
 err_has "OMVDEV_DEBUG_SPEED in the environment: invalid value 'fast' for 'debug.speed'"
 err_has "hint: unset OMVDEV_DEBUG_SPEED"
+expect 2 -c sdk.stall-timeout=0 targets
+err_has "-c on the command line: invalid value '0' for 'sdk.stall-timeout': expected a number from 1 to 3600"
 
 finish
