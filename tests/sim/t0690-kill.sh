@@ -21,13 +21,15 @@ for n in 1 2 3; do
     t "kill -9 mid-write ($n of 3, each on its own bus): the client dies, the bus ends cleanly"
     rm -rf "$S"
     : >"$err"
-    kill_mid_flash KILL "$S" "openmv-bl:OPENMV4,serial=K$n" "*firmware.bin*write*%*" -- \
+    kill_mid_flash KILL "$S" "openmv-bl:OPENMV4,serial=K$n" "*firmware.bin write *[1-9]0%*" -- \
         "$OMVDEV" -v -C "$repo" flash -t OPENMV4
     [ "$code" -eq 0 ] && pass || { fail "omvdev-sim exit $code"; cat "$TMPD/sim.err" >&2; }
     [ "$killed_code" = 137 ] && pass || fail "client exit '$killed_code', wanted 137 (killed)"
     [ -f "$S/K$n/internal.bin" ] && pass || fail "no memory state for K$n"
     slice "$S/K$n/internal.bin" $((0x40000)) 300000 >"$TMPD/got"
     if cmp -s "$TMPD/got" "$bin/firmware.bin"; then fail "the firmware was complete: not killed mid-write"; else pass; fi
+    # at least the first 10 % had reached the flash
+    cmp -s <(head -c 30000 "$TMPD/got") <(head -c 30000 "$bin/firmware.bin") && pass || fail "nothing was written before the kill"
 
     t "flashing again on a new bus, from the memory the kill left, completes ($n of 3)"
     rm -rf "$TMPD/S2"
