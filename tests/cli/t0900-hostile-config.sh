@@ -51,6 +51,15 @@ expect 0 config unset sdk.retries
 expect 0 targets
 err_empty
 
+t "every number key omvdev checks is a key a command reads (the table in cmd/cmd.c)"
+for k in sdk.retries sdk.stall-timeout flash.wait recover.wait recover.timeout debug.port \
+    debug.speed debug.wait; do
+    run config get "$k"
+    [ "$code" -ne 2 ] && pass || fail "'$k' is not a config key"
+    run config set "$k" x
+    grep -qF "invalid value 'x' for '$k': expected a number" "$err" && pass || fail "'$k' not checked"
+done
+
 t "config set refuses a number out of range or not a number, file unchanged"
 printf '[sdk]\nretries = 2\n' >"$user"
 cp "$user" "$TMPD/before"
