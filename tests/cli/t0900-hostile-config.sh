@@ -74,7 +74,7 @@ expect 0 config get flash.wait
 
 t "a project file and the environment are checked the same way"
 repo="$TMPD/openmv"
-mkdir -p "$repo/boards/OPENMV4"
+mkdir -p "$repo/ports" "$repo/lib/micropython" "$repo/boards/OPENMV4"
 echo "all:" >"$repo/Makefile"
 rm -f "$user"
 printf '[recover]\n\nwait = -1\n' >"$repo/.omvdev.ini"

@@ -7,7 +7,7 @@
 
 repo="$TMPD/openmv"
 vs="$repo/.vscode"
-mkdir -p "$repo/boards/OPENMV4" "$vs" "$HOME/openmv-sdk-1.6.0/gcc/bin"
+mkdir -p "$repo/ports" "$repo/lib/micropython" "$repo/boards/OPENMV4" "$vs" "$HOME/openmv-sdk-1.6.0/gcc/bin"
 echo "all:" >"$repo/Makefile"
 echo "1.6.0" >"$repo/SDK_VERSION"
 export OMVDEV_SYSROOT="$TMPD/sys"

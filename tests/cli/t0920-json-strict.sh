@@ -9,7 +9,7 @@ bad=$(printf 'x\xff\xc3(\x1b[31my')
 export HOME="$TMPD/home-$bad"
 mkdir -p "$HOME"
 repo="$TMPD/open-$bad-mv"
-mkdir -p "$repo/boards/OPENMV4" "$repo/build/OPENMV4/bin"
+mkdir -p "$repo/ports" "$repo/lib/micropython" "$repo/boards/OPENMV4" "$repo/build/OPENMV4/bin"
 echo "all:" >"$repo/Makefile"
 echo "1.6.0" >"$repo/SDK_VERSION"
 printf 'fw' >"$repo/build/OPENMV4/bin/firmware.bin"

@@ -5,7 +5,7 @@
 
 esc=$(printf '\033')
 repo="$TMPD/openmv"
-mkdir -p "$repo/boards/OPENMV4"
+mkdir -p "$repo/ports" "$repo/lib/micropython" "$repo/boards/OPENMV4"
 echo "all:" >"$repo/Makefile"
 # A title change (OSC), a screen clear and a colour: in a key, a bad value and a free value.
 printf '[targets]\nk\033]0;pwned\007ey = 1\n[core]\ncolor = \033[2J\n[sdk]\nmirror = http://\033[31mred\n' \

@@ -11,7 +11,7 @@ sim() { "$OMVDEV_SIM" "$@" >"$out" 2>"$err"; code=$?; }
 S="$TMPD/state"
 repo="$TMPD/openmv"
 bin="$repo/build/OPENMV4/bin"
-mkdir -p "$repo/boards/OPENMV4" "$bin"
+mkdir -p "$repo/ports" "$repo/lib/micropython" "$repo/boards/OPENMV4" "$bin"
 : >"$repo/Makefile"
 head -c 300000 /dev/urandom >"$bin/firmware.bin"
 head -c 70000 /dev/urandom >"$bin/romfs0.img"

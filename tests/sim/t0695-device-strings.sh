@@ -7,7 +7,7 @@ if [ -z "${OMVDEV_SIM:-}" ]; then echo "omvdev-sim was not built (no umockdev)" 
 esc=$(printf '\033')
 serial="AB${esc}]0;pwn$(printf '\007')Z"
 repo="$TMPD/openmv"
-mkdir -p "$repo/boards/OPENMV4" "$repo/build/OPENMV4/bin"
+mkdir -p "$repo/ports" "$repo/lib/micropython" "$repo/boards/OPENMV4" "$repo/build/OPENMV4/bin"
 : >"$repo/Makefile"
 head -c 3000 /dev/urandom >"$repo/build/OPENMV4/bin/firmware.bin"
 head -c 1000 /dev/urandom >"$repo/build/OPENMV4/bin/romfs0.img"
