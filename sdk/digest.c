@@ -7,9 +7,11 @@
 
 #include "lib/error.h"
 #include "lib/fs.h"
+#include "lib/libversion.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,4 +179,11 @@ int digest_parse_sumfile(const char *text, size_t len, const char *want_name,
         return omv_seterr(err, errlen, OMV_EPARSE, "checksum file is for '%.*s', not '%s'",
                           (int)(name_len > 200 ? 200 : name_len), name, want_name);
     return 0;
+}
+
+void digest_libversion(struct libversion *v)
+{
+    v->name = "OpenSSL";
+    snprintf(v->built, sizeof(v->built), "%s", OPENSSL_VERSION_STR);
+    snprintf(v->running, sizeof(v->running), "%s", OpenSSL_version(OPENSSL_VERSION_STRING));
 }
