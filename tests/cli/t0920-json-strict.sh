@@ -67,6 +67,19 @@ printf 'rf' >"$repo/build/OPENMV4/bin/romfs0.img"
 check 0 "flash" -t OPENMV4 --dry-run
 grep -q '"event": "plan"' "$out" && pass || fail "no plan event"
 
+check 0 "ci github"
+grep -q 'open-x\\ufffd' "$out" && pass || fail "the odd repository path is not in ci's result"
+# build and size need a real toolchain and ELF files to say much; whatever they print must parse.
+check_any() {
+    local words=$1
+    shift
+    covered="$covered|$words|"
+    run -C "$repo" --json $words "$@"
+    if [ ! -s "$out" ] || strict; then pass; else fail "--json $words $*: not strict JSON"; fi
+}
+check_any "build" -t OPENMV4
+check_any "size" -t OPENMV4
+
 t "flash modes whose output is an external tool's refuse --json rather than print text"
 expect 2 -C "$repo" --json flash --swd -t OPENMV4 --dry-run
 err_has "--json does not go with --swd"
