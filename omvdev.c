@@ -49,7 +49,7 @@ static const struct omv_cmd commands[] = {
      "at the root of the firmware repository), the environment (OMVDEV_<SECTION>_<KEY>)\n"
      "and the command line (-c section.key=value, then each command's own options).\n"
      "Keys are the long option names under [command] sections, e.g. [targets] format.",
-     NULL, config_subcommands, "list", CMD_JSON, COMPLETE_NONE},
+     NULL, config_subcommands, "list", CMD_JSON | CMD_LAX_CONFIG, COMPLETE_NONE},
     {"sdk", NULL, "install, check and locate the OpenMV SDK (toolchains, make, python)", "",
      "The SDK the firmware's Makefile needs (SDK_VERSION at the repository root), in\n"
      "~/openmv-sdk-<version> as upstream's 'make sdk' puts it: installed in one streamed\n"
@@ -170,11 +170,11 @@ static const struct omv_cmd commands[] = {
      "        ~/.local/share/bash-completion/completions/omvdev)\n"
      "  zsh:  omvdev completion zsh > \"${fpath[1]}/_omvdev\"\n"
      "  fish: omvdev completion fish > ~/.config/fish/completions/omvdev.fish",
-     completion_opts, NULL, NULL, 0, COMPLETE_SHELLS},
+     completion_opts, NULL, NULL, CMD_LAX_CONFIG, COMPLETE_SHELLS},
     {"help", cmd_help, "show help for omvdev or one of its commands", "[COMMAND [SUBCOMMAND]]",
      "Show the help of a command (the same as 'omvdev COMMAND --help'), or the overview.\n"
      "--man prints the omvdev(1) manual page in roff, generated from the command table.",
-     help_opts, NULL, NULL, 0, COMPLETE_COMMANDS},
+     help_opts, NULL, NULL, CMD_LAX_CONFIG, COMPLETE_COMMANDS},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, COMPLETE_NONE},
 };
 
@@ -234,8 +234,38 @@ static void collect_key(void *ud, const char *section, const struct opt *o)
     k->n++;
 }
 
-/* Warn about keys nobody reads; reject values a known key cannot take. */
-static int check_config(struct omv_ctx *ctx)
+/* The command that removes or fixes the bad value `e`. */
+static void bad_value_hint(struct omv_ctx *ctx, const struct cfg_entry *e)
+{
+    struct strbuf cmd = STRBUF_INIT;
+
+    switch (e->level) {
+    case CFG_LEVEL_USER:
+    case CFG_LEVEL_PROJECT:
+        strbuf_addstr(&cmd, "omvdev");
+        if (e->level == CFG_LEVEL_USER && ctx->config_file)
+            strbuf_addf(&cmd, " --config %s", ctx->config_file);
+        strbuf_addstr(&cmd, " config");
+        hint(ctx, "set it with '%s set%s %s.%s VALUE', or remove it with '%s unset%s %s.%s'",
+             cmd.buf, e->level == CFG_LEVEL_PROJECT ? " --project" : "", e->section, e->name,
+             cmd.buf, e->level == CFG_LEVEL_PROJECT ? " --project" : "", e->section, e->name);
+        break;
+    case CFG_LEVEL_ENV:
+        hint(ctx, "unset %s, or give it a valid value", e->origin ? e->origin : "it");
+        break;
+    case CFG_LEVEL_DEFAULT:
+    case CFG_LEVEL_CMDLINE:
+        break;
+    }
+    strbuf_release(&cmd);
+}
+
+/*
+ * Warn about keys nobody reads; reject values a known key cannot take. With
+ * `lax` (the config command, which must be able to repair them) a bad value
+ * is a warning.
+ */
+static int check_config(struct omv_ctx *ctx, bool lax)
 {
     struct key_names keys = {{0}, {0}, 0};
     int rc = 0;
@@ -244,7 +274,7 @@ static int check_config(struct omv_ctx *ctx)
     for (size_t i = 0; i < ctx->cfg.nr && rc == 0; i++) {
         const struct cfg_entry *e = &ctx->cfg.entries[i];
         const struct opt *o = config_key_opt(ctx, e->section, e->name);
-        char where[512], choices[256];
+        char where[512], err[512];
 
         if (!o) {
             struct strbuf key = STRBUF_INIT;
@@ -258,10 +288,14 @@ static int check_config(struct omv_ctx *ctx)
             strbuf_release(&key);
             continue;
         }
-        if (!opt_choice_ok(o, e->value)) {
-            error(ctx, "%s: invalid value '%s' for '%s.%s' (expected %s)",
-                  cfg_entry_where(e, where, sizeof(where)), e->value, e->section, e->name,
-                  opt_choices_text(o, choices, sizeof(choices)));
+        if (config_value_check(ctx, e->section, e->name, e->value, err, sizeof(err)) < 0) {
+            cfg_entry_where(e, where, sizeof(where));
+            if (lax) {
+                warning(ctx, "%s: %s", where, err);
+                continue;
+            }
+            error(ctx, "%s: %s", where, err);
+            bad_value_hint(ctx, e);
             rc = -1;
         }
     }
@@ -270,7 +304,7 @@ static int check_config(struct omv_ctx *ctx)
     return rc;
 }
 
-static int load_config(struct omv_ctx *ctx, const char *const *sets)
+static int load_config(struct omv_ctx *ctx, const char *const *sets, bool lax)
 {
     struct defaults_ud d = {&ctx->cfg};
     struct strbuf sb = STRBUF_INIT;
@@ -348,7 +382,7 @@ static int load_config(struct omv_ctx *ctx, const char *const *sets)
             return rc;
         }
     }
-    return check_config(ctx);
+    return check_config(ctx, lax);
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */
@@ -551,7 +585,10 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    if (load_config(&ctx, opt_values(&g, global_opts, "set")) < 0) {
+    /* config (to repair them), help and completion run with bad values in the files. */
+    cmd = g.nr_args ? cmd_lookup(commands, g.args[0]) : NULL;
+    if (load_config(&ctx, opt_values(&g, global_opts, "set"),
+                    g.help || (cmd && (cmd->flags & CMD_LAX_CONFIG))) < 0) {
         rc = OMV_EXIT_USAGE;
         goto out;
     }

@@ -20,6 +20,7 @@
 #include "lib/fs.h"
 #include "lib/progress.h"
 #include "lib/strbuf.h"
+#include "lib/term.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -404,13 +405,16 @@ static void make_jobs(struct flash_run *r, const struct usb_device_info *devs, c
     for (size_t i = 0; i < nr_picked; i++) {
         struct flash_job *j = &r->jobs[i];
         const struct usb_device_info *d = &devs[picked[i]];
+        struct strbuf safe = STRBUF_INIT;
         uint16_t v = d->bcd_device;
         char ver[16];
 
         j->r = r;
         j->d = d;
+        /* The serial is a device string: escaped here, as the progress lines print it raw. */
         snprintf(j->name, sizeof(j->name), "%s",
-                 d->serial && *d->serial ? d->serial : d->port_path);
+                 term_safe(&safe, d->serial && *d->serial ? d->serial : d->port_path));
+        strbuf_release(&safe);
         /* The OpenMV bootloader packs major.minor.patch into bcdDevice. */
         if (!r->rom && r->t->method == TARGET_METHOD_OPENMV_DFU)
             snprintf(ver, sizeof(ver), "%u.%u.%u", v >> 8, (v >> 4) & 15, v & 15);
@@ -528,7 +532,11 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     r.opt = &fo;
     pthread_mutex_init(&r.lock, NULL);
     rc = read_options(ctx, inv, &fo);
-    if (rc == 0 && fo.swd)
+    /* An external tool's output on stdout is not JSON: refuse rather than print text. */
+    if (rc == 0 && fo.swd && ctx->json)
+        rc = usage_error(ctx, inv,
+                         "--json does not go with --swd (the probe tool prints its own output)");
+    else if (rc == 0 && fo.swd)
         rc = cmd_flash_swd(ctx, inv);
     if (rc || fo.swd)
         goto out;
@@ -544,6 +552,14 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     rc = cmd_images_dir(ctx, r.t->name, &bin);
     if (rc)
         goto out;
+    if ((r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL) &&
+        ctx->json) {
+        rc = usage_error(ctx, inv,
+                         "--json does not go with %s, which is flashed by an external tool that "
+                         "prints its own output",
+                         r.t->name);
+        goto out;
+    }
     if (r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL)
         rc = flash_with_tool(ctx, inv, &fo, r.t, bin.buf);
     else

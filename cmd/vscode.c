@@ -593,33 +593,25 @@ static char *entry_id(const char *json, const char *key)
 }
 
 /* A symlinked file (dotfiles) is updated where it points, not replaced by a file. */
-static void follow_link(struct strbuf *path)
+/* Write through a symlink inside the repository; refuse one that leaves it or dangles. */
+static int resolve_in_repo(struct vs_run *r, struct vs_file_out *o)
 {
-    for (int hops = 0; hops < 8; hops++) {
-        struct strbuf target = STRBUF_INIT, abs = STRBUF_INIT;
-        struct stat st;
-        ssize_t n;
+    struct strbuf real = STRBUF_INIT;
+    char err[1024];
+    int rc = fs_resolve_for_write(r->root, o->path.buf, &real, err, sizeof(err));
 
-        if (lstat(path->buf, &st) < 0 || !S_ISLNK(st.st_mode))
-            return;
-        strbuf_grow(&target, 4096);
-        n = readlink(path->buf, target.buf, target.alloc - 1);
-        if (n <= 0) {
-            strbuf_release(&target);
-            return;
-        }
-        strbuf_setlen(&target, (size_t)n);
-        if (target.buf[0] != '/') {
-            strbuf_add(&abs, path->buf, (size_t)(strrchr(path->buf, '/') - path->buf));
-            fs_path_join(&abs, "", target.buf);
-        } else {
-            strbuf_addstr(&abs, target.buf);
-        }
-        strbuf_reset(path);
-        fs_absolute(path, abs.buf);
-        strbuf_release(&target);
-        strbuf_release(&abs);
+    if (rc < 0) {
+        error(r->ctx, "%s", err);
+        hint(r->ctx,
+             "nothing was written; replace %s with a regular file to let omvdev merge "
+             "into it",
+             o->display.buf);
+    } else {
+        strbuf_reset(&o->path);
+        strbuf_add(&o->path, real.buf, real.len);
     }
+    strbuf_release(&real);
+    return rc < 0 ? -1 : 0;
 }
 
 static int prepare(struct vs_run *r, int f, struct vs_file_out *o, bool read_old)
@@ -657,14 +649,15 @@ static int prepare(struct vs_run *r, int f, struct vs_file_out *o, bool read_old
     if (!read_old)
         return 0;
     fs_path_join(&o->path, r->root, o->display.buf);
-    rc = fs_read_file(o->path.buf, &o->old, err, sizeof(err));
+    if (resolve_in_repo(r, o) < 0)
+        return -1;
+    rc = fs_read_file_max(o->path.buf, &o->old, FS_MAX_TEXT, err, sizeof(err));
     if (rc == OMV_ENOENT) {
         rc = 0;
     } else if (rc < 0) {
         return error(r->ctx, "%s", err);
     } else {
         o->exists = true;
-        follow_link(&o->path);
     }
     rc = merge_one(r, f, o, o->old.buf, o->old.len, o->path.buf, &o->new, err, sizeof(err));
     if (rc < 0) {
@@ -754,7 +747,7 @@ static int write_file(struct vs_run *r, struct vs_file_out *o)
 
     if (o->exists) {
         strbuf_addf(&bak, "%s.bak", o->path.buf);
-        rc = fs_write_atomic(bak.buf, o->old.buf, o->old.len, new_file_mode(), err, sizeof(err));
+        rc = fs_backup(o->path.buf, bak.buf, err, sizeof(err));
     }
     if (rc == 0)
         rc =

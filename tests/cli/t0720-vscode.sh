@@ -362,16 +362,16 @@ expect 2 -C "$repo" --json vscode -t OPENMV4 --stdout
 err_has "--json does not go with --stdout"
 expect 2 -C "$repo" --json vscode -t OPENMV4 --diff
 
-t "a symlinked launch.json is updated where it points; a board the repository lacks is warned about"
+t "a launch.json symlinked inside the repository is updated where it points (one leading out is refused: t0910); a board the repository lacks is warned about"
 rm -rf "$vs"
-mkdir -p "$vs" "$TMPD/dotfiles"
-printf '{\n    // shared\n    "configurations": []\n}\n' >"$TMPD/dotfiles/launch.json"
-ln -s ../../dotfiles/launch.json "$vs/launch.json"
+mkdir -p "$vs" "$repo/shared"
+printf '{\n    // shared\n    "configurations": []\n}\n' >"$repo/shared/launch.json"
+ln -s ../shared/launch.json "$vs/launch.json"
 expect 0 -C "$repo" vscode -t OPENMV4 --only launch
 [ -L "$vs/launch.json" ] && pass || fail "the symlink was replaced by a file"
-grep -q '"name": "OpenMV OPENMV4 (J-Link)"' "$TMPD/dotfiles/launch.json" && pass || fail "target not updated"
-head -2 "$TMPD/dotfiles/launch.json" | grep -q '// shared' && pass || fail "comment lost"
-[ -e "$TMPD/dotfiles/launch.json.bak" ] && pass || fail "no .bak beside the target"
+grep -q '"name": "OpenMV OPENMV4 (J-Link)"' "$repo/shared/launch.json" && pass || fail "target not updated"
+head -2 "$repo/shared/launch.json" | grep -q '// shared' && pass || fail "comment lost"
+[ -e "$repo/shared/launch.json.bak" ] && pass || fail "no .bak beside the target"
 err_lacks "this repository has no boards/OPENMV4"
 expect 0 -C "$repo" vscode -t OPENMV_N6 --stdout --only launch
 err_has "omvdev: warning: this repository has no boards/OPENMV_N6 (a release without it?): its configuration is written anyway"
