@@ -138,7 +138,10 @@ struct target {
     struct target_swd_image *swd_images; /* optional: what `flash --swd` writes, in order */
     size_t nr_swd_images;
     char *swd_loader; /* optional: STM32CubeProgrammer external loader (.stldr), or NULL */
-    char *source;     /* data file name, for messages */
+    char **probes;    /* optional "probes": debug probes that serve it, the first the default */
+    size_t nr_probes;
+    char *openocd_target; /* optional: OpenOCD's target config, e.g. target/stm32h7x.cfg */
+    char *source;         /* data file name, for messages */
 };
 
 struct target_db {

@@ -52,7 +52,7 @@ static void test_builders(void)
     runner_jlink_gdbserver(&a, "JLinkGDBServer", "STM32H743VI", 100000, 2331);
     check_argv(&a, "JLinkGDBServer -nogui 1 -device STM32H743VI -if swd -speed 100000 -port 2331 "
                    "-halt");
-    runner_gdb(&a, "arm-none-eabi-gdb", 2331, "build/OPENMV4/bin/firmware.elf");
+    runner_gdb(&a, "arm-none-eabi-gdb", 2331, "build/OPENMV4/bin/firmware.elf", false, NULL);
     check_argv(&a, "arm-none-eabi-gdb -iex 'set confirm off' -ex 'target remote localhost:2331' "
                    "build/OPENMV4/bin/firmware.elf");
     /* seed §10.8.3, through the SDK's python and through PATH */
