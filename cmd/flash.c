@@ -30,7 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const probe_choices[] = {"jlink", "stlink", NULL};
+static const char *const probe_choices[] = {"jlink", "stlink", "cmsis-dap", NULL};
+static const char *const server_choices[] = {"openocd", "st", NULL};
 
 const struct opt flash_opts[] = {
     {"target", 't', OPT_VALUE, "TARGET",
@@ -60,8 +61,13 @@ const struct opt flash_opts[] = {
      0, NULL},
     {"dry-run", 'n', OPT_FLAG, NULL, "print the plan and touch nothing", NULL, 0, NULL},
     {"swd", 0, OPT_FLAG, NULL, "flash over a debug probe (SWD) instead of USB", NULL, 0, NULL},
-    {"probe", 0, OPT_VALUE, "PROBE", "with --swd: jlink or stlink", probe_choices, 0, NULL},
-    {"speed", 0, OPT_VALUE, "KHZ", "with --swd and a J-Link: the SWD clock in kHz", NULL, 0, NULL},
+    {"probe", 0, OPT_VALUE, "PROBE", "with --swd: jlink, stlink or cmsis-dap (config debug.probe)",
+     probe_choices, 0, NULL},
+    {"speed", 0, OPT_VALUE, "KHZ", "with --swd and a J-Link or OpenOCD: the SWD clock in kHz", NULL,
+     0, NULL},
+    {"server", 0, OPT_VALUE, "TOOL",
+     "with --swd --probe stlink: st (STM32_Programmer_CLI, the default) or openocd",
+     server_choices, 0, NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
