@@ -688,15 +688,16 @@ static int prepare(struct vs_run *r, int f, struct vs_file_out *o, bool read_old
     if (rc < 0)
         return error(r->ctx, "%s", err);
     {
-        /* What omvdev writes into a new file is strict JSON, whatever the templates hold. */
+        /* What omvdev writes into a new file is strict JSON, whatever the templates hold, but
+         * for the marker comments that own the entries of launch.json and tasks.json. */
         struct jsonc_doc strict;
 
         jsonc_doc_init(&strict);
-        rc = jsonc_parse(&strict, o->fresh.buf, o->fresh.len, o->display.buf, JSONC_STRICT, err,
-                         sizeof(err));
+        rc = jsonc_parse(&strict, o->fresh.buf, o->fresh.len, o->display.buf,
+                         files[f].id_key ? 0 : JSONC_STRICT, err, sizeof(err));
         jsonc_doc_release(&strict);
         if (rc < 0)
-            return error(r->ctx, "BUG: the generated %s is not strict JSON: %s", files[f].name,
+            return error(r->ctx, "BUG: the generated %s does not parse: %s", files[f].name,
                          err);
     }
     if (!read_old)
