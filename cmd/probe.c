@@ -118,48 +118,48 @@ static const char *refusal(const struct target *t, const struct qemu_board *qb, 
     return NULL;
 }
 
-int probe_pick(struct omv_ctx *ctx, const struct target *t, const struct qemu_board *qb,
-               const char *name, const char *server, enum probe_use use, struct probe_pick *out)
+/* The pick without a word: OMV_EXIT_OK, or the usage status with the error in why
+ * (why_hint set when ST's own tools could serve the board where OpenOCD cannot). */
+static int pick(const struct target *t, const struct qemu_board *qb, const char *name,
+                const char *server, enum probe_use use, struct probe_pick *out, struct strbuf *why,
+                bool *st_hint)
 {
     const char *verb = use == PROBE_FOR_FLASH ? "flashed over SWD" : "debugged";
     const char *board = qb ? qb->target : t->name;
-    struct strbuf why = STRBUF_INIT, list = STRBUF_INIT;
+    struct strbuf reason = STRBUF_INIT;
     const char *no;
     int def[4];
     int p;
 
     memset(out, 0, sizeof(*out));
+    *st_hint = false;
     if (name) {
         p = probe_parse(name);
         if (p < 0) {
-            error(ctx, "unknown probe '%s' (jlink, stlink, cmsis-dap or qemu)", name);
+            strbuf_addf(why, "unknown probe '%s' (jlink, stlink, cmsis-dap or qemu)", name);
             return OMV_EXIT_USAGE;
         }
     } else if (use == PROBE_FOR_FLASH && t && target_has_runner(t, TARGET_RUNNER_SWD_STLINK)) {
         p = PROBE_STLINK; /* upstream's make deploy */
-    } else if (board_probes(t, qb, def) > 0) {
-        p = def[0];
     } else {
-        error(ctx, "%s cannot be %s with any probe omvdev knows", board, verb);
-        hint(ctx, "omvdev flash -t %s flashes it over USB", board);
+        p = board_probes(t, qb, def) > 0 ? def[0] : -1;
+    }
+    if (p < 0) {
+        strbuf_addf(why, "%s cannot be %s with any probe omvdev knows", board, verb);
         return OMV_EXIT_USAGE;
     }
     if (server && p != PROBE_STLINK) {
-        error(ctx, "--server %s is for --probe stlink, not %s", server, probe_name((enum probe)p));
+        strbuf_addf(why, "--server %s is for --probe stlink, not %s", server,
+                    probe_name((enum probe)p));
         return OMV_EXIT_USAGE;
     }
     out->probe = (enum probe)p;
     out->st = p == PROBE_STLINK && (server ? !strcmp(server, "st") : use == PROBE_FOR_FLASH);
-    no = refusal(t, qb, out->probe, out->st, &why);
+    no = refusal(t, qb, out->probe, out->st, &reason);
     if (no) {
-        probe_list(t, qb, &list);
-        error(ctx, "%s cannot be %s with %s: %s", board, verb, probe_label(out->probe), no);
-        if (p == PROBE_STLINK && !out->st && t && t->port && !strcmp(t->port, "stm32"))
-            hint(ctx, "ST's own tools can: --probe stlink --server st (its probes: %s)", list.buf);
-        else
-            hint(ctx, "its probes: %s (--probe NAME)", list.buf);
-        strbuf_release(&why);
-        strbuf_release(&list);
+        strbuf_addf(why, "%s cannot be %s with %s: %s", board, verb, probe_label(out->probe), no);
+        *st_hint = p == PROBE_STLINK && !out->st && t && t->port && !strcmp(t->port, "stm32");
+        strbuf_release(&reason);
         return OMV_EXIT_USAGE;
     }
     if (probes[p].openocd_interface && !out->st) {
@@ -167,8 +167,39 @@ int probe_pick(struct omv_ctx *ctx, const struct target *t, const struct qemu_bo
         out->openocd_target = t->openocd_target;
     }
     out->qemu = qb;
-    strbuf_release(&why);
+    strbuf_release(&reason);
     return OMV_EXIT_OK;
+}
+
+int probe_pick(struct omv_ctx *ctx, const struct target *t, const struct qemu_board *qb,
+               const char *name, const char *server, enum probe_use use, struct probe_pick *out)
+{
+    struct strbuf why = STRBUF_INIT, list = STRBUF_INIT;
+    bool st_hint;
+    int rc = pick(t, qb, name, server, use, out, &why, &st_hint);
+
+    if (rc != OMV_EXIT_OK) {
+        probe_list(t, qb, &list);
+        error(ctx, "%s", why.buf);
+        if (st_hint)
+            hint(ctx, "ST's own tools can: --probe stlink --server st (its probes: %s)", list.buf);
+        else
+            hint(ctx, "its probes: %s (--probe NAME)", list.buf);
+    }
+    strbuf_release(&why);
+    strbuf_release(&list);
+    return rc;
+}
+
+bool probe_serves(const struct target *t, const struct qemu_board *qb, const char *name,
+                  const char *server, enum probe_use use, struct probe_pick *out)
+{
+    struct strbuf why = STRBUF_INIT;
+    bool st_hint;
+    int rc = pick(t, qb, name, server, use, out, &why, &st_hint);
+
+    strbuf_release(&why);
+    return rc == OMV_EXIT_OK;
 }
 
 int probe_tool(struct omv_ctx *ctx, const char *name, const char *sdk, const char *subdir,

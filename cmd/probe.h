@@ -67,6 +67,10 @@ int probe_board(struct omv_ctx *ctx, const char *name, const struct target **t,
 int probe_pick(struct omv_ctx *ctx, const struct target *t, const struct qemu_board *qb,
                const char *name, const char *server, enum probe_use use, struct probe_pick *out);
 
+/* probe_pick() without a word: true when the probe serves the board. */
+bool probe_serves(const struct target *t, const struct qemu_board *qb, const char *name,
+                  const char *server, enum probe_use use, struct probe_pick *out);
+
 /*
  * Find program `name` (in <sdk>/<subdir> when both are set, then on PATH) into
  * out. When it is missing: in a dry run its bare name goes into out; otherwise
