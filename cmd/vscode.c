@@ -355,39 +355,34 @@ out:
 }
 
 /*
- * The gdb and gcc the configuration names: the SDK's, else Debian's
- * gdb-multiarch and arm-none-eabi-gcc; a gdbPath that does not exist is
- * written (the SDK may come later) with a warning.
+ * The gdb and gcc the configuration names: the SDK's when the repository's
+ * SDK is known (its gdbPath is written even before the SDK is installed, with
+ * a warning), else Debian's gdb-multiarch and arm-none-eabi-gcc.
  */
 static void find_gdb_gcc(struct vs_run *r)
 {
     struct strbuf p = STRBUF_INIT;
-    char *multiarch = which("gdb-multiarch");
+    char *multiarch = NULL;
 
-    if (r->toolchain_abs)
+    if (r->toolchain_abs) {
         fs_path_join(&p, r->toolchain_abs, "arm-none-eabi-gdb");
-    if (r->toolchain_abs && fs_is_file(p.buf)) {
         r->gdb_path = portable_path(p.buf, NULL);
-    } else if (multiarch) {
-        r->gdb_path = xstrdup(multiarch);
-        note(r->ctx, "gdb: %s (the SDK has no arm-none-eabi-gdb)", multiarch);
-    } else if (r->toolchain_abs) {
-        r->gdb_path = portable_path(p.buf, NULL);
-        warning(r->ctx, "the gdbPath written, '%s', does not exist", p.buf);
-        hint(r->ctx, "omvdev sdk install, or sudo apt-get install gdb-multiarch; then run omvdev "
-                     "vscode again");
+        if (!fs_is_file(p.buf)) {
+            warning(r->ctx, "the gdbPath written, '%s', does not exist", p.buf);
+            hint(r->ctx, "install the SDK (omvdev sdk install), then press F5");
+        }
+        strbuf_reset(&p);
+        fs_path_join(&p, r->toolchain_abs, "arm-none-eabi-gcc");
+        r->gcc_abs = strbuf_detach(&p, NULL);
+    } else if ((multiarch = which("gdb-multiarch"))) {
+        r->gdb_path = multiarch;
+        note(r->ctx, "gdb: %s (no SDK)", multiarch);
     } else {
-        warning(r->ctx, "no gdb for Arm was found: the configuration leaves gdbPath out");
+        warning(r->ctx, "no gdb for Arm: the configuration leaves gdbPath out");
         hint(r->ctx, "omvdev sdk install, or sudo apt-get install gdb-multiarch");
     }
-    strbuf_reset(&p);
-    if (r->toolchain_abs)
-        fs_path_join(&p, r->toolchain_abs, "arm-none-eabi-gcc");
-    if (r->toolchain_abs && fs_is_file(p.buf))
-        r->gcc_abs = strbuf_detach(&p, NULL);
-    else
+    if (!r->gcc_abs)
         r->gcc_abs = which("arm-none-eabi-gcc");
-    free(multiarch);
     strbuf_release(&p);
 }
 
