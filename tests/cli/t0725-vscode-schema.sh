@@ -2,12 +2,12 @@
 # omvdev vscode writes nothing Cortex-Debug, VS Code or the recommended extensions do not
 # declare: every board x every probe (ST-Link through OpenOCD and through ST's server) x
 # natively and in WSL, checked against the declared properties and their value types
-# (tests/data/vscode/cortex-debug-schema.json).
+# (tests/data/vscode-schema.json).
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || { echo "python3 is needed" >&2; exit 77; }
-schema="$TEST_DATA/vscode/cortex-debug-schema.json"
-check="$TEST_DATA/vscode/check_schema.py"
+schema="$TEST_DATA/vscode-schema.json"
+check="$TEST_DATA/vscode-check-schema.py"
 repo="$TMPD/openmv"
 mkdir -p "$repo/boards" "$HOME/openmv-sdk-1.6.0/gcc/bin" "$TMPD/docs"
 echo "all:" >"$repo/Makefile"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Check what `omvdev vscode --stdout` printed against the properties Cortex-Debug, VS Code and
-the recommended extensions declare (cortex-debug-schema.json beside this file).
+the recommended extensions declare (vscode-schema.json beside this file).
 
 usage: check_schema.py SCHEMA FILE...   (each FILE one --stdout document of all four files)
 Prints one line per violation and exits 1 when there is any; prints the servertypes and
