@@ -9,6 +9,8 @@
 PACKAGES := gcc make cmake pkg-config libcurl4-openssl-dev libarchive-dev libssl-dev libumockdev-dev \
             libinih-dev libusb-1.0-0-dev liblzma-dev
 CHECK_PACKAGES := $(PACKAGES) clang-format python3 zsh fish libumockdev-dev umockdev dfu-util openssl xz-utils
+# debug and vscode: the real GDB servers, gdb, the emulator, the cross compiler and clangd
+CHECK_PACKAGES += qemu-system-arm gdb-multiarch openocd clangd gcc-arm-none-eabi
 
 DEMO := build/release/omvdev
 

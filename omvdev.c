@@ -5,6 +5,7 @@
 #include "lib/compat.h"
 
 #include "cmd/cmd.h"
+#include "cmd/compiledb.h"
 #include "lib/error.h"
 #include "lib/fs.h"
 #include "lib/strbuf.h"
@@ -510,6 +511,9 @@ int main(int argc, char **argv)
     char err[512];
     int rc;
 
+    /* make runs the compiler through omvdev to record compile_commands.json: no config. */
+    if (argc > 1 && !strcmp(argv[1], "__cc"))
+        return cdb_wrapper_main(argc, argv);
     memset(&ctx, 0, sizeof(ctx));
     ctx.commands = commands;
     ctx.global_opts = global_opts;

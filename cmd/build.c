@@ -9,6 +9,7 @@
 #include "cmd/cmd.h"
 
 #include "cmd/buildcmd.h"
+#include "cmd/compiledb.h"
 #include "lib/error.h"
 #include "lib/fs.h"
 #include "lib/proc.h"
@@ -726,6 +727,7 @@ static int build_one(struct omv_ctx *ctx, struct omv_invocation *inv, struct bld
     const char *const *options = opt_values(&inv->opts, build_opts, "option");
     struct strbuf problem = STRBUF_INIT, fix = STRBUF_INIT, tgt = STRBUF_INIT, out = STRBUF_INIT;
     struct make_watch w = {STRBUF_INIT, STRBUF_INIT};
+    struct cdb_capture cdb;
     const char **argv = NULL;
     size_t n = 0;
     int rc, status;
@@ -769,9 +771,12 @@ static int build_one(struct omv_ctx *ctx, struct omv_invocation *inv, struct bld
         argv[n++] = options[i];
     for (int i = 0; i < inv->opts.nr_args; i++)
         argv[n++] = inv->opts.args[i];
+    cdb_capture_begin(ctx, b->tree.make_dir, target, &cdb); /* compile_commands.json */
+    n = cdb_capture_args(&cdb, argv, n);
     argv[n] = NULL;
 
     status = run_tool(ctx, b, argv, b->tree.make_dir, &w);
+    cdb_capture_end(ctx, &cdb);
     if (status != 0) {
         const char *why = w.first_error.len  ? w.first_error.buf
                           : w.make_error.len ? w.make_error.buf
