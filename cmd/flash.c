@@ -66,8 +66,8 @@ const struct opt flash_opts[] = {
     {"speed", 0, OPT_VALUE, "KHZ", "with --swd and a J-Link or OpenOCD: the SWD clock in kHz", NULL,
      0, NULL},
     {"server", 0, OPT_VALUE, "TOOL",
-     "with --swd --probe stlink: st (STM32_Programmer_CLI, the default) or openocd",
-     server_choices, 0, NULL},
+     "with --swd --probe stlink: st (STM32_Programmer_CLI, the default) or openocd", server_choices,
+     0, NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
