@@ -511,9 +511,10 @@ int main(int argc, char **argv)
     char err[512];
     int rc;
 
-    /* make runs the compiler through omvdev to record compile_commands.json: no config. */
+    /* make runs the compiler through omvdev (where omvdev-cc is missing) to record
+     * compile_commands.json: no config. */
     if (argc > 1 && !strcmp(argv[1], "__cc"))
-        return cdb_wrapper_main(argc, argv);
+        return cdb_wrapper_main(argc - 2, argv + 2);
     memset(&ctx, 0, sizeof(ctx));
     ctx.commands = commands;
     ctx.global_opts = global_opts;

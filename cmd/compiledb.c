@@ -16,7 +16,8 @@
 void cdb_capture_begin(struct omv_ctx *ctx, const char *make_dir, const char *target,
                        struct cdb_capture *c)
 {
-    struct strbuf self = STRBUF_INIT, dir = STRBUF_INIT;
+    struct strbuf self = STRBUF_INIT, dir = STRBUF_INIT, cc = STRBUF_INIT;
+    const char *wrapper[3] = {NULL, NULL, NULL};
     char err[512];
 
     strbuf_init(&c->log);
@@ -32,10 +33,22 @@ void cdb_capture_begin(struct omv_ctx *ctx, const char *make_dir, const char *ta
     /* The wrapper appends to the log from the first compile on. */
     if (fs_mkdir_p(dir.buf, 0777, err, sizeof(err)) < 0)
         warning(ctx, "%s: no compile_commands.json this time", err);
+    /* omvdev-cc beside omvdev: it links only the C library, so it starts in a fraction of
+     * omvdev's time; omvdev itself serves as the wrapper where it is missing. */
     bld_self_exe(&self);
-    compiledb_make_var(&c->cc, "CC", self.buf, c->log.buf, "arm-none-eabi-gcc");
-    compiledb_make_var(&c->cxx, "CXX", self.buf, c->log.buf, "arm-none-eabi-g++");
+    if (strrchr(self.buf, '/'))
+        strbuf_add(&cc, self.buf, (size_t)(strrchr(self.buf, '/') + 1 - self.buf));
+    strbuf_addstr(&cc, "omvdev-cc");
+    if (access(cc.buf, X_OK) == 0) {
+        wrapper[0] = cc.buf;
+    } else {
+        wrapper[0] = self.buf;
+        wrapper[1] = "__cc";
+    }
+    compiledb_make_var(&c->cc, "CC", wrapper, c->log.buf, "arm-none-eabi-gcc");
+    compiledb_make_var(&c->cxx, "CXX", wrapper, c->log.buf, "arm-none-eabi-g++");
     strbuf_release(&self);
+    strbuf_release(&cc);
     strbuf_release(&dir);
 }
 
@@ -73,34 +86,4 @@ void cdb_capture_end(struct omv_ctx *ctx, struct cdb_capture *c)
     strbuf_release(&c->cc);
     strbuf_release(&c->cxx);
     free(c->target);
-}
-
-int cdb_wrapper_main(int argc, char **argv)
-{
-    struct strbuf compiler = STRBUF_INIT;
-    char cwd[4096], err[512];
-    size_t n;
-
-    if (argc < 4) {
-        fprintf(stderr, "omvdev: error: usage: omvdev __cc LOG COMPILER [ARGS...]\n");
-        return 127;
-    }
-    /* The compiler make's PATH finds, by its absolute path: in the database too, so that
-     * clangd's --query-driver can match it. */
-    if (proc_find_program(argv[3], NULL, &compiler, err, sizeof(err)) < 0) {
-        fprintf(stderr, "omvdev: error: %s\n", err);
-        return 127;
-    }
-    argv[3] = compiler.buf;
-    /* A record that cannot be written must not fail the build. */
-    if (!getcwd(cwd, sizeof(cwd)))
-        fprintf(stderr, "omvdev: warning: compile_commands: cannot get the directory: %s\n",
-                strerror(errno));
-    else if (compiledb_record(argv[2], cwd, (const char *const *)argv + 3, &n, err, sizeof(err)) <
-             0)
-        fprintf(stderr, "omvdev: warning: compile_commands: %s\n", err);
-    execv(argv[3], argv + 3);
-    fprintf(stderr, "omvdev: error: cannot run '%s': %s\n", argv[3], strerror(errno));
-    strbuf_release(&compiler);
-    return 127;
 }

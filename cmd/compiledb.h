@@ -1,6 +1,6 @@
 /*
  * The compilation database of a build: `build` passes make CC= and CXX=
- * assignments that run the compiler through `omvdev __cc LOG COMPILER ...`
+ * assignments that run the compiler through `omvdev-cc LOG COMPILER ...`
  * (the wrapper below records each translation unit, then becomes the
  * compiler), and folds the records into <make dir>/build/<TARGET>/
  * compile_commands.json when make ends.
@@ -32,8 +32,12 @@ void cdb_capture_begin(struct omv_ctx *ctx, const char *make_dir, const char *ta
 size_t cdb_capture_args(const struct cdb_capture *c, const char **argv, size_t n);
 void cdb_capture_end(struct omv_ctx *ctx, struct cdb_capture *c);
 
-/* `omvdev __cc LOG COMPILER ARGS...`: record, then exec the compiler. Returns only on
- * failure (127, as a shell does for a command it cannot run). */
-int cdb_wrapper_main(int argc, char **argv);
+/*
+ * The wrapper make runs for each compile: args = {LOG, COMPILER, ARGS..., NULL}, n of
+ * them (omvdev-cc LOG COMPILER ARGS..., or omvdev __cc LOG COMPILER ARGS...): record,
+ * then exec the compiler. Returns only on failure (127, as a shell does for a command it
+ * cannot run). Lives in cmd/ccwrap.c, which needs only the C library.
+ */
+int cdb_wrapper_main(int n, char **args);
 
 #endif

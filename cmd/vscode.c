@@ -330,8 +330,7 @@ static void find_toolchain(struct vs_run *r)
             warning(ctx, "'%s/SDK_VERSION' is missing (releases before 4.7 have none): %s", r->root,
                     how);
         if (!dir.len) {
-            warning(ctx, "the configuration leaves armToolchainPath out: Cortex-Debug will look "
-                         "for arm-none-eabi-gdb on PATH");
+            warning(ctx, "the configuration leaves armToolchainPath out (no SDK)");
             hint(ctx, "install the SDK the firmware needs (omvdev sdk install), or set SDK_DIR, "
                       "then run omvdev vscode again");
             goto out;

@@ -35,12 +35,14 @@ static void add_word(struct strbuf *out, const char *s)
         strbuf_addch(out, '\'');
 }
 
-void compiledb_make_var(struct strbuf *out, const char *name, const char *self, const char *log,
-                        const char *compiler)
+void compiledb_make_var(struct strbuf *out, const char *name, const char *const *wrapper,
+                        const char *log, const char *compiler)
 {
     strbuf_addf(out, "%s=", name);
-    add_word(out, self);
-    strbuf_addstr(out, " __cc ");
+    for (; *wrapper; wrapper++) {
+        add_word(out, *wrapper);
+        strbuf_addch(out, ' ');
+    }
     add_word(out, log);
     strbuf_addch(out, ' ');
     add_word(out, compiler);
@@ -146,7 +148,47 @@ struct cdb_entry {
 struct cdb {
     struct cdb_entry *v;
     size_t n, alloc;
+    size_t *slot; /* open addressing over key hashes: index + 1, 0 = empty */
+    size_t nr_slots;
 };
+
+static uint64_t key_hash(const char *k, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return h;
+}
+
+static size_t key_len(const char *k)
+{
+    size_t a = strlen(k), b = strlen(k + a + 1);
+
+    return a + 1 + b + 1 + strlen(k + a + 1 + b + 1);
+}
+
+/* The slot of `key`: where it is, or the empty one where it would go. */
+static size_t *find_slot(struct cdb *db, const char *key, size_t len)
+{
+    size_t i = (size_t)(key_hash(key, len) & (db->nr_slots - 1));
+
+    while (db->slot[i] && memcmp(db->v[db->slot[i] - 1].key, key, len + 1))
+        i = (i + 1) & (db->nr_slots - 1);
+    return &db->slot[i];
+}
+
+/* Keep the table at most half full. */
+static void grow_slots(struct cdb *db)
+{
+    if (db->n * 2 < db->nr_slots)
+        return;
+    free(db->slot);
+    db->nr_slots = db->nr_slots ? db->nr_slots * 2 : 64;
+    db->slot = xcalloc(db->nr_slots, sizeof(*db->slot));
+    for (size_t i = 0; i < db->n; i++)
+        *find_slot(db, db->v[i].key, key_len(db->v[i].key)) = i + 1;
+}
 
 static const char *str_member(const struct jsonc_node *o, const char *k)
 {
@@ -162,7 +204,7 @@ static int cdb_put(struct cdb *db, const struct jsonc_node *o, const char *text,
     const char *dir = str_member(o, "directory"), *file = str_member(o, "file");
     const char *output = str_member(o, "output");
     struct strbuf key = STRBUF_INIT, path = STRBUF_INIT, json = STRBUF_INIT;
-    size_t i;
+    size_t i, *slot;
 
     if (o->type != JSONC_OBJECT || !dir || !file || !jsonc_get(o, "arguments"))
         return omv_seterr(err, errlen, OMV_EPARSE,
@@ -173,13 +215,14 @@ static int cdb_put(struct cdb *db, const struct jsonc_node *o, const char *text,
     else
         fs_path_join(&path, dir, file);
     jsonc_write(&json, o, text, NULL, NULL, NULL);
-    for (i = 0; i < db->n; i++)
-        if (!memcmp(db->v[i].key, key.buf, key.len + 1))
-            break;
-    if (i == db->n) {
+    grow_slots(db);
+    slot = find_slot(db, key.buf, key.len);
+    if (!*slot) {
         XGROW(db->v, db->alloc, db->n + 1);
-        db->n++;
+        i = db->n++;
+        *slot = db->n;
     } else {
+        i = *slot - 1;
         free(db->v[i].key);
         free(db->v[i].path);
         free(db->v[i].json);
@@ -200,6 +243,7 @@ static void cdb_release(struct cdb *db)
         free(db->v[i].json);
     }
     free(db->v);
+    free(db->slot);
 }
 
 static int load_db(struct cdb *db, const char *path, char *err, size_t errlen)
@@ -251,7 +295,7 @@ int compiledb_merge(const char *log, const char *db_path, struct compiledb_stats
                     size_t errlen)
 {
     struct strbuf text = STRBUF_INIT, out = STRBUF_INIT;
-    struct cdb db = {NULL, 0, 0};
+    struct cdb db = {NULL, 0, 0, NULL, 0};
     int rc;
 
     memset(st, 0, sizeof(*st));

@@ -1,12 +1,12 @@
 /*
  * A compilation database (compile_commands.json, as clangd and the C/C++
  * extension read it) recorded while make builds: make runs the compiler
- * through a wrapper (`omvdev __cc LOG COMPILER ARGS...`) that appends one
+ * through a wrapper (`omvdev-cc LOG COMPILER ARGS...`) that appends one
  * line per translation unit to LOG and then becomes the compiler; after make,
  * compiledb_merge() folds LOG into the database, keeping the entries of files
  * not compiled this time.
  *
- *     compiledb_make_var(&v, "CC", "/usr/bin/omvdev", log, "arm-none-eabi-gcc");
+ *     compiledb_make_var(&v, "CC", wrapper, log, "arm-none-eabi-gcc");
  *     ... make ... v.buf ...  (each compile: compiledb_record(log, cwd, argv))
  *     compiledb_merge(log, "build/OPENMV4/compile_commands.json", &st, err, len);
  *
@@ -22,13 +22,14 @@
 #include <stddef.h>
 
 /*
- * A make command-line assignment NAME=<self> __cc <log> <compiler>, quoted for
- * the shell make runs recipes in and with '$' doubled for make, so that a
- * recipe's `$(CC) -c x.c` runs the wrapper. On make's command line it wins
- * over the Makefile's own assignment and reaches recursive makes.
+ * A make command-line assignment NAME=<wrapper words> <log> <compiler>, each
+ * word quoted for the shell make runs recipes in and with '$' doubled for
+ * make, so that a recipe's `$(CC) -c x.c` runs the wrapper. On make's command
+ * line it wins over the Makefile's own assignment and reaches recursive makes.
+ * `wrapper` is NULL-terminated: {"/usr/bin/omvdev-cc", NULL}.
  */
-void compiledb_make_var(struct strbuf *out, const char *name, const char *self, const char *log,
-                        const char *compiler);
+void compiledb_make_var(struct strbuf *out, const char *name, const char *const *wrapper,
+                        const char *log, const char *compiler);
 
 /*
  * The translation units of one compiler invocation (argv[0] the compiler):

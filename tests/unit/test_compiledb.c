@@ -63,10 +63,13 @@ static void test_make_var(void)
 {
     struct strbuf sb = STRBUF_INIT;
 
-    compiledb_make_var(&sb, "CC", "/usr/bin/omvdev", "/b/log", "arm-none-eabi-gcc");
-    CHECK_STR(sb.buf, "CC=/usr/bin/omvdev __cc /b/log arm-none-eabi-gcc");
+    static const char *const cc[] = {"/usr/bin/omvdev-cc", NULL};
+    static const char *const spaced[] = {"/home/a b/omvdev", "__cc", NULL};
+
+    compiledb_make_var(&sb, "CC", cc, "/b/log", "arm-none-eabi-gcc");
+    CHECK_STR(sb.buf, "CC=/usr/bin/omvdev-cc /b/log arm-none-eabi-gcc");
     strbuf_reset(&sb);
-    compiledb_make_var(&sb, "CXX", "/home/a b/omvdev", "/x/it's $HOME", "g++");
+    compiledb_make_var(&sb, "CXX", spaced, "/x/it's $HOME", "g++");
     CHECK_STR(sb.buf, "CXX='/home/a b/omvdev' __cc '/x/it'\\''s $$HOME' g++");
     strbuf_release(&sb);
 }
