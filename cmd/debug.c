@@ -270,15 +270,28 @@ static int qemu_server(struct debug_session *s, struct strbuf *prog)
     if (probe_tool(s->ctx, QEMU_PROGRAM, NULL, NULL, "sudo apt-get install " QEMU_DEBIAN_PACKAGE,
                    s->o.dry, prog) < 0)
         return -1;
+    struct strbuf romfs[QEMU_ROMFS_PARTS];
+    const char *slash = strrchr(s->elf.buf, '/');
+    int rc = 0;
+
     memset(&run, 0, sizeof(run));
     run.program = prog->buf;
     run.firmware = s->elf.buf;
     run.gdb_port = s->o.port;
-    if (qemu_argv(&s->sargv, s->qb, &run, err, sizeof(err)) < 0) {
-        error(s->ctx, "%s", err);
-        return -1;
+    /* The ROMFS images the build put beside the ELF go where make run loads them. */
+    for (size_t i = 0; i < QEMU_ROMFS_PARTS; i++) {
+        strbuf_init(&romfs[i]);
+        if (slash)
+            strbuf_add(&romfs[i], s->elf.buf, (size_t)(slash + 1 - s->elf.buf));
+        strbuf_addf(&romfs[i], "romfs%zu.img", i);
+        if (s->qb->romfs_origin[i] && fs_is_file(romfs[i].buf))
+            run.romfs[i] = romfs[i].buf;
     }
-    return 0;
+    if (qemu_argv(&s->sargv, s->qb, &run, err, sizeof(err)) < 0)
+        rc = error(s->ctx, "%s", err);
+    for (size_t i = 0; i < QEMU_ROMFS_PARTS; i++)
+        strbuf_release(&romfs[i]);
+    return rc < 0 ? -1 : 0;
 }
 
 /* The server's and gdb's argument vectors. */

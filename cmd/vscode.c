@@ -609,7 +609,7 @@ static int generate_board(struct vs_run *r, const struct vs_board *vb, bool firs
     const struct target *t = vb->t;
     bool jlink = vb->pk.probe == PROBE_JLINK, attach = t && t->boots_external_flash;
     struct strbuf debug = STRBUF_INIT, release = STRBUF_INIT, flash = STRBUF_INIT,
-                  clean = STRBUF_INIT, glob = STRBUF_INIT;
+                  clean = STRBUF_INIT, glob = STRBUF_INIT, romfs = STRBUF_INIT;
     char *svd = t ? board_svd(r, t, svd_arg) : NULL;
     int rc;
 
@@ -618,6 +618,11 @@ static int generate_board(struct vs_run *r, const struct vs_board *vb, bool firs
     /* An emulated board is not flashed: its task runs it in QEMU. */
     strbuf_addf(&flash, "omvdev: %s %s", vb->qb ? "emulate" : "flash", vb->name);
     strbuf_addf(&clean, "omvdev: clean %s", vb->name);
+    /* QEMU loads the ROMFS image where the firmware's make run does. */
+    if (vb->qb && vb->qb->romfs_origin[0])
+        strbuf_addf(&romfs,
+                    "loader,file=${workspaceFolder}/%s/bin/romfs0.img,addr=0x%08X,force-raw=on",
+                    build_dir, (unsigned)vb->qb->romfs_origin[0]);
     /* clangd asks the cross gcc for its system headers only when allowed to run it. */
     if (r->gcc_abs && strlen(r->gcc_abs) > 3)
         strbuf_addf(&glob, "%.*s*", (int)(strlen(r->gcc_abs) - 3), r->gcc_abs); /* ...-gcc */
@@ -639,6 +644,7 @@ static int generate_board(struct vs_run *r, const struct vs_board *vb, bool firs
             {"OPENOCD_TARGET", vb->pk.openocd_target},
             {"QEMU_MACHINE", vb->qb ? vb->qb->machine : NULL},
             {"QEMU_CPU", vb->qb ? vb->qb->cpu : NULL},
+            {"QEMU_ROMFS", romfs.len ? romfs.buf : NULL},
             {"CUBEPROG_DIR", vb->pk.st ? r->cubeprog_dir : NULL},
             {"RTT_ADDRESS", vb->qb ? NULL : "auto"},
             {"TOOLCHAIN_DIR", r->toolchain_dir},
@@ -671,6 +677,7 @@ static int generate_board(struct vs_run *r, const struct vs_board *vb, bool firs
     strbuf_release(&flash);
     strbuf_release(&clean);
     strbuf_release(&glob);
+    strbuf_release(&romfs);
     return rc;
 }
 

@@ -20,7 +20,9 @@ for m in mps2-an500 mps3-an547; do
     b=$(board_of $m)
     mkdir -p "$repo/build/$b/bin"
     cp "$QEMU_FW_DIR/$m.elf" "$repo/build/$b/bin/firmware.elf"
+    head -c 4096 /dev/zero >"$repo/build/$b/bin/romfs0.img"
 done
+romfs_at() { case $1 in mps2-an500) echo 0x60C00000 ;; mps3-an547) echo 0x62000000 ;; esac; }
 port=$((20000 + $$ % 20000))
 listening() { python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" 2>/dev/null; }
 cat >"$TMPD/session.gdb" <<'G'
@@ -39,7 +41,7 @@ for m in mps2-an500 mps3-an547; do
     elf="$repo/build/$b/bin/firmware.elf"
     t "$b: omvdev debug runs QEMU halted and gdb on the firmware; break, continue, read, step"
     expect 0 -C "$repo" debug -t "$b" --port "$port" --batch --gdb-commands "$TMPD/session.gdb"
-    err_has "omvdev: \$ $(command -v qemu-system-arm) -machine $m -nographic -monitor null -semihosting -S -gdb tcp:127.0.0.1:$port -serial pty -kernel $elf"
+    err_has "omvdev: \$ $(command -v qemu-system-arm) -machine $m -nographic -monitor null -semihosting -device loader,file=$repo/build/$b/bin/romfs0.img,addr=$(romfs_at $m),force-raw=on -S -gdb tcp:127.0.0.1:$port -serial pty -kernel $elf"
     err_has "omvdev: \$ $(command -v gdb-multiarch) -batch -iex 'set confirm off' -ex 'target remote localhost:$port' -x $TMPD/session.gdb $elf"
     grep -q "^omvdev: the board's serial console is /dev/pts/[0-9]* (omvdev monitor --port /dev/pts/[0-9]*)$" "$err" &&
         pass || fail "no console named"
@@ -91,8 +93,8 @@ expect 1 -C "$repo" debug -t MPS2_AN500 --batch -x "$TMPD/nope.gdb"
 err_has "omvdev: error: cannot open '$TMPD/nope.gdb': No such file or directory"
 
 # Cortex-Debug's QEMU server type runs: SERVERPATH -cpu CPU -machine MACHINE -nographic
-# -semihosting-config enable=on,target=native -gdb tcp::PORT -S -kernel EXECUTABLE, and
-# connects GDBPATH to it.
+# -semihosting-config enable=on,target=native -gdb tcp::PORT -S -kernel EXECUTABLE
+# SERVERARGS..., and connects GDBPATH to it.
 for m in mps2-an500 mps3-an547; do
     b=$(board_of $m)
     t "$b: the Cortex-Debug configuration names a QEMU, machine, CPU, ELF and gdb that work"
@@ -105,13 +107,16 @@ ws = lambda s: s.replace("${workspaceFolder}", sys.argv[2])
 for key in ("serverpath", "gdbPath"):
     assert os.access(c[key], os.X_OK), (key, c[key])
 assert os.path.isfile(ws(c["executable"])), c["executable"]
-print(shlex.join([c["serverpath"], c["cpu"], c["machine"], ws(c["executable"]), c["gdbPath"]]))
+print(shlex.join([c["serverpath"], c["cpu"], c["machine"], ws(c["executable"]), c["gdbPath"]]
+                 + [ws(a) for a in c["serverArgs"]]))
 PY
     eval "set -- $(cat "$TMPD/cfg")"
     [ "$2 $3" = "$( [ $m = mps2-an500 ] && echo cortex-m7 || echo cortex-m55) $m" ] && pass ||
         fail "cpu/machine: $2 $3"
+    [ "$6 $7" = "-device loader,file=$repo/build/$b/bin/romfs0.img,addr=$(romfs_at $m),force-raw=on" ] &&
+        pass || fail "serverArgs: $6 $7"
     "$1" -cpu "$2" -machine "$3" -nographic -semihosting-config enable=on,target=native \
-        -gdb "tcp::$port" -S -kernel "$4" </dev/null >"$TMPD/qemu.out" 2>&1 &
+        -gdb "tcp::$port" -S -kernel "$4" "${@:6}" </dev/null >"$TMPD/qemu.out" 2>&1 &
     qpid=$!
     for _ in $(seq 100); do listening "$port" && break; sleep 0.1; done
     timeout 60 "$5" -batch -iex 'set confirm off' -ex "target remote localhost:$port" \
