@@ -35,12 +35,10 @@
 
 const struct opt debug_opts[] = {
     {"target", 't', OPT_VALUE, "TARGET", "the board", NULL, OPT_CONFIG, NULL},
-    {"probe", 0, OPT_VALUE, "PROBE",
-     "jlink, stlink, cmsis-dap or qemu (default: the board's first probe)", probe_choices,
+    {"probe", 0, OPT_VALUE, "PROBE", "the debug probe (default: the board's first)", probe_choices,
      OPT_CONFIG, NULL},
     {"server", 0, OPT_VALUE, "SERVER",
-     "with --probe stlink: openocd (default) or st (ST-LINK_gdbserver)", probe_server_choices, 0,
-     NULL},
+     "with --probe stlink: OpenOCD (default) or ST-LINK_gdbserver", probe_server_choices, 0, NULL},
     {"server-only", 0, OPT_FLAG, NULL, "run only the GDB server (for VS Code's external mode)",
      NULL, 0, NULL},
     {"port", 'p', OPT_VALUE, "PORT",

@@ -61,13 +61,13 @@ const struct opt flash_opts[] = {
      0, NULL},
     {"dry-run", 'n', OPT_FLAG, NULL, "print the plan and touch nothing", NULL, 0, NULL},
     {"swd", 0, OPT_FLAG, NULL, "flash over a debug probe (SWD) instead of USB", NULL, 0, NULL},
-    {"probe", 0, OPT_VALUE, "PROBE", "with --swd: jlink, stlink or cmsis-dap (config debug.probe)",
+    {"probe", 0, OPT_VALUE, "PROBE", "with --swd: the debug probe (config debug.probe)",
      probe_choices, 0, NULL},
     {"speed", 0, OPT_VALUE, "KHZ", "with --swd and a J-Link or OpenOCD: the SWD clock in kHz", NULL,
      0, NULL},
     {"server", 0, OPT_VALUE, "TOOL",
-     "with --swd --probe stlink: st (STM32_Programmer_CLI, the default) or openocd", server_choices,
-     0, NULL},
+     "with --swd --probe stlink: STM32_Programmer_CLI (default) or OpenOCD", server_choices, 0,
+     NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
