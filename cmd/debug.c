@@ -42,7 +42,7 @@ const struct opt debug_opts[] = {
     {"server-only", 0, OPT_FLAG, NULL, "run only the GDB server (for VS Code's external mode)",
      NULL, 0, NULL},
     {"port", 'p', OPT_VALUE, "PORT",
-     "the GDB server's port (default: J-Link 2331, OpenOCD 3333, ST 61234, QEMU 1234)", NULL,
+     "the GDB server's port (default: J-Link and ST 2331, OpenOCD 3333, QEMU 1234)", NULL,
      OPT_CONFIG, NULL},
     {"gdb", 0, OPT_VALUE, "PROGRAM",
      "the gdb to run (default: the SDK's arm-none-eabi-gdb, else gdb-multiarch)", NULL, OPT_CONFIG,
@@ -198,11 +198,11 @@ static int resolve(struct debug_session *s)
     rc = probe_pick(ctx, s->t, s->qb, s->o.probe, s->o.server, PROBE_FOR_DEBUG, &s->pk);
     if (rc != OMV_EXIT_OK)
         return rc;
+    /* J-Link and ST as upstream's make debug (gdbrunner: 2331), OpenOCD's and QEMU's own. */
     if (!s->o.port)
-        s->o.port = s->pk.probe == PROBE_JLINK  ? 2331
-                    : s->pk.probe == PROBE_QEMU ? 1234
-                    : s->pk.st                  ? 61234
-                                                : 3333;
+        s->o.port = s->pk.probe == PROBE_QEMU                ? 1234
+                    : s->pk.probe == PROBE_JLINK || s->pk.st ? 2331
+                                                             : 3333;
     if (s->o.elf) {
         strbuf_addstr(&s->elf, s->o.elf);
     } else {
@@ -255,7 +255,8 @@ static int st_server(struct debug_session *s, struct strbuf *prog)
         fs_path_join(&cp, s->sdk.buf, "stcubeprog/bin");
     else
         strbuf_addstr(&cp, "STM32CubeProgrammer/bin");
-    runner_stlink_gdbserver(&s->sargv, prog->buf, cp.buf, s->o.port);
+    /* The N6 boots from external flash: the server needs the board's loader for it. */
+    runner_stlink_gdbserver(&s->sargv, prog->buf, cp.buf, s->t->swd_loader, s->o.port);
     strbuf_release(&cp);
     return 0;
 }

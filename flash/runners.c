@@ -251,20 +251,23 @@ int runner_openocd_program(struct runner_argv *a, const char *prog, const char *
 }
 
 void runner_stlink_gdbserver(struct runner_argv *a, const char *prog, const char *cubeprog_bin,
-                             unsigned port)
+                             const char *extload, unsigned port)
 {
     runner_argv_add(a, prog);
-    runner_argv_add(a, "-p");
+    runner_argv_add(a, "--persistent");
+    runner_argv_add(a, "--port-number");
     runner_argv_addf(a, "%u", port);
-    runner_argv_add(a, "-l");
-    runner_argv_add(a, "1");
-    runner_argv_add(a, "-d");
-    runner_argv_add(a, "-s");
-    runner_argv_add(a, "-cp");
+    runner_argv_add(a, "--stm32cubeprogrammer-path");
     runner_argv_add(a, cubeprog_bin);
-    runner_argv_add(a, "-m");
-    runner_argv_add(a, "0");
-    runner_argv_add(a, "-k");
+    if (extload) {
+        runner_argv_add(a, "--extload");
+        runner_argv_add(a, extload);
+    }
+    runner_argv_add(a, "--apid");
+    runner_argv_add(a, "1");
+    runner_argv_add(a, "--halt");
+    runner_argv_add(a, "--verify");
+    runner_argv_add(a, "--attach");
 }
 
 void runner_spsdk(struct runner_argv *a, const char *python, const char *prog, const char *tool,

@@ -108,10 +108,13 @@ int runner_openocd_program(struct runner_argv *a, const char *prog, const char *
                            const char *target, unsigned speed_khz, const struct runner_image *imgs,
                            size_t n, char *err, size_t errlen);
 
-/* ST's GDB server (STM32CubeIDE's): ST-LINK_gdbserver -p PORT -l 1 -d -s -cp CUBEPROG_BIN -m 0 -k
- * (SWD, core 0, connect under reset; -cp names STM32CubeProgrammer's bin directory). */
+/*
+ * ST's GDB server, as upstream's `make debug DEBUGGER=STLINK` (gdbrunner's ST-Link backend)
+ * runs it: ST-LINK_gdbserver --persistent --port-number PORT --stm32cubeprogrammer-path
+ * CUBEPROG_BIN [--extload LOADER] --apid 1 --halt --verify --attach.
+ */
 void runner_stlink_gdbserver(struct runner_argv *a, const char *prog, const char *cubeprog_bin,
-                             unsigned port);
+                             const char *extload, unsigned port);
 
 /*
  * NXP SPSDK: `PYTHON -m spsdk.apps.TOOL -u USB [-t MS] -- ARGS...` when python
