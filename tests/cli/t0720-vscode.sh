@@ -164,6 +164,19 @@ out_has '"machine": "mps2-an500"'
 out_has '"cpu": "cortex-m7"'
 out_has '"label": "omvdev: emulate MPS2_AN500"'
 out_lacks '"omvdev: flash MPS2_AN500"'
+# no OpenOCD or QEMU on this PATH: the configuration is written, the missing server named
+PATH=/nowhere "$(command -v bash)" -c '"$0" "$@"' "$OMVDEV" -C "$repo" vscode -t OPENMV4 -t MPS3_AN547 \
+    --probe cmsis-dap --stdout --only launch >"$out" 2>"$err" && fail "MPS3_AN547 with a CMSIS-DAP probe" || pass
+PATH=/nowhere "$(command -v bash)" -c '"$0" "$@"' "$OMVDEV" -C "$repo" vscode -t OPENMV4 -t MPS3_AN547 \
+    --stdout --only launch >"$out" 2>"$err"
+err_has "omvdev: warning: qemu-system-arm is not on PATH: Cortex-Debug cannot start the emulator"
+err_has "hint: sudo apt-get install qemu-system-arm"
+out_lacks '"serverpath"'
+PATH=/nowhere "$(command -v bash)" -c '"$0" "$@"' "$OMVDEV" -C "$repo" -c debug.probe=stlink vscode -t OPENMV4 \
+    --stdout --only launch >"$out" 2>"$err"
+err_has "omvdev: warning: OpenOCD is not on PATH: Cortex-Debug cannot start the GDB server"
+err_has "hint: sudo apt-get install openocd"
+out_has '"servertype": "openocd"'
 
 t "settings.json: the C/C++ extension and clangd read the board's compile_commands.json"
 expect 0 -C "$repo" vscode -t OPENMV_RT1060 -t OPENMV4 --stdout --only settings
