@@ -305,7 +305,7 @@ static int load_config(struct omv_ctx *ctx, const char *const *sets)
     }
 
     strbuf_reset(&sb);
-    if (repo_find(".", &sb, err, sizeof(err)) == 0) {
+    if (repo_find(".", &sb, NULL, err, sizeof(err)) == 0) {
         ctx->project_root = strbuf_detach(&sb, NULL);
         fs_path_join(&sb, ctx->project_root, ".omvdev.ini");
         ctx->project_config_path = strbuf_detach(&sb, NULL);
@@ -540,6 +540,7 @@ int main(int argc, char **argv)
     ctx.json = opt_count(&g, global_opts, "json") > 0;
     ctx.config_file = opt_value(&g, global_opts, "config");
 
+    ctx.dir_given = *opt_values(&g, global_opts, "directory") != NULL;
     for (const char *const *dir = opt_values(&g, global_opts, "directory"); *dir; dir++) {
         if (chdir(*dir) < 0) {
             error(&ctx, "cannot change to directory '%s': %s", *dir, strerror(errno));

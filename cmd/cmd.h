@@ -70,6 +70,7 @@ struct omv_ctx {
     const char *config_file; /* --config */
     char *user_config_path;  /* NULL when there is no home */
     char *project_root;      /* NULL outside a firmware repository */
+    bool dir_given;          /* -C DIR was given */
     char *project_config_path;
     struct cfg cfg;
     struct target_db db; /* loaded on first use by ctx_targets() */

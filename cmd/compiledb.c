@@ -35,7 +35,7 @@ void cdb_capture_begin(struct omv_ctx *ctx, const char *make_dir, const char *ta
         warning(ctx, "%s: no compile_commands.json this time", err);
     /* omvdev-cc beside omvdev: it links only the C library, so it starts in a fraction of
      * omvdev's time; omvdev itself serves as the wrapper where it is missing. */
-    bld_self_exe(&self);
+    cmd_self_exe(&self);
     if (strrchr(self.buf, '/'))
         strbuf_add(&cc, self.buf, (size_t)(strrchr(self.buf, '/') + 1 - self.buf));
     strbuf_addstr(&cc, "omvdev-cc");

@@ -11,8 +11,8 @@
 #include "lib/compat.h"
 #include "cmd/cmd.h"
 
+#include "cmd/buildcmd.h"
 #include "cmd/probe.h"
-#include "flash/elf.h"
 #include "flash/qemu.h"
 #include "flash/runners.h"
 #include "lib/error.h"
@@ -164,28 +164,6 @@ static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct 
     return OMV_EXIT_OK;
 }
 
-/* Warn when the ELF carries no debug information (DEBUG=0 builds). */
-static void check_elf(struct omv_ctx *ctx, const char *board, const char *elf)
-{
-    struct strbuf data = STRBUF_INIT;
-    char err[256];
-    bool found = false;
-
-    if (fs_read_file(elf, &data, err, sizeof(err)) < 0)
-        return;
-    if (elf_find_section((const uint8_t *)data.buf, data.len, ".debug_info", &found, NULL, err,
-                         sizeof(err)) < 0) {
-        warning(ctx, "'%s': %s", elf, err);
-    } else if (!found) {
-        warning(ctx,
-                "'%s' has no debug information (no .debug_info): not a DEBUG=1 build, so "
-                "variables show as <optimized out>",
-                elf);
-        hint(ctx, "make TARGET=%s DEBUG=1", board);
-    }
-    strbuf_release(&data);
-}
-
 /* The board, its probe and the ELF. */
 static int resolve(struct debug_session *s)
 {
@@ -206,12 +184,8 @@ static int resolve(struct debug_session *s)
     if (s->o.elf) {
         strbuf_addstr(&s->elf, s->o.elf);
     } else {
-        if (ctx->project_root)
-            fs_path_join(&s->elf, ctx->project_root, "build");
-        else
-            strbuf_addstr(&s->elf, "build");
-        fs_path_join(&s->elf, "", s->board);
-        fs_path_join(&s->elf, "", "bin");
+        if ((rc = cmd_images_dir(ctx, s->board, &s->elf)))
+            return rc;
         fs_path_join(&s->elf, "", s->t && s->t->debug_elf ? s->t->debug_elf : "firmware.elf");
     }
     /* QEMU loads the ELF itself, so it is needed even for the server alone. */
@@ -505,8 +479,6 @@ static int run_session(struct debug_session *s)
                              s};
     int rc;
 
-    if (!s->o.server_only)
-        check_elf(s->ctx, s->board, s->elf.buf);
     if (port_open(s->o.port)) {
         error(s->ctx, "localhost:%u is already in use (another GDB server?)", s->o.port);
         hint(s->ctx, "stop it, or use another port: omvdev debug -t %s --port %u", s->board,
@@ -538,6 +510,9 @@ int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv)
         rc = resolve(&s);
     if (rc == OMV_EXIT_OK)
         rc = commands(&s);
+    /* A dry run warns too: it shows what would be loaded. */
+    if (rc == OMV_EXIT_OK && !s.o.server_only)
+        cmd_warn_not_debug(ctx, s.board, s.elf.buf);
     if (rc == OMV_EXIT_OK && s.o.dry)
         print_dry_run(&s);
     else if (rc == OMV_EXIT_OK)

@@ -9,6 +9,8 @@
 #include "lib/compat.h"
 #include "cmd/cmd.h"
 
+#include "cmd/buildcmd.h"
+
 #include "flash/dfu.h"
 #include "flash/dfuse_layout.h"
 #include "flash/omvproto.h"
@@ -740,6 +742,15 @@ static void *job_main(void *arg)
 
     j->start_ms = progress_now_ms();
     rc = job_open(j, &h, &dev);
+    if (rc == 0 && (r->verify || r->skip_unchanged)) { /* before anything is erased */
+        const char *opt = r->verify ? "--verify" : "--skip-unchanged";
+        size_t n;
+
+        rc = dfu_check_upload(&dev, opt, j->err, sizeof(j->err));
+        n = strlen(j->err);
+        if (rc)
+            snprintf(j->err + n, sizeof(j->err) - n, "\nhint: flash without %s", opt);
+    }
     if (rc == 0 && r->mass_erase) {
         job_step_begin(j, "mass erase");
         rc = dev.io.set_alt(dev.io.ctx, dev.intf, 0);
@@ -1140,13 +1151,8 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
         rc = (error(ctx, "%s is no longer supported by the firmware", r.t->name), OMV_EXIT_USAGE);
         goto out;
     }
-    if (ctx->project_root) {
-        fs_path_join(&bin, ctx->project_root, "build");
-        fs_path_join(&bin, "", r.t->name);
-        fs_path_join(&bin, "", "bin");
-    } else {
-        strbuf_addf(&bin, "build/%s/bin", r.t->name);
-    }
+    if ((rc = cmd_images_dir(ctx, r.t->name, &bin)))
+        goto out;
     if (r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL) {
         rc = flash_with_tool(ctx, inv, r.t, bin.buf);
         goto out;

@@ -10,6 +10,8 @@
 #include "lib/compat.h"
 #include "cmd/cmd.h"
 
+#include "cmd/buildcmd.h"
+
 #include "flash/dfu.h"
 #include "flash/dfuse_layout.h"
 #include "flash/runners.h"
@@ -130,22 +132,7 @@ static char *in_dir(struct recover *r, const char *file)
 
 void tools_sdk_dir(struct omv_ctx *ctx, struct strbuf *out)
 {
-    const char *env = getenv("SDK_DIR");
-    struct strbuf ver = STRBUF_INIT;
-    char err[256];
-
-    if (env && *env) {
-        strbuf_addstr(out, env);
-    } else if (ctx->project_root &&
-               sdk_repo_version(ctx->project_root, &ver, err, sizeof(err)) == 0) {
-        const struct cfg_entry *root = cfg_lookup(&ctx->cfg, "sdk", "root");
-
-        if (sdk_dir(root ? root->value : NULL, ver.buf, out, err, sizeof(err)) < 0)
-            strbuf_reset(out);
-    }
-    if (out->len && !fs_is_dir(out->buf))
-        strbuf_reset(out);
-    strbuf_release(&ver);
+    cmd_sdk_dir(ctx, false, out);
 }
 
 int tools_find(struct omv_ctx *ctx, const char *name, const char *sdk, const char *subdir,
@@ -696,15 +683,7 @@ out:
 
 static void self_exe(struct strbuf *out)
 {
-    char buf[4096];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-
-    if (n > 0) {
-        buf[n] = 0;
-        strbuf_addstr(out, buf);
-    } else {
-        strbuf_addstr(out, "omvdev");
-    }
+    cmd_self_exe(out);
 }
 
 /* Run a program of a step; capture its output (shown as it arrives) when `cap` is set. */
@@ -949,12 +928,8 @@ int cmd_recover(struct omv_ctx *ctx, struct omv_invocation *inv)
                            "--dry-run to see the steps)");
     if (dir) {
         strbuf_addstr(&r.dir, dir);
-    } else if (ctx->project_root) {
-        fs_path_join(&r.dir, ctx->project_root, "build");
-        fs_path_join(&r.dir, "", r.t->name);
-        fs_path_join(&r.dir, "", "bin");
-    } else {
-        strbuf_addf(&r.dir, "build/%s/bin", r.t->name);
+    } else if ((rc = cmd_images_dir(ctx, r.t->name, &r.dir))) {
+        goto out;
     }
     if (se)
         strbuf_addstr(&r.setools, se);

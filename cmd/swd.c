@@ -9,6 +9,7 @@
 #include "lib/compat.h"
 #include "cmd/cmd.h"
 
+#include "cmd/buildcmd.h"
 #include "cmd/probe.h"
 #include "flash/runners.h"
 #include "lib/config.h"
@@ -95,14 +96,12 @@ static int images(struct swd_run *s)
 {
     struct omv_ctx *ctx = s->ctx;
     struct strbuf bin = STRBUF_INIT;
-    int rc = OMV_EXIT_OK;
+    int rc = cmd_images_dir(ctx, s->t->name, &bin);
 
-    if (ctx->project_root)
-        fs_path_join(&bin, ctx->project_root, "build");
-    else
-        strbuf_addstr(&bin, "build");
-    fs_path_join(&bin, "", s->t->name);
-    fs_path_join(&bin, "", "bin");
+    if (rc != OMV_EXIT_OK) {
+        strbuf_release(&bin);
+        return rc;
+    }
     s->n = s->t->nr_swd_images;
     s->imgs = xcalloc(s->n, sizeof(*s->imgs));
     s->paths = xcalloc(s->n, sizeof(*s->paths));

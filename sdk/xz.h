@@ -16,8 +16,9 @@
 #include <stdint.h>
 
 struct xz_dec {
-    void *strm; /* lzma_stream */
-    bool ended; /* the stream's end was decoded */
+    void *strm;     /* lzma_stream */
+    bool ended;     /* the stream's end was decoded */
+    bool truncated; /* the input ended before the stream's end */
     uint64_t in_total, out_total;
 };
 

@@ -49,16 +49,20 @@ expect 0 build -t OPENMV4
 stat -c '%i %Y %s' "$db" >"$TMPD/after"
 same_file "$TMPD/before" "$TMPD/after"
 
-t "an incremental build updates what it compiled and keeps the rest"
-entries "$db" | cut -d'|' -f2 >"$TMPD/order"
+t "an incremental build records what it compiled and keeps the rest"
+entries "$db" >"$TMPD/before"
 touch src/main.c
-expect 0 build -t OPENMV4 --debug
+expect 0 -v build -t OPENMV4
+err_has "omvdev: $db: 3 entries (1 compiled now, 0 of removed files dropped)"
 entries "$db" >"$TMPD/got"
-grep -c . "$TMPD/got" | grep -qx 3 && pass || fail "not 3 entries"
+same_file "$TMPD/before" "$TMPD/got"
+t "a build with other options (the output is cleaned first) records every file again"
+expect 0 -v build -t OPENMV4 --debug
+err_has "omvdev: $db: 3 entries (3 compiled now"
+entries "$db" >"$TMPD/got"
 grep -q "^$FW|src/main.c|build/OPENMV4/obj/main.o|$gcc|-mcpu=cortex-m7|-Og|-ggdb3|-c|src/main.c" "$TMPD/got" && pass || fail "main.c not updated"
-grep -q "^$FW|src/omv.c|.*|-O2|-DNDEBUG|" "$TMPD/got" && pass || fail "omv.c lost"
+grep -q "^$FW|src/omv.c|.*|-Og|-ggdb3|" "$TMPD/got" && pass || fail "omv.c not updated"
 grep -q "^$FW/drivers|sensor.c|" "$TMPD/got" && pass || fail "the recursive make's file lost"
-cut -d'|' -f2 "$TMPD/got" | cmp -s - "$TMPD/order" && pass || fail "the order changed"
 
 t "a removed source file leaves the database; a failed build still records what compiled"
 rm src/omv.c
@@ -80,7 +84,7 @@ echo '[{"directory": ' >"$db"
 touch src/main.c
 expect 0 build -t OPENMV4
 err_has "omvdev: warning: $db:"
-err_has "started it afresh with the 1 files compiled now"
+grep -Eq "started it afresh with the [0-9]+ files compiled now" "$err" && pass || fail "no afresh warning"
 err_has "hint: omvdev build -t OPENMV4 --clean records every file again"
 python3 -m json.tool "$db" >/dev/null && pass || fail "not JSON"
 

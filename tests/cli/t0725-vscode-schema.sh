@@ -9,7 +9,7 @@ command -v python3 >/dev/null || { echo "python3 is needed" >&2; exit 77; }
 schema="$TEST_DATA/vscode-schema.json"
 check="$TEST_DATA/vscode-check-schema.py"
 repo="$TMPD/openmv"
-mkdir -p "$repo/boards" "$HOME/openmv-sdk-1.6.0/gcc/bin" "$TMPD/docs"
+mkdir -p "$repo/boards" "$repo/ports" "$repo/lib/micropython" "$HOME/openmv-sdk-1.6.0/gcc/bin" "$TMPD/docs"
 echo "all:" >"$repo/Makefile"
 echo "1.6.0" >"$repo/SDK_VERSION"
 export OMVDEV_SYSROOT="$TMPD/sys"

@@ -11,7 +11,7 @@ repo="$TMPD/openmv"
 sdk="$TMPD/sdk"
 stand="$TEST_DATA/stand-in-tools"
 log="$TMPD/tools.log"
-mkdir -p "$repo/boards/OPENMV4" "$repo/build/OPENMV4/bin" "$sdk/gcc/bin" "$TMPD/path"
+mkdir -p "$repo/boards/OPENMV4" "$repo/ports" "$repo/lib/micropython" "$repo/build/OPENMV4/bin" "$sdk/gcc/bin" "$TMPD/path"
 : >"$repo/Makefile"
 ln -s "$stand/standin" "$sdk/gcc/bin/arm-none-eabi-gdb"
 ln -s "$stand/standin" "$TMPD/path/JLinkGDBServer"
@@ -183,7 +183,7 @@ out_has "  \$ $TMPD/servers/ST-LINK_gdbserver --persistent --port-number 2331 --
 expect 0 -C "$repo" debug -t OPENMV4 --probe stlink --server st --dry-run --elf "$elf"
 out_has "ST-LINK_gdbserver --persistent --port-number 2331 --stm32cubeprogrammer-path $sdk/stcubeprog/bin --apid 1 --halt"
 expect 0 -C "$repo" debug -t MPS3_AN547 --dry-run --elf "$elf"
-out_has "debug MPS3_AN547 (mps3-an547) with QEMU:"
+out_has "debug MPS3_AN547 (MPS3 AN547 (QEMU/FVP)) with QEMU:"
 out_has "  \$ $TMPD/servers/qemu-system-arm -machine mps3-an547 -nographic -monitor null -semihosting -S -gdb tcp:127.0.0.1:1234 -serial pty -kernel $elf"
 
 finish

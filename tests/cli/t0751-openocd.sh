@@ -11,7 +11,7 @@
 command -v openocd >/dev/null || { echo "openocd is not installed" >&2; exit 77; }
 command -v python3 >/dev/null || { echo "python3 is not installed" >&2; exit 77; }
 repo="$TMPD/openmv"
-mkdir -p "$repo/boards"
+mkdir -p "$repo/boards" "$repo/ports" "$repo/lib/micropython"
 echo "all:" >"$repo/Makefile"
 port=$((20000 + $$ % 20000))
 "$OMVDEV" --json targets >"$TMPD/db.json"

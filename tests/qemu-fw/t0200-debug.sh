@@ -13,7 +13,7 @@ for m in mps2-an500 mps3-an547; do
     [ -f "$QEMU_FW_DIR/$m.elf" ] || { echo "no $QEMU_FW_DIR/$m.elf (fixture skipped)" >&2; exit 77; }
 done
 repo="$TMPD/openmv"
-mkdir -p "$repo/boards/MPS2_AN500" "$repo/boards/MPS3_AN547"
+mkdir -p "$repo/boards/MPS2_AN500" "$repo/boards/MPS3_AN547" "$repo/ports" "$repo/lib/micropython"
 echo "all:" >"$repo/Makefile"
 board_of() { case $1 in mps2-an500) echo MPS2_AN500 ;; mps3-an547) echo MPS3_AN547 ;; esac; }
 for m in mps2-an500 mps3-an547; do

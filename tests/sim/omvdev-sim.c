@@ -287,20 +287,23 @@ static void submit(struct slot *slot, struct urb *u, uint8_t type)
     struct sim_dev *d = slot->dev;
 
     sim_dev_advance(d, vnow(slot->sim));
+    if (slot->sim->timescale <= 0)
+        sim_dev_settle(d);
     if (type == USBDEVFS_URB_TYPE_CONTROL) {
         const uint8_t *p = u->buf->data;
         struct sim_setup s = {p[0], p[1], (uint16_t)(p[2] | p[3] << 8),
                               (uint16_t)(p[4] | p[5] << 8), (uint16_t)(p[6] | p[7] << 8)};
         uint8_t *data = g_malloc0((gsize)s.wLength + 1);
         size_t len = s.wLength;
-        uint64_t wait = sim_dev_wait_us(d), before = d->device_bound_us;
+        uint64_t wait = sim_dev_wait_us(d);
         int rc;
 
         if (!(s.bmRequestType & 0x80) && s.wLength)
             memcpy(data, p + 8, s.wLength);
         rc = sim_dev_control(d, &s, data, &len);
         urb_write_result(u, errno_of(rc), (s.bmRequestType & 0x80) ? data : NULL, len, 8);
-        u->due_us = due_after(slot, wait, d->device_bound_us - before);
+        /* The answer waits for earlier work and its own transfer, not for the work it starts. */
+        u->due_us = due_after(slot, wait, d->reply_us);
         g_free(data);
     } else {
         run_bulk(slot, u);
@@ -338,6 +341,26 @@ static struct urb *ready_urb(struct slot *slot, gint64 *next_due)
     return NULL;
 }
 
+/*
+ * ready_urb(), but an URB due within a millisecond is waited for here: the
+ * main loop's timers count whole milliseconds, and rounding every answer up
+ * to the next one would add up to a millisecond to each request.
+ */
+static struct urb *ready_urb_soon(struct slot *slot, gint64 *next_due)
+{
+    struct urb *u = ready_urb(slot, next_due);
+    gint64 left = *next_due ? *next_due - g_get_monotonic_time() : 0;
+
+    if (u || !*next_due || left >= 1000)
+        return u;
+    if (left > 0)
+        g_usleep((gulong)left);
+    return ready_urb(slot, next_due);
+}
+
+/* A timer for the next URB due, at most a millisecond early (ready_urb_soon waits the rest). */
+static guint reap_timer_at(struct slot *slot, gint64 due);
+
 static void complete_reap(struct slot *slot, UMockdevIoctlClient *client, struct urb *u)
 {
     UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
@@ -359,22 +382,28 @@ static gboolean reap_timer_cb(gpointer p)
     slot->reap_timer = 0;
     if (!client)
         return G_SOURCE_REMOVE;
-    u = ready_urb(slot, &next);
+    u = ready_urb_soon(slot, &next);
     if (u) {
         slot->reaper = NULL;
         complete_reap(slot, client, u);
         g_object_unref(client);
     } else if (next) {
-        slot->reap_timer =
-            g_timeout_add((guint)((next - g_get_monotonic_time()) / 1000 + 1), reap_timer_cb, slot);
+        slot->reap_timer = reap_timer_at(slot, next);
     }
     return G_SOURCE_REMOVE;
+}
+
+static guint reap_timer_at(struct slot *slot, gint64 due)
+{
+    gint64 left = due - g_get_monotonic_time();
+
+    return g_timeout_add(left > 0 ? (guint)(left / 1000) : 0, reap_timer_cb, slot);
 }
 
 static void reap(struct slot *slot, UMockdevIoctlClient *client, bool block)
 {
     gint64 next;
-    struct urb *u = ready_urb(slot, &next);
+    struct urb *u = ready_urb_soon(slot, &next);
 
     if (u) {
         complete_reap(slot, client, u);
@@ -396,8 +425,7 @@ static void reap(struct slot *slot, UMockdevIoctlClient *client, bool block)
     }
     slot->reaper = g_object_ref(client);
     if (next)
-        slot->reap_timer =
-            g_timeout_add((guint)((next - g_get_monotonic_time()) / 1000 + 1), reap_timer_cb, slot);
+        slot->reap_timer = reap_timer_at(slot, next);
 }
 
 static void discard(struct slot *slot, UMockdevIoctlClient *client)

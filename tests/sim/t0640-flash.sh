@@ -8,7 +8,7 @@ sim() { "$OMVDEV_SIM" "$@" >"$out" 2>"$err"; code=$?; }
 S="$TMPD/state"
 repo="$TMPD/openmv"
 bin="$repo/build/OPENMV4/bin"
-mkdir -p "$repo/boards/OPENMV4" "$bin" "$repo/build/ARDUINO_PORTENTA_H7/bin" "$repo/build/OPENMV_AE3/bin"
+mkdir -p "$repo/boards/OPENMV4" "$repo/ports" "$repo/lib/micropython" "$bin" "$repo/build/ARDUINO_PORTENTA_H7/bin" "$repo/build/OPENMV_AE3/bin"
 : >"$repo/Makefile"
 head -c 300000 /dev/urandom >"$bin/firmware.bin"
 head -c 70000 /dev/urandom >"$bin/romfs0.img"
