@@ -140,7 +140,8 @@ int compiledb_record(const char *log, const char *cwd, const char *const *argv, 
 
 /* One entry: its identity and its text as the database carries it. */
 struct cdb_entry {
-    char *key;  /* directory NUL file NUL output */
+    char *key; /* directory NUL file NUL output */
+    size_t key_len;
     char *path; /* the source, absolute */
     char *json; /* compact */
 };
@@ -161,19 +162,13 @@ static uint64_t key_hash(const char *k, size_t len)
     return h;
 }
 
-static size_t key_len(const char *k)
-{
-    size_t a = strlen(k), b = strlen(k + a + 1);
-
-    return a + 1 + b + 1 + strlen(k + a + 1 + b + 1);
-}
-
 /* The slot of `key`: where it is, or the empty one where it would go. */
 static size_t *find_slot(struct cdb *db, const char *key, size_t len)
 {
     size_t i = (size_t)(key_hash(key, len) & (db->nr_slots - 1));
 
-    while (db->slot[i] && memcmp(db->v[db->slot[i] - 1].key, key, len + 1))
+    while (db->slot[i] &&
+           (db->v[db->slot[i] - 1].key_len != len || memcmp(db->v[db->slot[i] - 1].key, key, len)))
         i = (i + 1) & (db->nr_slots - 1);
     return &db->slot[i];
 }
@@ -187,7 +182,7 @@ static void grow_slots(struct cdb *db)
     db->nr_slots = db->nr_slots ? db->nr_slots * 2 : 64;
     db->slot = xcalloc(db->nr_slots, sizeof(*db->slot));
     for (size_t i = 0; i < db->n; i++)
-        *find_slot(db, db->v[i].key, key_len(db->v[i].key)) = i + 1;
+        *find_slot(db, db->v[i].key, db->v[i].key_len) = i + 1;
 }
 
 static const char *str_member(const struct jsonc_node *o, const char *k)
@@ -229,6 +224,7 @@ static int cdb_put(struct cdb *db, const struct jsonc_node *o, const char *text,
     }
     db->v[i].key = xmalloc(key.len + 1);
     memcpy(db->v[i].key, key.buf, key.len + 1);
+    db->v[i].key_len = key.len;
     db->v[i].path = strbuf_detach(&path, NULL);
     db->v[i].json = strbuf_detach(&json, NULL);
     strbuf_release(&key);

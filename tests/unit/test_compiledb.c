@@ -120,6 +120,21 @@ static void test_merge(void)
     CHECK_INT(compiledb_merge(log.buf, db.buf, &st, err, sizeof(err)), ==, 0);
     CHECK(st.replaced);
     CHECK_INT(st.entries, ==, 1);
+    /* many entries of many key lengths: they collide in the index (ASan checks the
+     * comparisons), every one is kept */
+    for (int i = 0; i < 300; i++) {
+        struct strbuf f = STRBUF_INIT;
+        const char *argv[] = {"gcc", "-c", NULL, NULL};
+
+        strbuf_addf(&f, "%.*s%d.c", i % 40, "dddddddddddddddddddddddddddddddddddddddd", i);
+        argv[2] = f.buf;
+        compiledb_record(log.buf, dir, argv, &n, err, sizeof(err));
+        strbuf_release(&f);
+    }
+    CHECK_INT(compiledb_merge(log.buf, db.buf, &st, err, sizeof(err)), ==, 0);
+    CHECK_INT(st.recorded, ==, 300);
+    CHECK_INT(st.dropped, ==, 300); /* none of those files exists */
+    CHECK_INT(st.entries, ==, 1);
     /* a broken log line: an error, the log stays */
     CHECK_INT(fs_write_atomic(log.buf, "{\"x\":1}\n", 8, 0644, err, sizeof(err)), ==, 0);
     CHECK_INT(compiledb_merge(log.buf, db.buf, &st, err, sizeof(err)), ==, OMV_EPARSE);
