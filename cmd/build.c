@@ -14,6 +14,8 @@
 
 #include "cmd/buildcmd.h"
 #include "cmd/compiledb.h"
+#include "cmd/docker.h"
+#include "cmd/sizediff.h"
 #include "flash/elf.h"
 #include "lib/error.h"
 #include "lib/fs.h"
@@ -39,6 +41,8 @@
 
 extern char **environ;
 
+static const char *const container_engines[] = {"auto", "docker", "podman", NULL};
+
 const struct opt build_opts[] = {
     {"target", 't', OPT_VALUE, "TARGET[,TARGET...]",
      "the board(s) to build (default: [build] target, else the only one built before)", NULL,
@@ -57,6 +61,11 @@ const struct opt build_opts[] = {
     {"init", 0, OPT_FLAG, NULL,
      "check out missing or outdated submodules the board needs (git submodule update --init)", NULL,
      0, NULL},
+    {"docker", 0, OPT_FLAG, NULL,
+     "build in the repository's docker/ container (its build-dev.sh), the SDK mounted", NULL, 0,
+     NULL},
+    {"container", 0, OPT_VALUE, "ENGINE", "the engine --docker uses: auto, docker or podman",
+     container_engines, OPT_CONFIG, "auto"},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -66,9 +75,19 @@ const struct opt clean_opts[] = {
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
+static const char *const size_formats[] = {"text", "markdown", "json", NULL};
+
 const struct opt size_opts[] = {
     {"target", 't', OPT_VALUE, "TARGET",
      "the board (default: [build] target, or the only one built)", NULL, 0, NULL},
+    {"save", 0, OPT_VALUE, "NAME|FILE|DIR/",
+     "record the sizes: as NAME (in build/omvdev-sizes/NAME/), in FILE, or in DIR/<TARGET>.sizes",
+     NULL, 0, NULL},
+    {"diff", 0, OPT_VALUE, "NAME|FILE|DIR", "print the changes since a record (see --save)", NULL,
+     0, NULL},
+    {"format", 0, OPT_VALUE, "FORMAT", "of --diff: text, markdown (for a pull request) or json",
+     size_formats, 0, NULL},
+    {"all", 'a', OPT_FLAG, NULL, "every board built in this repository", NULL, 0, NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -85,6 +104,8 @@ const struct opt env_opts[] = {
 struct build_options {
     const char *targets; /* -t A,B or [build] target; NULL: the one built before */
     bool all, debug, clean, install_sdk, init;
+    bool docker;                 /* --docker */
+    const char *container;       /* --container or [build] container */
     unsigned jobs;               /* --jobs, else the number of cores */
     const char *const *make_opt; /* --option NAME=VALUE, NULL-terminated */
     char **args;                 /* after -- */
@@ -109,6 +130,8 @@ static int read_build_options(struct omv_ctx *ctx, struct omv_invocation *inv,
     o->clean = opt_count(&inv->opts, build_opts, "clean") > 0;
     o->install_sdk = opt_count(&inv->opts, build_opts, "install-sdk") > 0;
     o->init = opt_count(&inv->opts, build_opts, "init") > 0;
+    o->docker = opt_count(&inv->opts, build_opts, "docker") > 0;
+    o->container = opt_value(&inv->opts, build_opts, "container");
     o->make_opt = opt_values(&inv->opts, build_opts, "option");
     o->args = inv->opts.args;
     o->nr_args = inv->opts.nr_args;
@@ -298,7 +321,11 @@ static void rewrite_path(const struct make_watch *w, const char *line, struct st
         strbuf_reset(&cand);
         fs_path_join(&cand, dir, file);
         if (fs_is_file(cand.buf)) {
-            fw_tree_rel(w->tree, cand.buf, &rel);
+            struct strbuf norm = STRBUF_INIT;
+
+            fs_absolute(&norm, cand.buf); /* folds "ports/stm32/../../py" */
+            fw_tree_rel(w->tree, norm.buf, &rel);
+            strbuf_release(&norm);
             break;
         }
     }
@@ -1109,10 +1136,12 @@ static int build_one(struct omv_ctx *ctx, const struct build_options *o, struct 
     const struct target_db *db = ctx_targets(ctx);
     const struct target *t = db ? target_find(db, target) : NULL;
     struct strbuf out = STRBUF_INIT, flavour = STRBUF_INIT;
+    const struct docker_build dk = {o->container, o->debug, o->make_opt, o->args, o->nr_args};
     char err[512];
     int rc;
 
-    if ((rc = prepare(ctx, o, b, target, t, res)))
+    /* --docker: submodules, mpy-cross and the compiler are the container's business */
+    if (!o->docker && (rc = prepare(ctx, o, b, target, t, res)))
         goto out;
     flavour_of(o, &flavour);
     if ((o->clean || needs_clean(ctx, b, target, t, flavour.buf)) &&
@@ -1121,7 +1150,8 @@ static int build_one(struct omv_ctx *ctx, const struct build_options *o, struct 
     /* recorded before make too: a failed build leaves objects of this flavour behind */
     if (fw_build_stamp_write(&b->tree, target, flavour.buf, err, sizeof(err)) < 0)
         warning(ctx, "%s: the next build cannot tell what this one was", err);
-    if ((rc = run_make(ctx, o, b, target, res)))
+    if ((rc = o->docker ? docker_build_board(ctx, b, target, &dk)
+                        : run_make(ctx, o, b, target, res)))
         goto out;
     (void)fw_build_stamp_write(&b->tree, target, flavour.buf, NULL, 0);
     rc = report_images(ctx, b, target, &out, &res->note);
@@ -1204,11 +1234,17 @@ int cmd_build(struct omv_ctx *ctx, struct omv_invocation *inv)
     struct fw_list targets = FW_LIST_INIT;
     struct target_result *res = NULL;
     struct strbuf bin = STRBUF_INIT;
+    struct build_doc doc;
     int rc, failed = 0;
 
     memset(&b, 0, sizeof(b));
     if ((rc = read_build_options(ctx, inv, &o)))
         return rc;
+    if (o.docker && (rc = docker_check(ctx, inv,
+                                       &(const struct docker_build){
+                                           o.container, o.debug, o.make_opt, o.args, o.nr_args})))
+        return rc;
+    build_doc_begin(&doc, ctx);
     if ((rc = bld_open(ctx, &b, false)))
         goto out;
     check_options(ctx, &b.tree, o.make_opt);
@@ -1235,6 +1271,8 @@ int cmd_build(struct omv_ctx *ctx, struct omv_invocation *inv)
         if (build_one(ctx, &o, &b, targets.items[i], &res[i]))
             failed++;
         res[i].seconds = (double)(progress_now_ms() - start) / 1000.0;
+        build_doc_add(&doc, ctx, &b, targets.items[i], !strcmp(res[i].result, "ok"),
+                      res[i].note.buf, res[i].seconds);
     }
     if (targets.nr > 1)
         print_summary(&targets, res, failed);
@@ -1246,6 +1284,7 @@ out:
     fw_list_release(&targets);
     strbuf_release(&bin);
     bld_release(&b);
+    build_doc_end(&doc);
     return rc;
 }
 
@@ -1345,10 +1384,18 @@ int cmd_size(struct omv_ctx *ctx, struct omv_invocation *inv)
     struct bld b;
     struct fw_list targets = FW_LIST_INIT, elfs = FW_LIST_INIT;
     struct strbuf dir = STRBUF_INIT, out = STRBUF_INIT, fill = STRBUF_INIT;
+    struct sizediff_opts so;
     char err[1024];
     int rc;
 
     memset(&b, 0, sizeof(b));
+    if ((rc = sizediff_read_opts(ctx, inv, size_opts, &so)))
+        return rc;
+    if (so.all) {
+        if (!(rc = bld_open(ctx, &b, false)))
+            rc = sizediff_all(ctx, &so, &b);
+        goto out;
+    }
     if ((rc = one_target(ctx, inv, size_opts, &b, &targets)))
         goto out;
     fw_tree_bin_dir(&b.tree, targets.items[0], &dir);
@@ -1368,10 +1415,16 @@ int cmd_size(struct omv_ctx *ctx, struct omv_invocation *inv)
         rc = OMV_EXIT_FAILURE;
         goto out;
     }
+    if (sizediff_replaces_report(&so)) {
+        rc = sizediff_run(ctx, &so, &b, targets.items[0]);
+        goto out;
+    }
     if ((rc = size_elfs(ctx, &b, dir.buf, &elfs)))
         goto out;
     rc = report_images(ctx, &b, targets.items[0], &out, &fill);
     out_write(out.buf, out.len);
+    if (!rc && so.save)
+        rc = sizediff_run(ctx, &so, &b, targets.items[0]);
 out:
     strbuf_release(&dir);
     strbuf_release(&out);

@@ -542,6 +542,19 @@ static void check_usb_access(struct doctor *d, struct check_result *r)
     strbuf_release(&bad);
 }
 
+/* Without [build] target: the one board built before, when there is exactly one. */
+static const struct target *only_built_board(struct doctor *d)
+{
+    struct fw_list built = FW_LIST_INIT;
+    const struct target *t = NULL;
+
+    fw_tree_built(&d->b.tree, &built);
+    if (built.nr == 1)
+        t = target_find(ctx_targets(d->ctx), built.items[0]);
+    fw_list_release(&built);
+    return t;
+}
+
 static void check_submodules(struct doctor *d, struct check_result *r)
 {
     struct repo_subs s = REPO_SUBS_INIT;
@@ -569,7 +582,7 @@ static void check_submodules(struct doctor *d, struct check_result *r)
         set(r, CHECK_OK, NULL, "%zu checked out%s%s", s.nr,
             s.from_git ? " at the recorded commits"
                        : " (not a git checkout: their files, not their commits, were checked)",
-            d->t ? "" : " (set build.target to check a port's nested ones)");
+            d->t ? "" : " (name a board with build.target to check its port's nested ones)");
 out:
     repo_subs_release(&s);
     strbuf_release(&fix);
@@ -696,6 +709,8 @@ int cmd_doctor(struct omv_ctx *ctx, struct omv_invocation *inv)
     d.wsl = d.linux_host ? detect_wsl(&d) : 0;
     if (tcfg && ctx_targets(ctx))
         d.t = target_find(ctx_targets(ctx), tcfg->value);
+    else if (d.have_repo && ctx_targets(ctx))
+        d.t = only_built_board(&d);
 
     for (size_t i = 0; i < ARRAY_SIZE(checks); i++) {
         res[i].status = CHECK_OK;

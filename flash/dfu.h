@@ -151,6 +151,18 @@ int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t a
                 const uint8_t *data, size_t len, bool skip_erase, unsigned *rev_v_recoveries,
                 const struct dfu_progress *p, char *err, size_t errlen);
 
+/*
+ * Erase the pages whose start addresses are pages[0..nr) (each a page start
+ * of an erasable segment of layout), in the order given, each once; Rev V
+ * stalls are recovered as dfuse_write() does. A caller that writes several
+ * ranges sharing pages erases the union of their pages with this first and
+ * then writes each range with dfuse_write(..., skip_erase = true, ...), so
+ * that no range's erase wipes another range already written.
+ */
+int dfuse_erase(struct dfu_dev *d, const struct dfuse_layout *layout, const uint32_t *pages,
+                size_t nr, unsigned *rev_v_recoveries, const struct dfu_progress *p, char *err,
+                size_t errlen);
+
 /* Read len bytes at addr (SET_ADDRESS, then UPLOAD wValue 2, 3, ...); refused
  * without bitCanUpload before any request. */
 int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,

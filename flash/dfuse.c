@@ -387,54 +387,54 @@ static size_t padded_len(const struct dfuse_layout *l, uint32_t addr, size_t len
     return pend <= page_end ? (size_t)(pend - addr) : len;
 }
 
-int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
-                const uint8_t *data, size_t len, bool skip_erase, unsigned *rev_v_recoveries,
-                const struct dfu_progress *p, char *err, size_t errlen)
+int dfuse_erase(struct dfu_dev *d, const struct dfuse_layout *layout, const uint32_t *pages,
+                size_t nr, unsigned *rev_v_recoveries, const struct dfu_progress *p, char *err,
+                size_t errlen)
 {
-    size_t chunk = d->transfer_size, nr = 0, plen, off;
     struct erase_history history = {false, 0};
     uint64_t erase_total = 0, erase_done = 0;
-    uint32_t *pages = NULL;
-    uint8_t *buf = NULL;
-    char what[96];
     int rc;
 
     if (rev_v_recoveries)
         *rev_v_recoveries = 0;
-    if (!len)
+    for (size_t i = 0; i < nr; i++) {
+        const struct dfuse_segment *seg = dfuse_layout_find(layout, pages[i]);
+
+        if (!seg || !(seg->flags & DFUSE_SEG_ERASABLE))
+            return omv_seterr(err, errlen, OMV_EINVAL, "0x%08lX is not in an erasable page of '%s'",
+                              (unsigned long)pages[i], layout->name ? layout->name : "");
+        erase_total += seg->page_size;
+    }
+    if (!nr)
         return 0;
-    if (!chunk)
-        return omv_seterr(err, errlen, OMV_EINVAL, "the device's transfer size is 0");
-    if (chunk >= FLASH_WORD)
-        chunk = chunk / FLASH_WORD * FLASH_WORD; /* every chunk starts on a flash word */
-    if ((uint64_t)addr + len > 0x100000000ull)
-        return omv_seterr(err, errlen, OMV_EINVAL,
-                          "an image of %zu bytes at 0x%08lX runs past 4 GiB", len,
-                          (unsigned long)addr);
-    if (skip_erase)
-        rc = dfuse_layout_check_range(layout, addr, len, DFUSE_SEG_WRITEABLE, err, errlen);
-    else
-        rc = dfuse_layout_erase_pages(layout, addr, len, &pages, &nr, err, errlen);
-    if (rc < 0)
-        return rc;
     rc = dfu_normalise(d, err, errlen);
     if (rc < 0)
-        goto out;
-
-    for (size_t i = 0; i < nr; i++)
-        erase_total += dfuse_layout_find(layout, pages[i])->page_size;
-    if (nr)
-        dfu_report(p, "erase", 0, erase_total);
+        return rc;
+    dfu_report(p, "erase", 0, erase_total);
     for (size_t i = 0; i < nr; i++) {
         uint32_t page_size = dfuse_layout_find(layout, pages[i])->page_size;
 
         rc = erase_page(d, pages[i], page_size, &history, rev_v_recoveries, err, errlen);
         if (rc < 0)
-            goto out;
+            return rc;
         erase_done += page_size;
         dfu_report(p, "erase", erase_done, erase_total);
     }
+    return 0;
+}
 
+/* SET_ADDRESS and DNLOAD(wValue 2) per chunk into pages that are already erased. */
+static int program(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
+                   const uint8_t *data, size_t len, const struct dfu_progress *p, char *err,
+                   size_t errlen)
+{
+    size_t chunk = d->transfer_size, plen, off;
+    uint8_t *buf;
+    char what[96];
+    int rc = 0;
+
+    if (chunk >= FLASH_WORD)
+        chunk = chunk / FLASH_WORD * FLASH_WORD; /* every chunk starts on a flash word */
     plen = padded_len(layout, addr, len);
     buf = xmalloc(chunk);
     dfu_report(p, "write", 0, len);
@@ -464,6 +464,38 @@ int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t a
     rc = abort_to_idle(d, err, errlen);
 out:
     free(buf);
+    return rc < 0 ? rc : 0;
+}
+
+int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
+                const uint8_t *data, size_t len, bool skip_erase, unsigned *rev_v_recoveries,
+                const struct dfu_progress *p, char *err, size_t errlen)
+{
+    uint32_t *pages = NULL;
+    size_t nr = 0;
+    int rc;
+
+    if (rev_v_recoveries)
+        *rev_v_recoveries = 0;
+    if (!len)
+        return 0;
+    if (!d->transfer_size)
+        return omv_seterr(err, errlen, OMV_EINVAL, "the device's transfer size is 0");
+    if ((uint64_t)addr + len > 0x100000000ull)
+        return omv_seterr(err, errlen, OMV_EINVAL,
+                          "an image of %zu bytes at 0x%08lX runs past 4 GiB", len,
+                          (unsigned long)addr);
+    if (skip_erase)
+        rc = dfuse_layout_check_range(layout, addr, len, DFUSE_SEG_WRITEABLE, err, errlen);
+    else
+        rc = dfuse_layout_erase_pages(layout, addr, len, &pages, &nr, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = dfu_normalise(d, err, errlen);
+    if (rc == 0)
+        rc = dfuse_erase(d, layout, pages, nr, rev_v_recoveries, p, err, errlen);
+    if (rc == 0)
+        rc = program(d, layout, addr, data, len, p, err, errlen);
     free(pages);
     return rc < 0 ? rc : 0;
 }

@@ -10,6 +10,7 @@
 
 #include "lib/error.h"
 #include "lib/fs.h"
+#include "lib/libversion.h"
 #include "sdk/writer.h"
 
 #include <archive.h>
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -805,4 +807,16 @@ int extract_run(const char *dest, extract_reader_fn reader, void *reader_ud,
     }
     extractor_release(&ex);
     return rc;
+}
+
+static void archive_number(char *buf, size_t len, int n)
+{
+    snprintf(buf, len, "%d.%d.%d", n / 1000000, n / 1000 % 1000, n % 1000);
+}
+
+void extract_libversion(struct libversion *v)
+{
+    v->name = "libarchive";
+    archive_number(v->built, sizeof(v->built), ARCHIVE_VERSION_NUMBER);
+    archive_number(v->running, sizeof(v->running), archive_version_number());
 }

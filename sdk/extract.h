@@ -31,6 +31,7 @@
 #define OMVDEV_SDK_EXTRACT_H
 
 #include "lib/compat.h"
+#include "lib/libversion.h"
 #include "lib/strbuf.h"
 
 #include <stddef.h>
@@ -84,5 +85,8 @@ int extract_check_name(const char *name, struct strbuf *top, struct strbuf *out,
  * only, ".." only as leading components and never above the tree.
  */
 int extract_check_symlink(const char *where, const char *target, char *err, size_t errlen);
+
+/* libarchive's version: compiled against and loaded. */
+void extract_libversion(struct libversion *v);
 
 #endif

@@ -6,6 +6,7 @@
 #include "sdk/fetch.h"
 
 #include "lib/error.h"
+#include "lib/libversion.h"
 
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -410,4 +411,13 @@ int fetch_small(const struct fetch_cfg *cfg, const char *url, size_t max, struct
 
     strbuf_reset(body);
     return fetch_get(cfg, url, 0, NULL, &sink, resp, err, errlen);
+}
+
+void fetch_libversion(struct libversion *v)
+{
+    const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+
+    v->name = "libcurl";
+    snprintf(v->built, sizeof(v->built), "%s", LIBCURL_VERSION);
+    snprintf(v->running, sizeof(v->running), "%s", info && info->version ? info->version : "");
 }

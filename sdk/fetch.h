@@ -13,6 +13,7 @@
 #define OMVDEV_SDK_FETCH_H
 
 #include "lib/compat.h"
+#include "lib/libversion.h"
 #include "lib/strbuf.h"
 
 #include <signal.h>
@@ -73,5 +74,8 @@ int fetch_small(const struct fetch_cfg *cfg, const char *url, size_t max, struct
 
 /* Is the URL's host a loopback address ("localhost", 127.0.0.0/8, ::1)? */
 bool fetch_url_is_loopback(const char *url);
+
+/* libcurl's version: compiled against and loaded. */
+void fetch_libversion(struct libversion *v);
 
 #endif

@@ -4,8 +4,12 @@
  * Threads during an install: the calling thread receives bytes (libcurl or
  * read(2)), hashes them, appends them to the .part cache file and puts them
  * into a bounded ring; the extractor thread takes them out, decodes the xz
- * (liblzma adds its own two decoder threads) and writes the files. A full
- * ring makes the receiver wait, so memory stays bounded.
+ * (liblzma adds its own two decoder threads) and parses the tar, and the
+ * extractor's writer thread writes and hashes the files (sdk/writer.h). A
+ * full ring makes the receiver wait, so memory stays bounded. On a resume a
+ * downloader thread appends the rest to the .part while the calling thread
+ * reads the part from byte 0 behind it; a reaper thread removes what killed
+ * installs left, at the lowest priority.
  */
 /* realpath(3) and flock(2) are not in POSIX.1-2008 proper: ask glibc for them
  * before compat.h fixes the POSIX level. */
@@ -759,10 +763,14 @@ static int on_begin(void *ud, const struct fetch_resp *r)
                           r->status == 200 ? "the server sent the whole file again"
                                            : "the server sent an unexpected range");
     }
+    if (a->ov)
+        pthread_mutex_lock(&a->ov->mu); /* the calling thread reads total for progress */
     if (r->total > 0)
         a->total = (uint64_t)r->total;
     else if (r->length >= 0)
         a->total = have + (uint64_t)r->length;
+    if (a->ov)
+        pthread_mutex_unlock(&a->ov->mu);
     if (have == 0) {
         /* A fresh download: remember its validator for If-Range. */
         const char *v = r->etag[0] && strncmp(r->etag, "W/", 2) ? r->etag : r->last_modified;
@@ -921,7 +929,7 @@ static uint64_t overlap_wait(struct attempt *a, uint64_t fed, bool *done)
 {
     struct overlap *ov = a->ov;
     char retry[1024] = "";
-    uint64_t n, attempt = 0, ms = 0;
+    uint64_t n, total, attempt = 0, ms = 0;
 
     pthread_mutex_lock(&ov->mu);
     if (fed == a->received && !ov->done && !cancelled(a->o)) {
@@ -943,10 +951,14 @@ static uint64_t overlap_wait(struct attempt *a, uint64_t fed, bool *done)
     }
     n = a->received - fed;
     *done = ov->done && n == 0;
+    total = a->total;
     pthread_mutex_unlock(&ov->mu);
     if (retry[0])
         emit(a->o, SDK_EV_RETRY, NULL, retry, attempt, ms);
-    progress(a, fed + n, false);
+    if (now_ms() - a->last_event_ms >= 100 || *done) {
+        a->last_event_ms = now_ms();
+        emit(a->o, SDK_EV_PROGRESS, a->phase, NULL, fed + n, total);
+    }
     return n;
 }
 

@@ -149,6 +149,9 @@ PATH="$TMPD/wrap:$PATH" expect 0 build -t OPENMV4 -j 3 --debug -v --option FB_AL
 printf -- '-w\n-j3\nTARGET=OPENMV4\nDEBUG=1\nV=1\nFB_ALLOC_STATS=1\nPROFILE_ENABLE=1\nEXTRA=ONE ARG\n' >"$TMPD/want"
 head -8 "$TMPD/make-args" >"$TMPD/got"
 same_file "$TMPD/got" "$TMPD/want"
+err_has "omvdev: 'build/OPENMV4' holds a build with no options (release); this one is DEBUG=1 EXTRA=ONE ARG FB_ALLOC_STATS=1 PROFILE_ENABLE=1: cleaning it first"
+grep -qx "options=DEBUG=1 EXTRA=ONE ARG FB_ALLOC_STATS=1 PROFILE_ENABLE=1" build/OPENMV4/omvdev-build \
+    && pass || fail "build/OPENMV4/omvdev-build lacks the options"
 grep -qx "SDK_DIR=$SDK" "$TMPD/make-args" && pass || fail "SDK_DIR not set for make"
 grep -q "^PATH=$SDK/gcc/bin:$SDK/llvm/bin:$SDK/cmake/bin:$SDK/python/bin:$SDK/stcubeprog/bin:$SDK/stedgeai/Utilities/linux:$SDK/bin:$TMPD/wrap:" \
     "$TMPD/make-args" && pass || fail "PATH not prefixed as upstream's Makefile does"

@@ -120,7 +120,11 @@ printf '#error "broken on purpose"\n' >>src/omv/imlib/fmath.c
 expect 1 build -t OPENMV4P -o PROFILE=1
 err_has "src/omv/imlib/fmath.c:9:2: error: #error \"broken on purpose\""
 err_has "omvdev: error: building OPENMV4P failed (make: exit status 2): src/omv/imlib/fmath.c:9:2: error: #error \"broken on purpose\""
+t "a path through '..' from a sub-make's directory is folded"
+expect 1 build -t OPENMV4P -o PROFILE=1 -- SRCS=../omv/imlib/fmath.c
+err_has "omvdev: error: building OPENMV4P failed (make: exit status 2): src/omv/imlib/fmath.c:9:2: error:"
 cp "$TMPD/fmath.c" src/omv/imlib/fmath.c
+rm -rf src/omv/imlib/fmath.o src/build
 t "after a failed DEBUG=1 build, a release build does not link its -Og leftovers"
 printf '#error "broken on purpose"\n' >>src/omv/imlib/fmath.c
 expect 1 build -t OPENMV4P --debug
@@ -172,5 +176,8 @@ run -c build.target=OPENMV4P doctor
 out_has "fix: git -C $FW/src/lib/micropython submodule update --init --depth=1 lib/stm32lib"
 out_lacks "make submodules"
 out_lacks "TARGET=OPENMV4P submodules"
+t "doctor without build.target: the one board built before names the port"
+run doctor
+out_has "fix: git -C $FW/src/lib/micropython submodule update --init --depth=1 lib/stm32lib"
 
 finish

@@ -436,6 +436,28 @@ same_tree
 no_part
 expect 0 sdk verify --version $V
 
+t "Ctrl-C during a resume (the rest downloading while the part is decoded)"
+reset_state
+install 1 --mirror "$base/f/trunc" --retries 0
+s1=$(stat -c %s "$cache/$TB.part")
+"$OMVDEV" sdk install --version $V --mirror "$base/f/stall" >"$TMPD/r.out" 2>"$TMPD/r.err" &
+rpid=$!
+for _ in $(seq 100); do [ "$(stat -c %s "$cache/$TB.part")" -gt "$s1" ] && break; sleep 0.05; done
+sleep 0.2
+kill -INT $rpid
+t0=$(date +%s)
+wait $rpid
+[ $? -eq 1 ] && pass || fail "exit status after SIGINT"
+[ $(($(date +%s) - t0)) -le 5 ] && pass || fail "took $(($(date +%s) - t0)) s to stop"
+grep -q "error: interrupted" "$TMPD/r.err" && pass || fail "no 'interrupted': $(cat "$TMPD/r.err")"
+grep -q "resuming after the" "$TMPD/r.err" && pass || fail "did not resume: $(cat "$TMPD/r.err")"
+[ "$(stat -c %s "$cache/$TB.part")" -gt "$s1" ] && pass || fail "the part did not keep the new bytes"
+nothing_at_dest
+no_lock
+install 0 --mirror "$base"
+same_tree
+no_part
+
 t "resume: a part that does not belong to the file fails the checksum and is dropped"
 reset_state
 install 1 --mirror "$base/f/trunc" --retries 0

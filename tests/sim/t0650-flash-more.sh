@@ -39,11 +39,11 @@ untouched "$S/F2/internal.bin" && pass || fail "memory written"
 mkdfu plain "$TMPD/other.dfu" 37C5:9205 "$bin/firmware.bin"
 sim --device openmv-bl:OPENMV4,serial=F3 --state "$S" -- \
     "$OMVDEV" -C "$repo" flash -t OPENMV4 --file "$TMPD/other.dfu" --alt 2
-[ "$code" -eq 1 ] && pass || fail "exit $code"
+[ "$code" -eq 2 ] && pass || fail "exit $code"
 err_has "'$TMPD/other.dfu' is not for OPENMV4"
 err_has "37C5:9205"
 untouched "$S/F3/internal.bin" && pass || fail "memory written"
-expect 1 -C "$repo" flash -t OPENMV4 --file "$TMPD/fw.dfu" --dry-run
+expect 2 -C "$repo" flash -t OPENMV4 --file "$TMPD/fw.dfu" --dry-run
 err_has "is a plain DFU file: it does not say where it goes (use --alt N)"
 
 t ".dfu (DfuSe, two elements) on the Portenta: each element at its address, then leave"
