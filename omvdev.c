@@ -5,6 +5,7 @@
 #include "lib/compat.h"
 
 #include "cmd/cmd.h"
+#include "cmd/compiledb.h"
 #include "lib/error.h"
 #include "lib/fs.h"
 #include "lib/strbuf.h"
@@ -56,17 +57,20 @@ static const struct omv_cmd commands[] = {
      "pass of download, SHA-256 and extraction that leaves nothing behind on failure,\n"
      "verified against a manifest, removed, and exported for running make by hand.",
      NULL, sdk_subcommands, "list", CMD_JSON, COMPLETE_NONE},
-    {"vscode", cmd_vscode, "set up VS Code for debugging with Cortex-Debug and a J-Link",
-     "[-t TARGET... | --all] [--stdout] [--only FILE] [--dry-run] [--diff] [--force]\n"
-     "                     [--template-dir DIR] [--jlink-host HOST[:PORT]] [--svd FILE]",
-     "Write .vscode/launch.json (a Cortex-Debug configuration per board: its J-Link device,\n"
-     "debug ELF and the SDK's arm-none-eabi-gdb; attach for boards that boot from external\n"
-     "flash), tasks.json (build, release build, flash, clean), extensions.json and\n"
-     "settings.json into the firmware repository. Existing files are merged, not replaced:\n"
-     "omvdev only touches the entries it generated (they carry an \"omvdev\" marker with a\n"
-     "hash of their content), keeps entries you edited unless --force, and keeps comments,\n"
-     "order and layout of everything else byte for byte. In WSL without a Linux J-Link, or\n"
-     "with --jlink-host, the configuration uses a J-Link GDB server running on Windows.",
+    {"vscode", cmd_vscode, "set up VS Code for debugging with Cortex-Debug and for clangd",
+     "[-t TARGET... | --all] [--probe PROBE [--server st]] [--stdout] [--only FILE]\n"
+     "                     [--dry-run] [--diff] [--force] [--template-dir DIR]\n"
+     "                     [--jlink-host HOST[:PORT]] [--svd FILE]",
+     "Write .vscode/launch.json (a Cortex-Debug configuration per board for its probe: a\n"
+     "J-Link, OpenOCD for an ST-Link or CMSIS-DAP probe, ST-LINK_gdbserver, or QEMU for the\n"
+     "emulated boards; attach for boards that boot from external flash), tasks.json (build,\n"
+     "release build, flash, clean), extensions.json and settings.json (the build's\n"
+     "compile_commands.json for the C/C++ extension and clangd) into the firmware\n"
+     "repository. Existing files are merged, not replaced: omvdev only touches the entries\n"
+     "it generated (a \"// omvdev: generated HASH\" comment marks them), keeps entries you\n"
+     "edited unless --force, and keeps comments, order and layout of everything else byte\n"
+     "for byte. In WSL without a Linux J-Link, or with --jlink-host, the configuration uses\n"
+     "a J-Link GDB server running on Windows.",
      vscode_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"devices", cmd_devices, "list connected cameras and bootloaders",
      "[--watch [--timeout SECONDS]] [--all]",
@@ -153,12 +157,16 @@ static const struct omv_cmd commands[] = {
      "terminal it asks before starting; elsewhere it needs --yes. --dry-run prints every step\n"
      "and command.",
      recover_opts, NULL, NULL, 0, COMPLETE_NONE},
-    {"debug", cmd_debug, "debug the firmware over a J-Link with gdb (make debug)",
-     "-t TARGET [--server-only] [--port PORT] [--gdb PROGRAM] [--speed KHZ] [--elf FILE]",
-     "Start JLinkGDBServer for the board's device, wait for its port, then run the SDK's\n"
-     "arm-none-eabi-gdb on the board's debug ELF (build/<TARGET>/bin) against it; the server\n"
-     "stops when gdb exits. --server-only runs just the server until Ctrl-C (VS Code's\n"
-     "external mode). Warns when the ELF has no debug information (not a DEBUG=1 build).",
+    {"debug", cmd_debug, "debug the firmware with gdb over a probe or in QEMU (make debug)",
+     "-t TARGET [--probe PROBE [--server st]] [--server-only] [--port PORT] [--gdb PROGRAM]\n"
+     "                    [--speed KHZ] [--elf FILE] [--batch] [--gdb-commands FILE]",
+     "Start the GDB server of the board's probe (JLinkGDBServer, OpenOCD for an ST-Link or\n"
+     "CMSIS-DAP probe, ST-LINK_gdbserver with --server st, or qemu-system-arm halted for the\n"
+     "emulated boards), wait for its port, then run gdb (the SDK's arm-none-eabi-gdb, else\n"
+     "gdb-multiarch) on the board's debug ELF (build/<TARGET>/bin) against it; the server\n"
+     "stops when gdb exits. --batch with --gdb-commands runs a scripted session.\n"
+     "--server-only runs just the server until Ctrl-C (VS Code's external mode). Warns when\n"
+     "the ELF has no debug information (not a DEBUG=1 build).",
      debug_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"ci", NULL, "write CI configuration that builds every board", "",
      "Generate CI configuration for the firmware repository: 'omvdev ci github' writes a\n"
@@ -553,6 +561,10 @@ int main(int argc, char **argv)
     char err[512];
     int rc;
 
+    /* make runs the compiler through omvdev (where omvdev-cc is missing) to record
+     * compile_commands.json: no config. */
+    if (argc > 1 && !strcmp(argv[1], "__cc"))
+        return cdb_wrapper_main(argc - 2, argv + 2);
     memset(&ctx, 0, sizeof(ctx));
     ctx.commands = commands;
     ctx.global_opts = global_opts;

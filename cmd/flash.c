@@ -28,7 +28,8 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const probe_choices[] = {"jlink", "stlink", NULL};
+static const char *const probe_choices[] = {"jlink", "stlink", "cmsis-dap", NULL};
+static const char *const server_choices[] = {"openocd", "st", NULL};
 
 const struct opt flash_opts[] = {
     {"target", 't', OPT_VALUE, "TARGET",
@@ -58,8 +59,13 @@ const struct opt flash_opts[] = {
      0, NULL},
     {"dry-run", 'n', OPT_FLAG, NULL, "print the plan and touch nothing", NULL, 0, NULL},
     {"swd", 0, OPT_FLAG, NULL, "flash over a debug probe (SWD) instead of USB", NULL, 0, NULL},
-    {"probe", 0, OPT_VALUE, "PROBE", "with --swd: jlink or stlink", probe_choices, 0, NULL},
-    {"speed", 0, OPT_VALUE, "KHZ", "with --swd and a J-Link: the SWD clock in kHz", NULL, 0, NULL},
+    {"probe", 0, OPT_VALUE, "PROBE", "with --swd: the debug probe (config debug.probe)",
+     probe_choices, 0, NULL},
+    {"speed", 0, OPT_VALUE, "KHZ", "with --swd and a J-Link or OpenOCD: the SWD clock in kHz", NULL,
+     0, NULL},
+    {"server", 0, OPT_VALUE, "TOOL",
+     "with --swd --probe stlink: STM32_Programmer_CLI (default) or OpenOCD", server_choices, 0,
+     NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
