@@ -1,0 +1,84 @@
+#include "lib/compat.h"
+#include "flash/qemu.h"
+
+#include "lib/error.h"
+
+#include <string.h>
+
+/* Machines and ROMFS origins from boards/<TARGET>/board_config.mk of the firmware;
+ * the MPS3_AN547's `make run` starts Arm's FVP_Corstone_SSE-300_Ethos-U55, QEMU
+ * models the same AN547 FPGA image (without the Ethos-U55 NPU). */
+static const struct qemu_board boards[] = {
+    {"MPS2_AN500", "mps2-an500", "cortex-m7", {0x60C00000u, 0}, true},
+    {"MPS3_AN547", "mps3-an547", "cortex-m55", {0x62000000u, 0}, false},
+};
+
+const struct qemu_board *qemu_board_find(const char *target)
+{
+    for (size_t i = 0; target && i < ARRAY_SIZE(boards); i++)
+        if (!strcmp(boards[i].target, target))
+            return &boards[i];
+    return NULL;
+}
+
+const struct qemu_board *qemu_boards(size_t *n)
+{
+    *n = ARRAY_SIZE(boards);
+    return boards;
+}
+
+int qemu_argv(struct runner_argv *a, const struct qemu_board *b, const struct qemu_run *r,
+              char *err, size_t errlen)
+{
+    if (!r->firmware || !*r->firmware)
+        return omv_seterr(err, errlen, OMV_EINVAL, "no firmware ELF for %s", b->target);
+    for (size_t i = 0; i < QEMU_ROMFS_PARTS; i++) {
+        if (!r->romfs[i])
+            continue;
+        if (!b->romfs_origin[i])
+            return omv_seterr(err, errlen, OMV_EINVAL, "%s has no ROMFS part %zu", b->target, i);
+        if (strchr(r->romfs[i], ','))
+            return omv_seterr(err, errlen, OMV_EINVAL,
+                              "cannot pass '%s' to QEMU: its path contains a ','", r->romfs[i]);
+    }
+    runner_argv_add(a, r->program ? r->program : QEMU_PROGRAM);
+    runner_argv_add(a, "-machine");
+    runner_argv_add(a, b->machine);
+    runner_argv_add(a, "-nographic");
+    runner_argv_add(a, "-monitor");
+    runner_argv_add(a, "null");
+    runner_argv_add(a, "-semihosting");
+    for (size_t i = 0; i < QEMU_ROMFS_PARTS; i++) {
+        if (!r->romfs[i])
+            continue;
+        runner_argv_add(a, "-device");
+        runner_argv_addf(a, "loader,file=%s,addr=0x%08X,force-raw=on", r->romfs[i],
+                         (unsigned)b->romfs_origin[i]);
+    }
+    if (r->gdb_port) {
+        /* Halted at reset; the GDB server listens on loopback only. */
+        runner_argv_add(a, "-S");
+        runner_argv_add(a, "-gdb");
+        runner_argv_addf(a, "tcp:127.0.0.1:%u", r->gdb_port);
+    }
+    runner_argv_add(a, "-serial");
+    runner_argv_add(a, r->serial ? r->serial : "pty");
+    runner_argv_add(a, "-kernel");
+    runner_argv_add(a, r->firmware);
+    return 0;
+}
+
+bool qemu_parse_pty_line(const char *line, size_t len, struct strbuf *out)
+{
+    static const char lead[] = "char device redirected to ";
+    const size_t ll = sizeof(lead) - 1;
+    size_t end;
+
+    if (len <= ll || memcmp(line, lead, ll) != 0 || line[ll] != '/')
+        return false;
+    for (end = ll; end < len && line[end] != ' '; end++)
+        ;
+    strbuf_reset(out);
+    strbuf_add(out, line + ll, end - ll);
+    return true;
+}
