@@ -935,10 +935,8 @@ static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct 
     if (res->nr_args)
         return usage_error(ctx, inv, "unexpected argument '%s'", res->args[0]);
     /* --wait means what it means for flash: whole seconds from 0 to 3600. */
-    if (opt_number("--wait", opt_value(res, o, "wait"), 0, 3600, &r->wait_s, err, sizeof(err)) <
-            0 ||
-        opt_number("--timeout", opt_value(res, o, "timeout"), 1, 86400, &r->timeout_s, err,
-                   sizeof(err)) < 0)
+    if (cmd_number(inv, "wait", &r->wait_s, err, sizeof(err)) < 0 ||
+        cmd_number(inv, "timeout", &r->timeout_s, err, sizeof(err)) < 0)
         return usage_error(ctx, inv, "%s", err);
     if (!r->target)
         return usage_error(ctx, inv,
