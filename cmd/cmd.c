@@ -19,6 +19,8 @@
 /* Build the whole line first and write it once, so lines from parallel
  * processes (a production line flashing many cameras) do not interleave. */
 static void emit(const struct omv_ctx *ctx, const char *prefix, const char *color, const char *fmt,
+                 va_list ap) OMV_PRINTF(4, 0);
+static void emit(const struct omv_ctx *ctx, const char *prefix, const char *color, const char *fmt,
                  va_list ap)
 {
     struct strbuf line = STRBUF_INIT;
