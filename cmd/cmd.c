@@ -279,6 +279,19 @@ const struct config_number *config_key_number(const char *section, const char *n
     return NULL;
 }
 
+bool config_key_user_only(const char *section, const char *name)
+{
+    static const char *const keys[][2] = {
+        {"sdk", "mirror"}, {"sdk", "sha256"},       {"sdk", "cacert"},          {"sdk", "root"},
+        {"debug", "gdb"},  {"recover", "se-tools"}, {"vscode", "template-dir"},
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+        if (!strcasecmp(keys[i][0], section) && !strcasecmp(keys[i][1], name))
+            return true;
+    return false;
+}
+
 int cmd_number(const struct omv_invocation *inv, const char *name, uint64_t *out, char *err,
                size_t errlen)
 {

@@ -139,6 +139,14 @@ struct config_number {
 };
 const struct config_number *config_key_number(const char *section, const char *name);
 
+/*
+ * Keys that decide what omvdev downloads, trusts or runs (the SDK's mirror,
+ * checksum, CA file and directory, the gdb and SE tools it executes). A cloned
+ * repository's .omvdev.ini cannot set them: only the user's own file, the
+ * environment and the command line can.
+ */
+bool config_key_user_only(const char *section, const char *name);
+
 /* A number option of `inv` through opt_number() with its range: 0 with *out set,
  * 0 with *out untouched when the option has no value, or OMV_EUSAGE with
  * "invalid value 'x' for --wait: expected a number from 0 to 3600". */

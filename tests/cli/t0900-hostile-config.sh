@@ -104,4 +104,22 @@ grep -qF "invalid value '3601' for --wait: expected a number from 0 to 3600" "$e
 run debug -t OPENMV4 --wait 0x10 --dry-run
 ! grep -qF "for --wait" "$err" && pass || fail "debug --wait 0x10 refused: $(cat "$err")"
 
+t "a clone's .omvdev.ini cannot choose what omvdev downloads or runs"
+for kv in sdk.mirror=http://127.0.0.1:9/evil sdk.sha256=00 sdk.cacert=/tmp/ca.pem sdk.root=/tmp \
+    debug.gdb=/tmp/evil-gdb recover.se-tools=/tmp/se vscode.template-dir=/tmp/t; do
+    k=${kv%%=*} v=${kv#*=}
+    printf '[%s]\n%s = %s\n' "${k%%.*}" "${k#*.}" "$v" >"$repo/.omvdev.ini"
+    run -C "$repo" config get "$k"
+    ! grep -qxF "$v" "$out" && pass || fail "$k from the project file was used"
+    grep -qF "$repo/.omvdev.ini:2: '$k' is ignored in a repository's .omvdev.ini" "$err" && pass ||
+        fail "$k: no warning: $(cat "$err")"
+    rm "$repo/.omvdev.ini"
+    run -C "$repo" config set --project "$k" "$v"
+    [ "$code" -eq 2 ] && [ ! -e "$repo/.omvdev.ini" ] && pass || fail "config set --project $k: exit $code"
+done
+printf '[sdk]\nretries = 2\n' >"$repo/.omvdev.ini"
+run -C "$repo" config get sdk.retries
+[ "$(cat "$out")" = 2 ] && pass || fail "an ordinary project key was dropped"
+rm "$repo/.omvdev.ini"
+
 finish
