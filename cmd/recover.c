@@ -781,7 +781,7 @@ static int run_tool(struct recover *r, const struct rstep *s, size_t idx,
     rc = proc_run(&p, &spec, (int)(r->timeout_s * 1000), err, sizeof(err));
     if (rc < 0) {
         error(r->ctx, "step %zu: %s", idx + 1, err);
-        if (rc == OMV_EINVAL)
+        if (rc == OMV_ETIMEOUT)
             hint(r->ctx,
                  "the tool hung: check the connection, then run 'omvdev recover -t %s' "
                  "again (--timeout SECONDS allows it longer)",
