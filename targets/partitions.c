@@ -425,9 +425,9 @@ void part_layout_release(struct part_layout *l)
 static int attr_matches(const char *line, size_t len, const char *key, unsigned id)
 {
     size_t klen = strlen(key);
-    char want[8];
+    char want[8]; /* a USB id: 16 bits, 4 hex digits */
 
-    snprintf(want, sizeof(want), "%04x", id);
+    snprintf(want, sizeof(want), "%04x", id & 0xffffu);
     for (size_t i = 0; i + klen < len; i++) {
         const char *p;
 
