@@ -149,7 +149,7 @@ if [ -d "$data/firmware-repo" ]; then
 fi
 # ---- end of build and doctor ----------------------------------------------------------
 
-# ---- recover (issue #8): a Rev V OpenMV Cam H7 with a damaged bootloader ----------------
+# ---- recover: a Rev V OpenMV Cam H7 with a damaged bootloader ----------------
 if [ -x "$sim" ]; then
     head -c 100000 /dev/urandom >build/OPENMV4/bin/bootloader.bin
     head -c 131072 /dev/urandom >"$scratch/damaged.bin"

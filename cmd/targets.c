@@ -1,6 +1,7 @@
 /*
  * omvdev targets [list] / targets show: the board database for people and
- * for docs (markdown/rst tables that reproduce the firmware guide's).
+ * for docs (markdown/rst tables that reproduce the OpenMV firmware guide's,
+ * docs.openmv.io, "Building, flashing, and debugging the firmware").
  */
 #include "lib/compat.h"
 #include "cmd/cmd.h"
@@ -98,7 +99,7 @@ static void camera_target(struct strbuf *sb, const struct target *t)
 
 /* ---- the guide's tables ------------------------------------------------------------ */
 
-/* §10.4.1 Supported boards: every board, OPENMV1 included, in the guide's order. */
+/* The guide's "Supported boards" table: every board, OPENMV1 included, in the guide's order. */
 static void table_boards(const struct target_db *db, struct table *tb)
 {
     table_header(tb, 5, "Camera", "TARGET", "MCU", "Port", "Core");
@@ -109,7 +110,7 @@ static void table_boards(const struct target_db *db, struct table *tb)
     }
 }
 
-/* §10.7.5: cameras flashed by alt with one firmware and one ROMFS image. */
+/* "STM32 cameras: dfu-util": cameras flashed by alt with one firmware and one ROMFS image. */
 static void table_dfu(const struct target_db *db, struct table *tb)
 {
     struct strbuf cam = STRBUF_INIT;
@@ -132,7 +133,7 @@ static void table_dfu(const struct target_db *db, struct table *tb)
     strbuf_release(&cam);
 }
 
-/* §10.7.8: boards flashed by DfuSe address (Arduino). */
+/* "Arduino boards: dfu-util": boards flashed by DfuSe address. */
 static void table_dfuse(const struct target_db *db, struct table *tb)
 {
     table_header(tb, 4, "Board", "DFU VID:PID", "Firmware command", "ROMFS command");
@@ -151,7 +152,8 @@ static void table_dfuse(const struct target_db *db, struct table *tb)
     }
 }
 
-/* §10.7.9: the erase alt of every camera flashed by alt. */
+/* "Erasing the internal filesystem": the erase alt of every camera flashed by
+ * alt. */
 static void table_erase(const struct target_db *db, struct table *tb)
 {
     struct strbuf cam = STRBUF_INIT;

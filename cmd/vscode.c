@@ -67,8 +67,9 @@ const struct opt vscode_opts[] = {
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
-/* SVD files the firmware repository itself carries (seed guide §10.6.4): the
- * Alif DFP has one per part and core, e.g. AE722F80F55D5LS_CM55_HP_View.svd. */
+/* SVD files the firmware repository itself carries: the Alif DFP, vendored
+ * at lib/micropython/lib/alif_ensemble-cmsis-dfp/Debug/SVD/, has one per part
+ * and core, e.g. AE722F80F55D5LS_CM55_HP_View.svd. */
 static const struct {
     const char *target;
     const char *dir;    /* relative to the repository root */

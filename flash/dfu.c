@@ -1,5 +1,6 @@
 /*
- * Plain USB DFU 1.1 (dfu-protocol.md §1, §7): state names, GETSTATUS, the
+ * Plain USB DFU 1.1 (the USB DFU 1.1 specification, as dfu-util implements
+ * it in src/dfu.c and src/dfu_load.c): state names, GETSTATUS, the
  * return to dfuIDLE, download with manifestation, upload and DETACH.
  */
 #include "lib/compat.h"
@@ -39,7 +40,7 @@ struct status_desc {
     const char *name, *text;
 };
 
-/* dfu-util's texts, lowercase (dfu-protocol.md §1.2). */
+/* dfu-util's texts for the DFU 1.1 status codes (src/dfu.c), lowercase. */
 static const struct status_desc statuses[] = {
     {"OK", "no error condition is present"},
     {"errTARGET", "file is not targeted for use by this device"},

@@ -1,5 +1,5 @@
 /*
- * ST DfuSe (dfu-protocol.md §2, §4, §7): commands are DNLOAD wValue 0
+ * ST DfuSe (ST AN3156 and AN2662; dfu-util's src/dfuse.c): commands are DNLOAD wValue 0
  * (21 = SET_ADDRESS, 41 = ERASE, 41 alone = MASS ERASE), data is DNLOAD
  * wValue 2 after an explicit SET_ADDRESS per chunk, reads are UPLOAD
  * wValue 2, 3, ... after one SET_ADDRESS. Each command "is executed only
@@ -301,7 +301,10 @@ static int read_erased(struct dfu_dev *d, uint32_t page, size_t n, bool *erased,
 }
 
 /*
- * End a stalled erase as ST's programmer does (dfu-protocol.md §4):
+ * End a stalled erase as STM32CubeProgrammer (2.2.1 and later) does: the
+ * STM32H743 rev V ROM answers every GETSTATUS after a sector erase in flash
+ * bank 2 (0x08100000 and up) with dfuDNBUSY, forever (see
+ * betaflight-configurator pull request 1861). The sequence is
  * CLRSTATUS (errUNKNOWN, dfuERROR), CLRSTATUS (OK, dfuIDLE). Then read the
  * page's first bytes back: the read waits for the erase if it is still
  * running, and they must be 0xFF. A page declared stalled early (w->fast)

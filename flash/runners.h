@@ -65,7 +65,8 @@ struct runner_image {
 void runner_stlink_flash(struct runner_argv *a, const char *prog, const char *loader,
                          const struct runner_image *imgs, size_t n);
 
-/* STM32_Programmer_CLI -c port=USB1 -d LAYOUT.tsv (N6 recovery, seed §10.8.2). */
+/* STM32_Programmer_CLI -c port=USB1 -d LAYOUT.tsv (N6 bootloader recovery, as the OpenMV firmware
+ * guide's "Restoring the bootloader" section does it). */
 void runner_cubeprog_layout(struct runner_argv *a, const char *prog, const char *tsv);
 
 /*
@@ -136,11 +137,13 @@ int runner_blhost_word(const char *output, size_t len, uint32_t *value);
 int runner_alif_write_mram(struct runner_argv *a, const char *prog, const struct runner_image *imgs,
                            size_t n, char *err, size_t errlen);
 
-/* bossac -e -w -v -R --offset=0x16000 [--port=PORT] FILE (seed §10.7.8). */
+/* bossac -e -w -v -R --offset=0x16000 [--port=PORT] FILE (the Nano 33 BLE
+ * Sense command of the OpenMV firmware guide, "Arduino boards: dfu-util"). */
 void runner_bossac(struct runner_argv *a, const char *prog, const char *port, uint32_t offset,
                    const char *file);
 
-/* picotool load -x FILE.uf2 (seed §10.7.8). */
+/* picotool load -x FILE.uf2 (the Nano RP2040 Connect command of the OpenMV
+ * firmware guide, "Arduino boards: dfu-util"). */
 void runner_picotool(struct runner_argv *a, const char *prog, const char *uf2);
 
 #endif

@@ -13,7 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* Generated from the INI files in targets/boards by cmake/embed.cmake, in seed order. */
+/* Generated from the INI files in targets/boards by cmake/embed.cmake, in the
+ * order of the OpenMV firmware guide's Supported boards table. */
 extern const struct embedded_file target_files[];
 extern const size_t target_files_count;
 

@@ -114,7 +114,7 @@ struct target {
     char *name; /* TARGET, e.g. OPENMV4 */
     char *camera;
     bool supported;
-    char *mcu;      /* as the seed's table prints it */
+    char *mcu;      /* as the OpenMV firmware guide's board table prints it */
     char *mcu_part; /* board_config.mk MCU */
     char *port;
     char *core;

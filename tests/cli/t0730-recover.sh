@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # omvdev recover: the --dry-run of every family compared with golden files (the commands
-# checked against seed 004 §10.8 and seed 002), and the refusals that need no device.
+# checked against the "Restoring the bootloader" pages of the OpenMV documentation,
+# docs.openmv.io), and the refusals that need no device.
 . "$(dirname "$0")/lib.sh"
 
 repo="$TMPD/openmv"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # omvdev flash for the Nano boards, which are not DFU devices: bossac (Nano 33 BLE Sense)
 # and picotool (Nano RP2040 Connect) are stand-ins that record their arguments; compared
-# with the seed's commands (§10.7.8).
+# with the commands of the OpenMV firmware guide's "Arduino boards: dfu-util"
+# (docs.openmv.io).
 . "$(dirname "$0")/lib.sh"
 
 repo="$TMPD/openmv"
@@ -25,7 +26,7 @@ expect 0 -C "$repo" flash -t ARDUINO_NANO_RP2040_CONNECT --dry-run
 out_has "picotool load -x $uf2"
 [ ! -s "$log" ] && pass || fail "a tool ran during --dry-run"
 
-t "bossac at the SoftDevice-safe offset, picotool load -x, as the seed does"
+t "bossac at the SoftDevice-safe offset, picotool load -x, as the guide does"
 : >"$log"
 PATH="$TMPD/path:$PATH" expect 0 -C "$repo" flash -t ARDUINO_NANO_33_BLE_SENSE
 err_has "double-tap RESET first"

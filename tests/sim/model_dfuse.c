@@ -1,7 +1,7 @@
 /*
  * DfuSe device models: the STM32 system bootloader in ROM (0483:df11) and
  * the Arduino bootloader of the STM32H747 boards, which speaks the same ST
- * DfuSe dialect (dfu-protocol.md §2, ST AN2662/AN3156, ST's USB device DFU
+ * DfuSe dialect (ST AN2662/AN3156, dfu-util's src/dfuse.c, ST's USB device DFU
  * class usbd_dfu.c whose behaviour the ROM matches).
  *
  * One interface, one alt setting per memory; each alt's name is a DfuSe
@@ -50,7 +50,8 @@
  * allow them STALL with no change of state (usbd_dfu.c). A USB reset
  * re-initialises the DFU class (state, pointers, the rev V wedge).
  *
- * STM32H743 rev V (dfu-protocol.md §4): after an ERASE of a sector at or
+ * STM32H743 rev V (as reported in dfu-util's SourceForge ticket 88 and
+ * betaflight-configurator pull request 1861): after an ERASE of a sector at or
  * above 0x08100000 (bank 2) the sector is erased (in the erase's time), but
  * every GETSTATUS answers (OK, dfuDNBUSY, 1000 ms) until a CLRSTATUS, which
  * gives (errUNKNOWN, dfuERROR); a second CLRSTATUS gives (OK, dfuIDLE). Mass
@@ -83,7 +84,7 @@
 #define MEM_WRITE 4
 
 #define H7_BANK2       0x08100000u
-#define POLL_ERASE_MS  1000 /* the H7 ROM's report for a sector erase (§5.2) */
+#define POLL_ERASE_MS  1000 /* the H7 ROM's report for a sector erase (dfu-util -v -v logs) */
 #define POLL_PROG_MS   5    /* UNCERTAIN */
 #define POLL_LEAVE_MS  1    /* usbd_dfu.c: manifest bwPollTimeout = 1 ms */
 #define POLL_WEDGE_MS  1000 /* rev V: what the wedged ROM keeps answering */
@@ -163,9 +164,10 @@ static const uint8_t rom_commands[] = {CMD_GET_COMMANDS, CMD_SET_ADDRESS, CMD_ER
 static const uint8_t arduino_commands[] = {CMD_GET_COMMANDS, CMD_SET_ADDRESS, CMD_ERASE};
 
 /*
- * ST ROMs. H7 strings from dfu-protocol.md §2.3 (DFU in FS Mode, serial
- * 200364500000, ver 2200); the F4 product string from the STM32F4 ROM
- * listing of §1.3, which reports bcdDevice 0x2100 (UNCERTAIN for F427/F765:
+ * ST ROMs. H7 strings as H7 ROMs report them in published dfu-util -l and
+ * lsusb listings (DFU in FS Mode, serial 200364500000, ver 2200); the F4
+ * product string from a published lsusb -v listing of an STM32F4 ROM, which
+ * reports bcdDevice 0x2100 (UNCERTAIN for F427/F765:
  * 0x2200 is used for all three, as the H7). The F4/F7 ROMs also list option
  * bytes, OTP and device feature alts; only the flash is modelled there.
  * F4/F7 mass erase reports 100 ms as dfu-util says the STM32F405 does

@@ -1,6 +1,6 @@
 /*
- * The OpenMV DFU bootloader (openmv/openmv boot/, TinyUSB DFU class;
- * openmv-facts.md §3): plain DFU 1.1, not DfuSe. VID 0x37C5, PID per board,
+ * The OpenMV DFU bootloader (openmv/openmv boot/src/common/{main,dfu,desc}.c,
+ * TinyUSB DFU class): plain DFU 1.1, not DfuSe. VID 0x37C5, PID per board,
  * bcdDevice 0x0103 (bootloader 1.0.3), strings "OpenMV" / "OpenMV Camera
  * (DFU Mode)" / 24 hex digits of the MCU UID, one interface with one alt
  * setting per partition (names from OMV_BOOT_DFU_PARTITIONS_STR, string
@@ -125,7 +125,7 @@ static const uint32_t h7_sectors[] = {
 static const uint8_t recovery_key[16] = {0x15, 0x9e, 0x7d, 0x42, 0x96, 0x1a, 0x71, 0xeb,
                                          0x73, 0xa3, 0x26, 0x29, 0x2b, 0x08, 0x09, 0x0e};
 
-/* ---- boards (openmv-facts.md §3.3) ------------------------------------------------------ */
+/* ---- boards (openmv/openmv boards/<T>/boot_config.h) -------------------------------- */
 
 struct partition {
     const char *name;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # omvdev recover for the N6, RT1060 and AE3: the external tools are stand-ins that record
-# their arguments (compared with seed 004 §10.8 line by line); the USB devices the steps
+# their arguments (compared line by line with the OpenMV firmware guide's "Restoring the
+# bootloader", docs.openmv.io); the USB devices the steps
 # wait for are virtual, and the final `omvdev flash` writes the virtual bootloader for real.
 . "$(dirname "$0")/../cli/lib.sh"
 
@@ -66,7 +67,7 @@ STANDIN_HANG=STM32_Programmer_CLI sim --device usb:0483:DF11 --state "$S" -- \
 err_has "did not finish within 1 s"
 err_has "hint: the tool hung"
 
-rt_want() { # the seed's sequence (§10.8.3), through the SDK's python; $1: with the fuse write
+rt_want() { # the guide's RT1062 sequence, through the SDK's python; $1: with the fuse write
     local P="python3 -m spsdk.apps"
     local D="TMP/openmv/build/OPENMV_RT1060/bin"
     {

@@ -1,8 +1,9 @@
 /*
  * The DFU device models, driven in-process through sim_dev_control(): the ST
  * ROM and Arduino DfuSe bootloaders (model_dfuse.c) and the OpenMV DFU
- * bootloader (model_openmv_bl.c). Expected values are transcribed from
- * dfu-protocol.md and openmv-facts.md, not taken from the models' tables.
+ * bootloader (model_openmv_bl.c). Expected values are transcribed from the
+ * public sources (dfu-util, ST AN3156, openmv/openmv's boards/<T>/boot_config.h),
+ * not taken from the models' tables.
  */
 #include "lib/compat.h"
 #include "tests/sim/sim.h"
@@ -953,7 +954,8 @@ struct board {
     struct part parts[8];
 };
 
-/* openmv-facts.md §3.3, transcribed. */
+/* OMV_BOOT_VID/PID and OMV_BOOT_DFU_PARTITIONS of openmv/openmv's
+ * boards/<T>/boot_config.h, transcribed. */
 static const struct board boards[] = {
     {"OPENMV2",
      0x9202,

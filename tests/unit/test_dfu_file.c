@@ -1,7 +1,7 @@
 /*
  * .dfu files: the CRC variant, the suffix, the DfuSe structure, round trips
- * through the builders (including the byte-exact test vector of
- * reference/dfu-protocol.md §3.6), every rejection with its message, device
+ * through the builders (including a byte-exact test vector built the way
+ * MicroPython's tools/dfu.py builds .dfu files), every rejection with its message, device
  * matching, a cross-check against Debian's dfu-suffix when it is installed,
  * and a deterministic mutation loop.
  */
@@ -45,9 +45,10 @@ static const uint8_t *u8(const struct strbuf *sb)
 
 static const uint8_t bytes8[8] = {0, 1, 2, 3, 4, 5, 6, 7};
 
-/* The test vector of dfu-protocol.md §3.6: one target "ST...", one element of
- * 00..07 at 0x08000000, for 0483:DF11. Offsets: prefix 0, target 11, element
- * header 285, data 293, suffix 301, total 317. */
+/* A test vector made as MicroPython's tools/dfu.py build() makes one, and
+ * accepted by Debian's dfu-suffix 0.11 -c (CRC 0x890F5847): one target
+ * "ST...", one element of 00..07 at 0x08000000, for 0483:DF11. Offsets:
+ * prefix 0, target 11, element header 285, data 293, suffix 301, total 317. */
 static void build_vector(struct strbuf *out)
 {
     struct dfu_element e = {0x08000000, 8, bytes8};
@@ -58,7 +59,7 @@ static void build_vector(struct strbuf *out)
     CHECK_STR(err, "");
 }
 
-/* ---- CRC and the facts' vector --------------------------------------------- */
+/* ---- CRC and the tools/dfu.py vector ----------------------------------------- */
 
 static void test_crc_vectors(void)
 {
@@ -574,7 +575,7 @@ static void test_dfu_suffix_peer(void)
         CHECK_CONTAINS(out.buf, "BCD DFU:\t0x011A");
         snprintf(line, sizeof(line), "CRC:\t\t0x%08lX", (unsigned long)get32(&ours, ours.len - 4));
         CHECK_CONTAINS(out.buf, line);
-        /* and the facts' vector */
+        /* and the tools/dfu.py vector */
         build_vector(&ours);
         CHECK_INT(write_file(path, ours.buf, ours.len), ==, 0);
         CHECK_INT(run(cmd.buf, &out), ==, 0);

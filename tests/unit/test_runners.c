@@ -1,4 +1,5 @@
-/* flash/runners: the argument vectors, compared with the seed's and upstream's commands. */
+/* flash/runners: the argument vectors, compared with the OpenMV firmware
+ * guide's and upstream's commands. */
 #include "lib/compat.h"
 #include "tests/unit/test.h"
 
@@ -35,7 +36,7 @@ static void test_builders(void)
     char err[256];
     uint32_t v = 0;
 
-    /* upstream's make deploy (facts §1.7) */
+    /* upstream's make deploy (openmv/openmv ports/stm32/port_config.mk) */
     runner_stlink_flash(&a, "STM32_Programmer_CLI",
                         "/sdk/stcubeprog/bin/ExternalLoader/MX25UM51245G_STM32N6570-NUCLEO.stldr",
                         n6, 1);
@@ -45,17 +46,18 @@ static void test_builders(void)
     runner_stlink_flash(&a, "STM32_Programmer_CLI", NULL, h7, 2);
     check_argv(&a, "STM32_Programmer_CLI -c port=SWD mode=HOTPLUG ap=1 -w bin/firmware.bin "
                    "0x08040000 -w bin/romfs0.img 0x081E0000 -hardRst");
-    /* seed §10.8.2 */
+    /* the N6 recovery of the OpenMV firmware guide, "Restoring the bootloader" */
     runner_cubeprog_layout(&a, "STM32_Programmer_CLI", "OPENMV_N6/FlashLayout.tsv");
     check_argv(&a, "STM32_Programmer_CLI -c port=USB1 -d OPENMV_N6/FlashLayout.tsv");
-    /* gdbrunner's J-Link backend (facts §1.8) */
+    /* gdbrunner's J-Link backend (the gdbrunner package on PyPI, cli.py) */
     runner_jlink_gdbserver(&a, "JLinkGDBServer", "STM32H743VI", 100000, 2331);
     check_argv(&a, "JLinkGDBServer -nogui 1 -device STM32H743VI -if swd -speed 100000 -port 2331 "
                    "-halt");
     runner_gdb(&a, "arm-none-eabi-gdb", 2331, "build/OPENMV4/bin/firmware.elf", false, NULL);
     check_argv(&a, "arm-none-eabi-gdb -iex 'set confirm off' -ex 'target remote localhost:2331' "
                    "build/OPENMV4/bin/firmware.elf");
-    /* seed §10.8.3, through the SDK's python and through PATH */
+    /* the guide's RT1062 recovery (SPSDK), through the SDK's python and through
+     * PATH */
     runner_spsdk(&a, "/sdk/python/bin/python3", NULL, "blhost", "0x15A2,0x0073", 0, fill);
     check_argv(&a, "/sdk/python/bin/python3 -m spsdk.apps.blhost -u 0x15A2,0x0073 -- fill-memory "
                    "0x2000 4 0xC0000008 word");
@@ -69,7 +71,7 @@ static void test_builders(void)
         check_argv(&a, "blhost -u 0x15A2,0x0073 -t 120000 -- flash-erase-region 0x60000000 "
                        "0x1000");
     }
-    /* seed §10.8.4 */
+    /* the guide's AE3 recovery (Alif SE Tools app-write-mram) */
     CHECK_INT(runner_alif_write_mram(&a, "app-write-mram", ae3, 2, err, sizeof(err)), ==, 0);
     check_argv(&a, "app-write-mram -i '/b/bootloader.bin 0x80000000 /b/firmware_pad.toc "
                    "0x8057E000'");
@@ -82,7 +84,7 @@ static void test_builders(void)
                        "split at spaces");
         CHECK_INT(a.n, ==, 0);
     }
-    /* seed §10.7.8 */
+    /* the guide's Arduino Nano commands ("Arduino boards: dfu-util") */
     runner_bossac(&a, "bossac", NULL, 0x16000, "firmware.bin");
     check_argv(&a, "bossac -e -w -v -R --offset=0x16000 firmware.bin");
     runner_picotool(&a, "picotool", "firmware.uf2");

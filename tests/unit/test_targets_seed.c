@@ -11,13 +11,13 @@
 /*
  * An independent cross-check of the board database against the tables of the
  * official guide, chapter 10 "Building, flashing, and debugging the firmware"
- * (seed 004). Every table below is transcribed from the guide text, not from
- * the targets/boards files. Where the repository (firmware or OpenMV IDE sources,
- * openmv-facts.md) disagrees with the guide, the repository wins: the table
+ * (docs.openmv.io). Every table below is transcribed from the guide text, not from
+ * the targets/boards files. Where the repositories (openmv/openmv's firmware
+ * sources or OpenMV IDE's) disagree with the guide, the repository wins: the table
  * holds the repository value and a comment quotes both.
  */
 
-/* Guide §10.4.1 "Supported boards": Camera, TARGET, MCU, Port, Core. */
+/* The guide's "Supported boards": Camera, TARGET, MCU, Port, Core. */
 struct board_row {
     const char *camera;
     const char *target;
@@ -30,7 +30,7 @@ struct board_row {
 static const struct board_row boards[] = {
     /* The guide lists OPENMV1 as a plain row; the repository's
      * boards/OPENMV1/board_config.mk says "This camera is no longer supported"
-     * (facts §2.1), so the database must mark it unsupported. */
+     * in a $(error), so the database must mark it unsupported. */
     {"OpenMV Cam M4", "OPENMV1", "STM32F407", "stm32", "Cortex-M4", false},
     {"OpenMV Cam M4 (V2)", "OPENMV2", "STM32F427", "stm32", "Cortex-M4", true},
     {"OpenMV Cam M7", "OPENMV3", "STM32F765", "stm32", "Cortex-M7", true},
@@ -49,9 +49,10 @@ static const struct board_row boards[] = {
      true},
 };
 
-/* Guide §10.7.5 "STM32 cameras: dfu-util": Camera (TARGET), App VID:PID,
+/* The guide's "STM32 cameras: dfu-util": Camera (TARGET), App VID:PID,
  * DFU VID:PID, Firmware command (-a N -D firmware.bin), ROMFS command
- * (-a N -D romfs0.img). All agree with the repository (facts §3.3, §5.1). */
+ * (-a N -D romfs0.img). All agree with the repository (boot_config.h
+ * OMV_BOOT_DFU_PARTITIONS, the IDE's settings.json). */
 struct dfu_row {
     const char *target;
     struct usb_id app;
@@ -69,10 +70,10 @@ static const struct dfu_row dfu_cameras[] = {
     {"OPENMV_N6", {0x37C5, 0x1206}, {0x37C5, 0x9206}, 1, 3},
 };
 
-/* Guide §10.7.6 "OpenMV AE3: dfu-util": application VID:PID 37C5:16E3, DFU
+/* The guide's "OpenMV AE3: dfu-util": application VID:PID 37C5:16E3, DFU
  * VID:PID 37C5:96E3, and the DFU alt-setting map (Alt, Purpose, Core, Image
  * file, Size (hex), Size (bytes)); image rows in the guide's flash order.
- * Agrees with boot_config.h alts 1/2/3/6 (facts §3.3). */
+ * Agrees with boot_config.h alts 1/2/3/6. */
 static const struct usb_id ae3_app = {0x37C5, 0x16E3};
 static const struct usb_id ae3_dfu = {0x37C5, 0x96E3};
 static const unsigned ae3_erase_alt = 5; /* "-a 5 Erase internal FAT filesystem, shared" */
@@ -92,10 +93,11 @@ static const struct ae3_row ae3_images[] = {
     {6, TARGET_ROLE_ROMFS, "romfs0.img", 0x1800000, 25165824},
 };
 
-/* Guide §10.7.9 "Erasing the internal filesystem", openmv_dfu table: Camera
+/* The guide's "Erasing the internal filesystem", openmv_dfu table: Camera
  * (TARGET), DFU VID:PID, Erase alt. The file written is "a 4 KB block of
  * zeros" (dd bs=4096 count=1). Agrees with the IDE's eraseCommands and
- * FLASH_SECTOR_ERASE 4096 (facts §3.3, §5.1, §5.3). */
+ * FLASH_SECTOR_ERASE 4096 (openmvplugin.h in openmv/qt-creator) and with the
+ * erase alts of boot_config.h. */
 struct erase_row {
     const char *target;
     struct usb_id dfu;
@@ -111,21 +113,22 @@ static const struct erase_row erase_alts[] = {
 
 static const uint32_t erase_block = 4096; /* dd if=/dev/zero bs=4096 count=1 */
 
-/* Guide §10.7.7 "OpenMV Cam RT1062: NXP SPSDK": write-memory addresses of
- * firmware.bin and romfs0.img, and (§10.7.9) the FAT disk's MBR erase
- * "flash-erase-region 0x60400000 0x1000". The IDE agrees (facts §5.1 imx:
+/* The guide's "OpenMV Cam RT1062: NXP SPSDK": write-memory addresses of
+ * firmware.bin and romfs0.img, and ("Erasing the internal filesystem") the
+ * FAT disk's MBR erase "flash-erase-region 0x60400000 0x1000". The IDE agrees
+ * (settings.json, type imx:
  * firmware @0x60040000, disk 0x60400000, romfs 0x60800000). Note the
- * firmware's board_config.h puts TXT at 0x60043000 (facts §2.2), which is
+ * firmware's board_config.h puts TXT at 0x60043000, which is
  * inside the image written at 0x60040000, not a different flash address. */
 static const int64_t rt1060_firmware_addr = 0x60040000;
 static const int64_t rt1060_romfs_addr = 0x60800000;
 static const int64_t rt1060_erase_addr = 0x60400000;
 static const uint32_t rt1060_erase_size = 0x1000;
 
-/* Guide §10.7.8 "Arduino boards: dfu-util": Board, DFU VID:PID, Firmware
+/* The guide's "Arduino boards: dfu-util": Board, DFU VID:PID, Firmware
  * command (-a N -s ADDR:leave), ROMFS command (-a N -s ADDR:leave); and
- * §10.7.9 Arduino erase (-a 0 -s 0x08020000, then -a 1 -s 0x90000000).
- * The boards' application VID:PIDs are not in the guide's tables: not checked.
+ * its "Erasing the internal filesystem" Arduino erase (-a 0 -s 0x08020000, then -a 1 -s
+ * 0x90000000). The boards' application VID:PIDs are not in the guide's tables: not checked.
  */
 struct dfuse_step {
     int alt;
@@ -154,10 +157,10 @@ static const struct arduino_row arduino_boards[] = {
      {1, 0x90B00000},
      {{0, 0x08020000}, {1, 0x90000000}},
      2},
-    /* Erase: the guide §10.7.9 erases "-a 0 -s 0x08020000" then
+    /* Erase: the guide's "Erasing the internal filesystem" erases "-a 0 -s 0x08020000" then
      * "-a 1 -s 0x90000000" on all three STM32 Arduino boards; OpenMV IDE's
-     * settings.json erases the Nicla Vision with "-a 1 -s 0x90000000" only
-     * (facts §5.1). Repository wins: one step. */
+     * settings.json erases the Nicla Vision with "-a 1 -s 0x90000000" only.
+     * Repository wins: one step. */
     {"ARDUINO_NICLA_VISION",
      {0x2341, 0x035F},
      {0, 0x08040000},
@@ -166,17 +169,18 @@ static const struct arduino_row arduino_boards[] = {
      1},
 };
 
-/* Guide §10.7.8, Arduino Nano 33 BLE Sense: "bossac ... --offset=0x16000
- * firmware.bin". The IDE agrees (facts §5.1). board_config.mk's
- * OMV_FIRM_ADDR is 0x00026000 (facts §2.1): that is the absolute address, the
+/* The guide's "Arduino boards: dfu-util", Arduino Nano 33 BLE Sense: "bossac ... --offset=0x16000
+ * firmware.bin". The IDE's settings.json agrees. board_config.mk's
+ * OMV_FIRM_ADDR is 0x00026000: that is the absolute address, the
  * bossac offset is relative to the Arduino bootloader's 0x10000 base. */
 static const int64_t nano33_firmware_offset = 0x16000;
 
-/* J-Link device names and debug ELF: guide §10.6.1 (build/<TARGET>/bin/
- * firmware.elf; firmware_M55_HP.elf on the AE3) and §10.6.3 ("device":
+/* J-Link device names and debug ELF: the guide's "Build for
+ * debugging" (build/<TARGET>/bin/firmware.elf; firmware_M55_HP.elf on the
+ * AE3) and "VS Code Cortex-Debug setup" ("device":
  * "STM32H743VI" for OPENMV4). The guide's per-board device table is missing
- * from the seed text ("see the table above"), so the remaining names come
- * from the repository's OMV_JLINK_ARGS (facts §2.1, §6). elf NULL: not
+ * from the copy of the guide used ("see the table above"), so the remaining names come
+ * from the repository's OMV_JLINK_ARGS in board_config.mk. elf NULL: not
  * checked (no J-Link support). OPENMV1 is unsupported and not listed. */
 struct debug_row {
     const char *target;
@@ -200,11 +204,11 @@ static const struct debug_row debug_boards[] = {
     {"ARDUINO_NANO_RP2040_CONNECT", NULL, NULL},
 };
 
-/* Guide §10.6.9: "N6 / RT1062 / AE3 ... boot from external flash". */
+/* The guide's "Debugging pitfalls": "N6 / RT1062 / AE3 ... boot from external flash". */
 static const char *const external_flash_boards[] = {"OPENMV_N6", "OPENMV_RT1060", "OPENMV_AE3"};
 
-/* Guide §10.3.5 warning: "The OpenMV N6 and OpenMV AE3 use Cortex-M55 cores and
- * require GCC 14.3 or newer". */
+/* The guide's "Installing the OpenMV SDK" warning: "The OpenMV N6 and OpenMV AE3 use Cortex-M55
+ * cores and require GCC 14.3 or newer". */
 static const char *const gcc_1403_boards[] = {"OPENMV_N6", "OPENMV_AE3"};
 
 /* ---------------------------------------------------------------------- */
@@ -262,7 +266,7 @@ static void check_usb(struct usb_id got, struct usb_id want)
 
 /* ---------------------------------------------------------------------- */
 
-/* §10.4.1: every TARGET, its strings, supported, and nothing else. */
+/* "Supported boards": every TARGET, its strings, supported, and nothing else. */
 /* Boards of the firmware's boards/ directory that the guide's table predates. */
 static const char *const newer[] = {"RPI_PICO", "MPS2_AN500", "MPS3_AN547"};
 
@@ -304,13 +308,13 @@ static void test_supported_boards(void)
             if (db.targets[i].name && strcmp(db.targets[i].name, newer[j]) == 0)
                 known = true;
         if (!known)
-            test_fail(__FILE__, __LINE__, "board \"%s\" is not in guide §10.4.1",
+            test_fail(__FILE__, __LINE__, "board \"%s\" is not in the guide's Supported boards",
                       db.targets[i].name ? db.targets[i].name : "(null)");
     }
     target_db_release(&db);
 }
 
-/* §10.7.5: STM32 cameras (and N6) over openmv_dfu, by alt. */
+/* "STM32 cameras: dfu-util": STM32 cameras (and N6) over openmv_dfu, by alt. */
 static void test_stm32_dfu(void)
 {
     struct target_db db = TARGET_DB_INIT;
@@ -355,7 +359,7 @@ static void test_stm32_dfu(void)
     target_db_release(&db);
 }
 
-/* §10.7.6: the AE3's four images and its alt map. */
+/* "OpenMV AE3: dfu-util": the AE3's four images and its alt map. */
 static void test_ae3_dfu(void)
 {
     struct target_db db = TARGET_DB_INIT;
@@ -397,8 +401,8 @@ static void test_ae3_dfu(void)
     target_db_release(&db);
 }
 
-/* §10.7.9: the openmv_dfu cameras erase by one write of zeros to one alt; the
- * RT1060 erases its FAT disk's MBR with blhost. */
+/* "Erasing the internal filesystem": the openmv_dfu cameras erase by one write of zeros to one alt;
+ * the RT1060 erases its FAT disk's MBR with blhost. */
 static void test_erase(void)
 {
     struct target_db db = TARGET_DB_INIT;
@@ -438,7 +442,7 @@ static void test_erase(void)
     target_db_release(&db);
 }
 
-/* §10.7.8 (+ §10.7.9 Arduino erase): DfuSe boards, bossac, picotool. */
+/* "Arduino boards: dfu-util" (and the Arduino erase): DfuSe boards, bossac, picotool. */
 static void test_arduino(void)
 {
     struct target_db db = TARGET_DB_INIT;
@@ -498,7 +502,7 @@ static void test_arduino(void)
     target_db_release(&db);
 }
 
-/* §10.7.7: the RT1062 is written by address through blhost. */
+/* "OpenMV Cam RT1062: NXP SPSDK": the RT1062 is written by address through blhost. */
 static void test_rt1060(void)
 {
     struct target_db db = TARGET_DB_INIT;
@@ -529,7 +533,8 @@ static void test_rt1060(void)
     target_db_release(&db);
 }
 
-/* §10.6 (+ facts §6): J-Link device, debug ELF, external-flash boot, GCC. */
+/* "Debugging the firmware" (and board_config.mk's OMV_JLINK_ARGS): J-Link device, debug ELF,
+ * external-flash boot, GCC. */
 static void test_debug(void)
 {
     struct target_db db = TARGET_DB_INIT;
