@@ -7,6 +7,7 @@
 #include "lib/compat.h"
 
 #include <stdbool.h>
+#include <termios.h>
 
 /*
  * `when` is "always", "never" or "auto". Auto colours only a terminal, and
@@ -14,5 +15,9 @@
  * "dumb".
  */
 bool term_want_color(int fd, const char *when);
+
+/* Raw mode as cfmakeraw() sets it (which POSIX lacks): no echo, no line editing,
+ * no signals from keys, no CR/NL translation, 8 data bits, reads return each byte. */
+void term_make_raw(struct termios *t);
 
 #endif

@@ -37,7 +37,8 @@ struct urb {
     UMockdevIoctlData *data; /* the client's struct usbdevfs_urb (owned ref) */
     UMockdevIoctlData *buf;  /* its buffer (owned ref) */
     gint64 due_us;           /* monotonic time it completes */
-    bool parked;             /* a bulk IN with nothing to read yet */
+    bool parked;             /* a bulk IN with nothing to read yet, an OUT not all taken */
+    size_t done;             /* bytes of a bulk OUT the device took so far */
     uint8_t ep;
     size_t buffer_length;
 };
@@ -52,6 +53,7 @@ struct slot {
     GList *urbs;                 /* struct urb *, in submission order */
     UMockdevIoctlClient *reaper; /* a REAPURB waiting for a completion */
     guint reap_timer;
+    guint retry_timer; /* polls parked URBs while the device's clock runs */
     bool removed;
 };
 
@@ -263,22 +265,32 @@ static gint64 due_after(const struct slot *slot, uint64_t wait_us, uint64_t cost
     return now + (gint64)((double)(wait_us + cost_us) * slot->sim->timescale);
 }
 
+static gboolean retry_timer_cb(gpointer p);
+
 static void run_bulk(struct slot *slot, struct urb *u)
 {
     uint8_t *buf = g_malloc0(u->buffer_length ? u->buffer_length : 1);
-    size_t len = u->buffer_length;
+    size_t len = u->buffer_length - u->done;
+    bool out = !(u->ep & 0x80);
     int rc;
 
-    if (!(u->ep & 0x80))
-        memcpy(buf, u->buf->data, len);
+    if (out)
+        memcpy(buf, (const uint8_t *)u->buf->data + u->done, len);
     rc = sim_dev_bulk(slot->dev, u->ep, buf, &len);
-    if (rc == SIM_OK && (u->ep & 0x80) && len == 0) {
+    if (rc == SIM_OK && !out && len == 0) {
         u->parked = true; /* NAK: try again when something happens */
+    } else if (rc == SIM_OK && out && u->done + len < u->buffer_length) {
+        u->done += len; /* the device's buffer is full: NAK the rest for now */
+        u->parked = true;
     } else {
         u->parked = false;
-        urb_write_result(u, errno_of(rc), (u->ep & 0x80) ? buf : NULL, len, 0);
+        urb_write_result(u, errno_of(rc), out ? NULL : buf, out ? u->done + len : len, 0);
         u->due_us = due_after(slot, 0, 0);
     }
+    /* A device whose clock runs may answer later by itself (a script printing after a
+     * sleep, a buffer draining): ask it again every few milliseconds. */
+    if (u->parked && slot->sim->timescale > 0 && !slot->retry_timer)
+        slot->retry_timer = g_timeout_add(5, retry_timer_cb, slot);
     g_free(buf);
 }
 
@@ -309,12 +321,32 @@ static void submit(struct slot *slot, struct urb *u, uint8_t type)
 
 static void retry_parked(struct slot *slot)
 {
+    sim_dev_advance(slot->dev, vnow(slot->sim));
     for (GList *l = slot->urbs; l; l = l->next) {
         struct urb *u = l->data;
 
-        if (u->parked)
+        if (u->parked && !slot->removed)
             run_bulk(slot, u);
     }
+}
+
+static gboolean reap_timer_cb(gpointer p);
+
+static gboolean retry_timer_cb(gpointer p)
+{
+    struct slot *slot = p;
+    bool parked = false;
+
+    slot->retry_timer = 0;
+    retry_parked(slot);
+    for (GList *l = slot->urbs; l; l = l->next)
+        parked = parked || ((struct urb *)l->data)->parked;
+    if (slot->reaper && !slot->reap_timer)
+        slot->reap_timer = g_idle_add(reap_timer_cb, slot);
+    apply_transition(slot);
+    if (parked && !slot->removed && !slot->retry_timer)
+        slot->retry_timer = g_timeout_add(5, retry_timer_cb, slot);
+    return G_SOURCE_REMOVE;
 }
 
 /* The first URB that is complete now, or NULL; *next_due gets the earliest future one. */
@@ -453,7 +485,7 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
                                              u->buffer_length, NULL);
         submit(slot, u, urb->type);
         slot->urbs = g_list_append(slot->urbs, u);
-        if (!(u->ep & 0x80) && urb->type != USBDEVFS_URB_TYPE_CONTROL)
+        if (urb->type != USBDEVFS_URB_TYPE_CONTROL)
             retry_parked(slot);
         umockdev_ioctl_client_complete(client, 0, 0);
         if (slot->reaper && !slot->reap_timer)
