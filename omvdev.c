@@ -186,6 +186,14 @@ static const struct omv_cmd commands[] = {
      "USB. A camera in its bootloader is left there with --bootloader, else reset into its\n"
      "firmware.",
      reset_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"emulate", cmd_emulate, "run an emulated board's firmware in QEMU (make run)",
+     "-t MPS2_AN500|MPS3_AN547 [--gdb PORT] [--build] [--elf FILE] [--dry-run]",
+     "Run qemu-system-arm with the board's machine, -semihosting and the ROMFS images at the\n"
+     "addresses of its board config, as the firmware's make run does, with the firmware's\n"
+     "serial console on this terminal (the monitor's keys: Ctrl-] quits, which stops QEMU).\n"
+     "--gdb PORT starts it halted with a GDB server on 127.0.0.1:PORT. --build builds the\n"
+     "board first. Needs Debian's qemu-system-arm package.",
+     emulate_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"completion", cmd_completion, "print a shell completion script", "bash|zsh|fish",
      "Print a completion script for the shell, generated from omvdev's command table.\n"
      "  bash: eval \"$(omvdev completion bash)\"     (or save it in\n"

@@ -321,7 +321,9 @@ struct console_session {
     struct sink sink;
     bool on_tty;
     bool stdin_open;
-    bool end_on_eof; /* a port whose end is the end (an emulator's pty) */
+    /* A console whose other end is a process (an emulator): the session ends with it. */
+    bool (*alive)(void *ud);
+    void *alive_ud;
     int quit_key;
 };
 
@@ -408,14 +410,15 @@ static int session_loop(struct console_session *s, int64_t deadline)
         size_t got = 0;
         int rc;
 
-        if (console_signal || (deadline && progress_now_ms() >= deadline))
+        if (console_signal || (deadline && progress_now_ms() >= deadline) ||
+            (s->alive && !s->alive(s->alive_ud)))
             return 0;
         rc = console_read(s->con, buf, sizeof(buf), &got, console_fd(s->con) >= 0 ? 0 : 20, err,
                           sizeof(err));
         if (rc == OMV_EDEVICE) {
             console_close(s->con);
             s->con = NULL;
-            if (s->end_on_eof)
+            if (s->alive)
                 return 0;
             if (reattach(s, deadline))
                 return 0;
@@ -438,7 +441,7 @@ static int session_run(struct console_session *s, int64_t timeout_ms)
     int rc;
 
     catch_signals(old);
-    rc = session_open(s, err, sizeof(err));
+    rc = s->con ? 0 : session_open(s, err, sizeof(err));
     if (rc < 0) {
         restore_signals(old);
         error(s->ctx, "%s", err);
@@ -580,14 +583,17 @@ out:
     return rc;
 }
 
-int monitor_port(struct omv_ctx *ctx, const char *port, bool end_on_eof)
+int monitor_console(struct omv_ctx *ctx, struct console *con, const char *name,
+                    bool (*alive)(void *ud), void *ud)
 {
     struct console_session s;
     int rc;
 
     memset(&s, 0, sizeof(s));
-    rc = session_prepare(ctx, &s, NULL, NULL, port);
-    s.end_on_eof = end_on_eof;
+    rc = session_prepare(ctx, &s, NULL, NULL, name);
+    s.con = con;
+    s.alive = alive;
+    s.alive_ud = ud;
     s.sink.keep_cr = isatty(STDOUT_FILENO);
     if (!rc)
         rc = session_run(&s, 0);

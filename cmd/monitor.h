@@ -16,7 +16,10 @@ struct omv_ctx;
  * firmware, then be its console until the quit key or a signal. */
 int monitor_camera(struct omv_ctx *ctx, const char *target, const char *serial, int wait_s);
 
-/* Be the console of a serial device node; with end_on_eof its end is the session's. */
-int monitor_port(struct omv_ctx *ctx, const char *port, bool end_on_eof);
+/* Be the console `con` (taken over and closed) named `name`, until the quit key, a
+ * signal, or alive(ud) returning false (the emulator behind it exited). */
+struct console;
+int monitor_console(struct omv_ctx *ctx, struct console *con, const char *name,
+                    bool (*alive)(void *ud), void *ud);
 
 #endif

@@ -1,3 +1,6 @@
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 600 /* posix_openpt, grantpt, unlockpt, ptsname */
+#endif
 #include "lib/compat.h"
 #include "flash/console.h"
 
@@ -86,6 +89,46 @@ int console_open_tty(const char *path, uint32_t baud, struct console **out, char
     c->fd = fd;
     snprintf(c->name, sizeof(c->name), "%s", path);
     *out = c;
+    return 0;
+}
+
+void console_open_fd(int fd, const char *name, struct console **out)
+{
+    struct console *c = xcalloc(1, sizeof(*c));
+
+    c->fd = fd;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    *out = c;
+}
+
+int console_open_pty(struct console **out, struct strbuf *slave_path, int *slave_fd, char *err,
+                     size_t errlen)
+{
+    struct termios t;
+    int m = posix_openpt(O_RDWR | O_NOCTTY), sl = -1;
+    const char *name = NULL;
+
+    if (m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0)
+        name = ptsname(m);
+    if (name)
+        sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (sl < 0) {
+        int e = errno;
+
+        if (m >= 0)
+            close(m);
+        return omv_seterr(err, errlen, OMV_EIO, "cannot make a pseudo-terminal: %s", strerror(e));
+    }
+    fcntl(m, F_SETFD, FD_CLOEXEC);
+    fcntl(m, F_SETFL, O_NONBLOCK);
+    if (tcgetattr(sl, &t) == 0) {
+        term_make_raw(&t);
+        tcsetattr(sl, TCSANOW, &t);
+    }
+    strbuf_reset(slave_path);
+    strbuf_addstr(slave_path, name);
+    *slave_fd = sl;
+    console_open_fd(m, name, out);
     return 0;
 }
 

@@ -38,6 +38,16 @@ int console_open_usb(struct usb_ctx *u, uint16_t vid, uint16_t pid, const char *
 /* A tty in raw mode at `baud` (0: leave the speed). */
 int console_open_tty(const char *path, uint32_t baud, struct console **out, char *err,
                      size_t errlen);
+/* A console on a file descriptor the caller hands over (a pty master), named `name`. */
+void console_open_fd(int fd, const char *name, struct console **out);
+/*
+ * A pseudo-terminal for an emulator's serial port: the master becomes a console,
+ * the slave's path goes to the emulator (QEMU: -serial /dev/pts/N) and the slave
+ * stays open in *slave_fd (so no byte the firmware prints before the emulator is
+ * watched is lost, and the master never sees a premature end). Both raw.
+ */
+int console_open_pty(struct console **out, struct strbuf *slave_path, int *slave_fd, char *err,
+                     size_t errlen);
 void console_close(struct console *c);
 
 /* What arrives within timeout_ms (*got 0 when nothing did). OMV_EDEVICE when the
