@@ -8,6 +8,7 @@
  */
 #include "lib/compat.h"
 #include "cmd/cmd.h"
+#include "cmd/monitor.h"
 
 #include "flash/dfu.h"
 #include "flash/dfuse_layout.h"
@@ -62,6 +63,8 @@ const struct opt flash_opts[] = {
     {"swd", 0, OPT_FLAG, NULL, "flash over a debug probe (SWD) instead of USB", NULL, 0, NULL},
     {"probe", 0, OPT_VALUE, "PROBE", "with --swd: jlink or stlink", probe_choices, 0, NULL},
     {"speed", 0, OPT_VALUE, "KHZ", "with --swd and a J-Link: the SWD clock in kHz", NULL, 0, NULL},
+    {"monitor", 0, OPT_FLAG, NULL, "then be the camera's console when its firmware is up", NULL, 0,
+     NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -1098,6 +1101,8 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     const char *tname = opt_value(&inv->opts, o, "target");
     const char *serial = opt_value(&inv->opts, o, "serial");
     bool all = opt_count(&inv->opts, o, "all") > 0;
+    bool monitor = opt_count(&inv->opts, o, "monitor") > 0;
+    char *monitor_serial = NULL;
     size_t picked[64], nr_picked = 0, nr = 0;
     int64_t wait_s = 0;
     char err[1024];
@@ -1117,6 +1122,11 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     rc = read_options(ctx, inv, &po, &wait_s);
     if (rc)
         goto out;
+    if (monitor && (all || r.no_reset)) {
+        rc = usage_error(ctx, inv, "--monitor follows one camera into its firmware: not with %s",
+                         all ? "--all" : "--no-reset");
+        goto out;
+    }
     if (!ctx_targets(ctx)) {
         rc = OMV_EXIT_FAILURE;
         goto out;
@@ -1255,6 +1265,8 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
             note(ctx, "done: remove the BOOT jumper and replug the camera");
         else
             note(ctx, "done: %s restarts into the new firmware", r.t->name);
+        if (monitor && !r.rom && !r.no_reset && r.jobs[0].d->serial)
+            monitor_serial = xstrdup(r.jobs[0].d->serial);
     }
 out:
     free(r.jobs);
@@ -1263,5 +1275,8 @@ out:
     flash_plan_release(&plan);
     strbuf_release(&bin);
     pthread_mutex_destroy(&r.lock);
+    if (monitor_serial)
+        rc = monitor_camera(ctx, r.t->name, monitor_serial, (int)wait_s);
+    free(monitor_serial);
     return rc;
 }

@@ -281,6 +281,8 @@ static void sink_bytes(struct sink *s, const uint8_t *p, size_t n)
 /* A state change ("camera 01 left the bus"): stderr, and an event line with --json. */
 static void sink_event(struct omv_ctx *ctx, struct sink *s, bool on_tty, const char *msg)
 {
+    if (s->json && s->line.len) /* what came before the event is a line of its own */
+        sink_json_line(s, NULL);
     if (s->json)
         sink_json_line(s, msg);
     /* In raw terminal mode a line needs its carriage return. */
@@ -381,6 +383,14 @@ static int reattach(struct console_session *s, int64_t deadline)
             return 1;
         if (s->port && access(s->port, F_OK) == 0 && session_open(s, err, sizeof(err)) == 0)
             break;
+        /* A fresh USB context for every look: a long-lived one can keep a stale device
+         * list after several re-enumerations in a row (firmware, bootloader, firmware). */
+        if (!s->port) {
+            usb_close_ctx(s->u);
+            s->u = NULL;
+            if (usb_open_ctx(&s->u, err, sizeof(err)) < 0)
+                return 1;
+        }
         if (!s->port && find_camera(s->db, s->u, s->ref.board, s->ref.serial, false, &back, err,
                                     sizeof(err)) == 0) {
             s->ref.vid = back.vid;
@@ -389,10 +399,7 @@ static int reattach(struct console_session *s, int64_t deadline)
             if (session_open(s, err, sizeof(err)) == 0)
                 break;
         }
-        if (s->port)
-            poll(NULL, 0, 100);
-        else
-            usb_wait_change(s->u, 100, err, sizeof(err));
+        poll(NULL, 0, 100);
     }
     snprintf(msg, sizeof(msg), "%s %s is back after %.1f s", s->port ? "port" : "camera",
              s->port ? s->port : s->ref.serial, (double)(progress_now_ms() - gone) / 1000.0);

@@ -166,9 +166,10 @@ static const uint8_t version_reply[16] = {1, 0, 2, 1, 0, 3, 5, 0, 0};
  *
  * The interpreter knows, one statement per line: print(LITERAL) of a string
  * or integer, raise NAME or raise NAME("text"), import time, time.sleep(S),
- * time.sleep_ms(MS), pass, comments, and the markers "#sim: reset" (the
- * camera reboots, as machine.reset()) and "#sim: vanish" (it leaves the bus).
- * Anything else is a SyntaxError on that line.
+ * time.sleep_ms(MS), import machine, machine.reset() (the camera reboots),
+ * machine.bootloader() (it reboots into its DFU bootloader), pass, comments,
+ * and the markers "#sim: reset" (as machine.reset()) and "#sim: vanish" (it
+ * leaves the bus for good). Anything else is a SyntaxError on that line.
  */
 #define REPL_RX_BUF 512
 #define REPL_BANNER                                                                                \
@@ -753,6 +754,8 @@ static bool repl_statement(struct sim_dev *d, const char *s, size_t n)
     if ((n == 11 && !memcmp(s, "#sim: reset", 11)) ||
         (n == 15 && !memcmp(s, "machine.reset()", 15))) {
         reboot_as(d, "camera");
+    } else if (n == 20 && !memcmp(s, "machine.bootloader()", 20)) {
+        reboot_as(d, "openmv-bl");
     } else if (n == 12 && !memcmp(s, "#sim: vanish", 12)) {
         sim_leave(d, NULL);
     } else if (!n || *s == '#' || (n == 4 && !memcmp(s, "pass", 4)) ||

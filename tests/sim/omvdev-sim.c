@@ -39,6 +39,9 @@ struct urb {
     gint64 due_us;           /* monotonic time it completes */
     bool parked;             /* a bulk IN with nothing to read yet, an OUT not all taken */
     size_t done;             /* bytes of a bulk OUT the device took so far */
+    /* The connection that submitted it (one per process that opened the device node):
+     * compared, never dereferenced. Only it may reap or discard the URB. */
+    const void *owner;
     uint8_t ep;
     size_t buffer_length;
 };
@@ -50,8 +53,8 @@ struct slot {
     char *syspath;
     char *devnode;
     unsigned devnum;
-    GList *urbs;                 /* struct urb *, in submission order */
-    UMockdevIoctlClient *reaper; /* a REAPURB waiting for a completion */
+    GList *urbs;    /* struct urb *, in submission order */
+    GList *reapers; /* UMockdevIoctlClient *: blocking REAPURBs waiting for a completion */
     guint reap_timer;
     guint retry_timer; /* polls parked URBs while the device's clock runs */
     bool removed;
@@ -65,6 +68,9 @@ struct sim {
     unsigned next_devnum;
     int verbose;
     unsigned pending; /* re-enumerations scheduled but not done yet */
+    /* Where umockdev handles ioctls (its own thread): the timers that touch URBs run
+     * there too, so no two threads ever work on a device's URBs at once. */
+    GMainContext *ioctl_ctx;
 };
 
 static void urb_free(struct urb *u)
@@ -87,6 +93,8 @@ static uint64_t vnow(const struct sim *sim)
 
 static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
                              struct slot *slot);
+static void client_vanished(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
+                            struct slot *slot);
 
 static void plug(struct sim *sim, struct sim_dev *dev)
 {
@@ -102,6 +110,7 @@ static void plug(struct sim *sim, struct sim_dev *dev)
     slot->devnode = g_strdup_printf("/dev/bus/usb/001/%03u", slot->devnum);
     slot->handler = umockdev_ioctl_base_new();
     g_signal_connect(slot->handler, "handle-ioctl", G_CALLBACK(handle_ioctl), slot);
+    g_signal_connect(slot->handler, "client-vanished", G_CALLBACK(client_vanished), slot);
     /* The handler first, so the device can be opened as soon as it is announced. */
     if (!umockdev_testbed_attach_ioctl(sim->testbed, slot->devnode, slot->handler, &gerr))
         g_error("omvdev-sim: cannot attach to %s: %s", slot->devnode, gerr->message);
@@ -267,6 +276,18 @@ static gint64 due_after(const struct slot *slot, uint64_t wait_us, uint64_t cost
 
 static gboolean retry_timer_cb(gpointer p);
 
+/* A timeout (ms > 0) or idle callback for `slot` in the ioctl thread's context. */
+static guint slot_timer(struct slot *slot, guint ms, GSourceFunc fn)
+{
+    GSource *src = ms ? g_timeout_source_new(ms) : g_idle_source_new();
+    guint id;
+
+    g_source_set_callback(src, fn, slot, NULL);
+    id = g_source_attach(src, slot->sim->ioctl_ctx);
+    g_source_unref(src);
+    return id;
+}
+
 static void run_bulk(struct slot *slot, struct urb *u)
 {
     uint8_t *buf = g_malloc0(u->buffer_length ? u->buffer_length : 1);
@@ -290,7 +311,7 @@ static void run_bulk(struct slot *slot, struct urb *u)
     /* A device whose clock runs may answer later by itself (a script printing after a
      * sleep, a buffer draining): ask it again every few milliseconds. */
     if (u->parked && slot->sim->timescale > 0 && !slot->retry_timer)
-        slot->retry_timer = g_timeout_add(5, retry_timer_cb, slot);
+        slot->retry_timer = slot_timer(slot, 5, retry_timer_cb);
     g_free(buf);
 }
 
@@ -341,16 +362,17 @@ static gboolean retry_timer_cb(gpointer p)
     retry_parked(slot);
     for (GList *l = slot->urbs; l; l = l->next)
         parked = parked || ((struct urb *)l->data)->parked;
-    if (slot->reaper && !slot->reap_timer)
-        slot->reap_timer = g_idle_add(reap_timer_cb, slot);
+    if (slot->reapers && !slot->reap_timer)
+        slot->reap_timer = slot_timer(slot, 0, reap_timer_cb);
     apply_transition(slot);
     if (parked && !slot->removed && !slot->retry_timer)
-        slot->retry_timer = g_timeout_add(5, retry_timer_cb, slot);
+        slot->retry_timer = slot_timer(slot, 5, retry_timer_cb);
     return G_SOURCE_REMOVE;
 }
 
-/* The first URB that is complete now, or NULL; *next_due gets the earliest future one. */
-static struct urb *ready_urb(struct slot *slot, gint64 *next_due)
+/* The first URB of `client` that is complete now, or NULL; *next_due gets the earliest
+ * future one. */
+static struct urb *ready_urb(struct slot *slot, const void *client, gint64 *next_due)
 {
     gint64 now = g_get_monotonic_time();
 
@@ -358,7 +380,7 @@ static struct urb *ready_urb(struct slot *slot, gint64 *next_due)
     for (GList *l = slot->urbs; l; l = l->next) {
         struct urb *u = l->data;
 
-        if (u->parked)
+        if (u->parked || u->owner != client)
             continue;
         if (u->due_us <= now) {
             slot->urbs = g_list_delete_link(slot->urbs, l);
@@ -384,29 +406,33 @@ static void complete_reap(struct slot *slot, UMockdevIoctlClient *client, struct
 static gboolean reap_timer_cb(gpointer p)
 {
     struct slot *slot = p;
-    UMockdevIoctlClient *client = slot->reaper;
-    gint64 next;
-    struct urb *u;
+    gint64 soonest = 0;
 
     slot->reap_timer = 0;
-    if (!client)
-        return G_SOURCE_REMOVE;
-    u = ready_urb(slot, &next);
-    if (u) {
-        slot->reaper = NULL;
-        complete_reap(slot, client, u);
-        g_object_unref(client);
-    } else if (next) {
-        slot->reap_timer =
-            g_timeout_add((guint)((next - g_get_monotonic_time()) / 1000 + 1), reap_timer_cb, slot);
+    for (GList *l = slot->reapers, *next_l; l; l = next_l) {
+        UMockdevIoctlClient *client = l->data;
+        gint64 next;
+        struct urb *u = ready_urb(slot, client, &next);
+
+        next_l = l->next;
+        if (u) {
+            slot->reapers = g_list_delete_link(slot->reapers, l);
+            complete_reap(slot, client, u);
+            g_object_unref(client);
+        } else if (next && (!soonest || next < soonest)) {
+            soonest = next;
+        }
     }
+    if (soonest)
+        slot->reap_timer =
+            slot_timer(slot, (guint)((soonest - g_get_monotonic_time()) / 1000 + 1), reap_timer_cb);
     return G_SOURCE_REMOVE;
 }
 
 static void reap(struct slot *slot, UMockdevIoctlClient *client, bool block)
 {
     gint64 next;
-    struct urb *u = ready_urb(slot, &next);
+    struct urb *u = ready_urb(slot, client, &next);
 
     if (u) {
         complete_reap(slot, client, u);
@@ -422,14 +448,34 @@ static void reap(struct slot *slot, UMockdevIoctlClient *client, bool block)
     }
     /* Something is in flight (or a blocking reap): answer when it completes. The
      * client's thread waits in the ioctl as it would on a busy device. */
-    if (slot->reaper) {
+    if (g_list_find(slot->reapers, client)) {
         umockdev_ioctl_client_complete(client, -1, EAGAIN);
         return;
     }
-    slot->reaper = g_object_ref(client);
-    if (next)
+    slot->reapers = g_list_append(slot->reapers, g_object_ref(client));
+    if (next && !slot->reap_timer)
         slot->reap_timer =
-            g_timeout_add((guint)((next - g_get_monotonic_time()) / 1000 + 1), reap_timer_cb, slot);
+            slot_timer(slot, (guint)((next - g_get_monotonic_time()) / 1000 + 1), reap_timer_cb);
+}
+
+/* A process closed the device node: its URBs go with it. */
+static void client_vanished(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
+                            struct slot *slot)
+{
+    (void)handler;
+    for (GList *l = slot->urbs, *next; l; l = next) {
+        next = l->next;
+        if (((struct urb *)l->data)->owner == client) {
+            urb_free(l->data);
+            slot->urbs = g_list_delete_link(slot->urbs, l);
+        }
+    }
+    for (GList *l = slot->reapers; l; l = l->next)
+        if (l->data == client) {
+            slot->reapers = g_list_delete_link(slot->reapers, l);
+            g_object_unref(client);
+            break;
+        }
 }
 
 static void discard(struct slot *slot, UMockdevIoctlClient *client)
@@ -439,9 +485,16 @@ static void discard(struct slot *slot, UMockdevIoctlClient *client)
     for (GList *l = slot->urbs; l; l = l->next) {
         struct urb *u = l->data;
 
+        if (u->owner != client)
+            continue;
         if (u->data->client_addr == (gulong)arg->client_addr ||
             u->data->client_addr == *(gulong *)arg->data) {
-            urb_write_result(u, -ENOENT, NULL, 0, 0);
+            /* As the kernel: a URB that completed already keeps its data for the reap. */
+            if (!u->parked && u->due_us <= g_get_monotonic_time()) {
+                umockdev_ioctl_client_complete(client, -1, EINVAL);
+                return;
+            }
+            urb_write_result(u, -ENOENT, NULL, u->done, 0);
             u->parked = false;
             u->due_us = 0;
             umockdev_ioctl_client_complete(client, 0, 0);
@@ -458,6 +511,12 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
 
     (void)handler;
+    if (!slot->sim->ioctl_ctx) {
+        slot->sim->ioctl_ctx = g_main_context_ref_thread_default();
+        if (slot->sim->verbose)
+            g_printerr("omvdev-sim: ioctls handled %s the main loop\n",
+                       slot->sim->ioctl_ctx == g_main_context_default() ? "in" : "beside");
+    }
     if (slot->removed && request != USBDEVFS_REAPURBNDELAY && request != USBDEVFS_REAPURB &&
         request != USBDEVFS_DISCARDURB && request != USBDEVFS_RELEASEINTERFACE) {
         umockdev_ioctl_client_complete(client, -1, ENODEV);
@@ -477,6 +536,7 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         struct urb *u = g_new0(struct urb, 1);
         const struct usbdevfs_urb *urb;
 
+        u->owner = client;
         u->data = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), NULL);
         urb = (const struct usbdevfs_urb *)u->data->data;
         u->ep = urb->endpoint;
@@ -488,8 +548,8 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         if (urb->type != USBDEVFS_URB_TYPE_CONTROL)
             retry_parked(slot);
         umockdev_ioctl_client_complete(client, 0, 0);
-        if (slot->reaper && !slot->reap_timer)
-            slot->reap_timer = g_idle_add(reap_timer_cb, slot);
+        if (slot->reapers && !slot->reap_timer)
+            slot->reap_timer = slot_timer(slot, 0, reap_timer_cb);
         return TRUE;
     }
     case USBDEVFS_REAPURB:
@@ -592,7 +652,7 @@ static void reexec_with_preload(char **argv)
 
 int main(int argc, char **argv)
 {
-    struct sim sim = {NULL, NULL, 0, 0, 2, 0, 0};
+    struct sim sim = {NULL, NULL, 0, 0, 2, 0, 0, NULL};
     const char *state_dir = NULL;
     GPtrArray *specs = g_ptr_array_new();
     gint status = -1;
@@ -682,6 +742,7 @@ int main(int argc, char **argv)
         struct slot *slot = sim.slots->pdata[k];
 
         g_list_free_full(slot->urbs, (GDestroyNotify)urb_free);
+        g_list_free_full(slot->reapers, g_object_unref);
         g_clear_object(&slot->handler);
         sim_dev_free(slot->dev);
         g_free(slot->syspath);
@@ -690,6 +751,8 @@ int main(int argc, char **argv)
     }
     g_ptr_array_free(sim.slots, TRUE);
     g_ptr_array_free(specs, TRUE);
+    if (sim.ioctl_ctx)
+        g_main_context_unref(sim.ioctl_ctx);
     g_clear_object(&sim.testbed);
     return status;
 }
