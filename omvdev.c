@@ -18,10 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef OMVDEV_VERSION
-#define OMVDEV_VERSION "unknown"
-#endif
-
 static const char *const color_choices[] = {"auto", "always", "never", NULL};
 
 static const struct opt global_opts[] = {
@@ -36,7 +32,8 @@ static const struct opt global_opts[] = {
      NULL},
     {"color", 0, OPT_VALUE, "WHEN", "colour messages and headings", color_choices, OPT_CONFIG,
      "auto"},
-    {"version", 0, OPT_FLAG, NULL, "print omvdev's version", NULL, 0, NULL},
+    {"version", 0, OPT_FLAG, NULL, "print omvdev's version (with -v, its libraries' too)", NULL, 0,
+     NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -109,16 +106,19 @@ static const struct omv_cmd commands[] = {
      "'file:line: error:'. Afterwards every image in build/<TARGET>/bin/ is listed with how\n"
      "full its flash partition is (from the repository's board_config.h and boot_config.h,\n"
      "else the board database): a warning above 95 %, a failure above 100 %. -v passes V=1.",
-     build_opts, NULL, NULL, 0, COMPLETE_NONE},
+     build_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"clean", cmd_clean, "remove a board's build directory (make clean)", "[-t TARGET]",
      "Run 'make TARGET=<board> clean', which removes build/<TARGET>/. The board defaults to\n"
      "[build] target, else the only board built.",
      clean_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"size", cmd_size, "show a build's section sizes and how full each flash partition is",
-     "[-t TARGET]",
+     "[-t TARGET] [--save NAME|FILE|DIR/] [--diff NAME|FILE|DIR [--format FORMAT]] | --all",
      "Run the SDK's arm-none-eabi-size --format=SysV on each ELF of the board's build (what\n"
-     "'make size' prints), then list the images with how full their flash partitions are.",
-     size_opts, NULL, NULL, 0, COMPLETE_NONE},
+     "'make size' prints), then list the images with how full their flash partitions are.\n"
+     "--save records the images, their partition fill and the ELF sections; --diff prints\n"
+     "what changed since such a record as text, markdown or JSON. --all (with --json: one\n"
+     "document) covers every board built in the repository.",
+     size_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"env", cmd_env, "print the environment a manual make needs",
      "[--shell bash|zsh|fish|powershell]",
      "Print SDK_DIR and the PATH the firmware's Makefile uses, for the SDK this repository's\n"
@@ -160,6 +160,10 @@ static const struct omv_cmd commands[] = {
      "stops when gdb exits. --server-only runs just the server until Ctrl-C (VS Code's\n"
      "external mode). Warns when the ELF has no debug information (not a DEBUG=1 build).",
      debug_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"ci", NULL, "write CI configuration that builds every board", "",
+     "Generate CI configuration for the firmware repository: 'omvdev ci github' writes a\n"
+     "GitHub Actions workflow (docs/ci.md shows the same steps for GitLab CI).",
+     NULL, ci_subcommands, NULL, CMD_JSON, COMPLETE_NONE},
     {"monitor", cmd_monitor, "the console of the running firmware (MicroPython REPL)",
      "[-t TARGET] [--serial S | --port DEV] [--baud N] [--raw] [--log FILE] [--timestamps]\n"
      "                    [--timeout S] [--quit-key KEY]",
@@ -331,7 +335,7 @@ static int load_config(struct omv_ctx *ctx, const char *const *sets)
     }
 
     strbuf_reset(&sb);
-    if (repo_find(".", &sb, err, sizeof(err)) == 0) {
+    if (repo_find(".", &sb, NULL, err, sizeof(err)) == 0) {
         ctx->project_root = strbuf_detach(&sb, NULL);
         fs_path_join(&sb, ctx->project_root, ".omvdev.ini");
         ctx->project_config_path = strbuf_detach(&sb, NULL);
@@ -480,6 +484,11 @@ static int run(struct omv_ctx *ctx, const struct omv_cmd *cmd, const char *top, 
         help_print_command(ctx, stdout, cmd, path);
         return OMV_EXIT_OK;
     }
+    if ((argc == 0 || argv[0][0] == '-') && !cmd->default_sub) {
+        /* a command that only groups subcommands (ci) needs one named */
+        help_print_command(ctx, stderr, cmd, path);
+        return OMV_EXIT_USAGE;
+    }
     if (argc == 0 || argv[0][0] == '-') {
         sub = cmd_lookup(cmd->subs, cmd->default_sub);
     } else {
@@ -562,6 +571,7 @@ int main(int argc, char **argv)
     ctx.json = opt_count(&g, global_opts, "json") > 0;
     ctx.config_file = opt_value(&g, global_opts, "config");
 
+    ctx.dir_given = *opt_values(&g, global_opts, "directory") != NULL;
     for (const char *const *dir = opt_values(&g, global_opts, "directory"); *dir; dir++) {
         if (chdir(*dir) < 0) {
             error(&ctx, "cannot change to directory '%s': %s", *dir, strerror(errno));
@@ -571,11 +581,7 @@ int main(int argc, char **argv)
     }
 
     if (opt_count(&g, global_opts, "version")) {
-        if (ctx.json)
-            printf("{\n  \"schema\": 1,\n  \"version\": \"%s\"\n}\n", OMVDEV_VERSION);
-        else
-            printf("omvdev %s\n", OMVDEV_VERSION);
-        rc = OMV_EXIT_OK;
+        rc = version_print(&ctx);
         goto out;
     }
 

@@ -70,6 +70,7 @@ struct omv_ctx {
     const char *config_file; /* --config */
     char *user_config_path;  /* NULL when there is no home */
     char *project_root;      /* NULL outside a firmware repository */
+    bool dir_given;          /* -C DIR was given */
     char *project_config_path;
     struct cfg cfg;
     struct target_db db; /* loaded on first use by ctx_targets() */
@@ -138,6 +139,7 @@ void out_write(const char *s, size_t len);
 extern const struct omv_cmd targets_subcommands[];
 extern const struct omv_cmd config_subcommands[];
 extern const struct omv_cmd sdk_subcommands[];
+extern const struct omv_cmd ci_subcommands[];
 extern const struct opt completion_opts[];
 extern const struct opt help_opts[];
 extern const struct opt devices_opts[];
@@ -181,5 +183,8 @@ void tools_sdk_dir(struct omv_ctx *ctx, struct strbuf *out);
 /* runner_find() that prints the error and a doctor-style hint when the tool is missing. */
 int tools_find(struct omv_ctx *ctx, const char *name, const char *sdk, const char *subdir,
                const char *extra, struct strbuf *out);
+
+/* `omvdev --version [-v] [--json]` (cmd/version.c): returns the exit status. */
+int version_print(struct omv_ctx *ctx);
 
 #endif

@@ -8,7 +8,8 @@
 #include "lib/compat.h"
 #include "cmd/cmd.h"
 
-#include "flash/elf.h"
+#include "cmd/buildcmd.h"
+
 #include "flash/runners.h"
 #include "lib/error.h"
 #include "lib/fs.h"
@@ -80,26 +81,10 @@ static long num(const char *s, long lo, long hi)
     return !s || errno || *end || end == s || v < lo || v > hi ? -1 : v;
 }
 
-/* Warn when the ELF carries no debug information (DEBUG=0 builds). */
+/* Warn when the ELF is not a debug build (cmd/discover.c reads its DWARF). */
 static void check_elf(struct omv_ctx *ctx, const struct target *t, const char *elf)
 {
-    struct strbuf data = STRBUF_INIT;
-    char err[256];
-    bool found = false;
-
-    if (fs_read_file(elf, &data, err, sizeof(err)) < 0)
-        return;
-    if (elf_find_section((const uint8_t *)data.buf, data.len, ".debug_info", &found, NULL, err,
-                         sizeof(err)) < 0) {
-        warning(ctx, "'%s': %s", elf, err);
-    } else if (!found) {
-        warning(ctx,
-                "'%s' has no debug information (no .debug_info): not a DEBUG=1 build, so "
-                "variables show as <optimized out>",
-                elf);
-        hint(ctx, "make TARGET=%s DEBUG=1", t->name);
-    }
-    strbuf_release(&data);
+    cmd_warn_not_debug(ctx, t->name, elf);
 }
 
 static void stop_server(struct proc *p)
@@ -163,13 +148,8 @@ int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv)
     if (opt_value(&inv->opts, o, "elf")) {
         strbuf_addstr(&elf, opt_value(&inv->opts, o, "elf"));
     } else {
-        if (ctx->project_root) {
-            fs_path_join(&elf, ctx->project_root, "build");
-            fs_path_join(&elf, "", t->name);
-            fs_path_join(&elf, "", "bin");
-        } else {
-            strbuf_addf(&elf, "build/%s/bin", t->name);
-        }
+        if ((rc = cmd_images_dir(ctx, t->name, &elf)))
+            goto out;
         fs_path_join(&elf, "", t->debug_elf);
     }
     if (!server_only && !fs_is_file(elf.buf)) {
@@ -208,6 +188,8 @@ int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv)
         runner_gdb(&gargv, gdb.buf, (unsigned)port, elf.buf);
     }
     runner_jlink_gdbserver(&sargv, server.buf, t->jlink_device, (unsigned)speed, (unsigned)port);
+    if (!server_only)
+        check_elf(ctx, t, elf.buf); /* a dry run warns too: it shows what would be loaded */
     if (dry) {
         struct strbuf outb = STRBUF_INIT;
 
@@ -223,8 +205,6 @@ int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv)
         strbuf_release(&outb);
         goto out;
     }
-    if (!server_only)
-        check_elf(ctx, t, elf.buf);
     if (port_open((unsigned)port)) {
         error(ctx, "localhost:%ld is already in use (another GDB server?)", port);
         hint(ctx, "stop it, or use another port: omvdev debug -t %s --port %ld", t->name, port + 1);

@@ -233,8 +233,10 @@ static int watch(struct omv_ctx *ctx, struct usb_ctx *u, const struct target_db 
         if (timeout_s > 0 && left <= 0)
             return OMV_EXIT_OK;
         rc = usb_wait_change(u, timeout_s > 0 ? (int)(left * 1000) + 1 : -1, err, sizeof(err));
-        if (rc < 0)
-            return error(ctx, "%s", err), OMV_EXIT_FAILURE;
+        if (rc < 0) {
+            error(ctx, "%s", err);
+            return OMV_EXIT_FAILURE;
+        }
         if (rc == 0)
             continue;
         if (snapshot_take(ctx, u, db, all, &cur) < 0)
@@ -260,36 +262,57 @@ static int watch(struct omv_ctx *ctx, struct usb_ctx *u, const struct target_db 
     }
 }
 
-int cmd_devices(struct omv_ctx *ctx, struct omv_invocation *inv)
+/* The options of `omvdev devices`, read once by read_options(). */
+struct devices_options {
+    bool all, watching;
+    uint64_t timeout_s; /* with --watch: 0 = until interrupted */
+};
+
+/* Read every option once; 0 or an exit status. */
+static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv,
+                        struct devices_options *dopt)
 {
     const struct opt *o = inv->cmd->opts;
-    const struct target_db *db = ctx_targets(ctx);
-    bool all = opt_count(&inv->opts, o, "all") > 0;
-    bool watching = opt_count(&inv->opts, o, "watch") > 0;
     const char *timeout = opt_value(&inv->opts, o, "timeout");
-    double timeout_s = 0;
+    char err[256];
+
+    dopt->all = opt_count(&inv->opts, o, "all") > 0;
+    dopt->watching = opt_count(&inv->opts, o, "watch") > 0;
+    dopt->timeout_s = 0;
+    if (inv->opts.nr_args)
+        return usage_error(ctx, inv, "unexpected argument '%s'", inv->opts.args[0]);
+    if (timeout &&
+        opt_number("--timeout", timeout, 1, 86400, &dopt->timeout_s, err, sizeof(err)) < 0)
+        return usage_error(ctx, inv, "%s", err);
+    if (timeout && !dopt->watching)
+        return usage_error(ctx, inv, "--timeout goes with --watch");
+    return 0;
+}
+
+int cmd_devices(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    const struct target_db *db = ctx_targets(ctx);
+    struct devices_options dopt;
+    bool all, watching;
+    double timeout_s;
     struct usb_ctx *u = NULL;
     struct snapshot sn;
     struct strbuf out = STRBUF_INIT;
     char err[512];
-    int rc = OMV_EXIT_OK;
+    int rc;
 
     if (!db)
         return OMV_EXIT_FAILURE;
-    if (inv->opts.nr_args)
-        return usage_error(ctx, inv, "unexpected argument '%s'", inv->opts.args[0]);
-    if (timeout) {
-        char *end;
-
-        timeout_s = strtod(timeout, &end);
-        if (*end || timeout_s <= 0)
-            return usage_error(ctx, inv, "--timeout takes a number of seconds above 0, not '%s'",
-                               timeout);
-        if (!watching)
-            return usage_error(ctx, inv, "--timeout goes with --watch");
+    rc = read_options(ctx, inv, &dopt);
+    if (rc)
+        return rc;
+    all = dopt.all;
+    watching = dopt.watching;
+    timeout_s = (double)dopt.timeout_s;
+    if (usb_open_ctx(&u, err, sizeof(err)) < 0) {
+        error(ctx, "%s", err);
+        return OMV_EXIT_FAILURE;
     }
-    if (usb_open_ctx(&u, err, sizeof(err)) < 0)
-        return error(ctx, "%s", err), OMV_EXIT_FAILURE;
     if (snapshot_take(ctx, u, db, all, &sn) < 0) {
         usb_close_ctx(u);
         return OMV_EXIT_FAILURE;

@@ -13,6 +13,7 @@
 #include "cmd/cmd.h"
 
 #include "cmd/buildcmd.h"
+#include "targets/repo.h"
 #include "lib/embed.h"
 #include "lib/error.h"
 #include "lib/fs.h"
@@ -306,9 +307,13 @@ static void check_gcc(struct doctor *d, struct check_result *r)
     char err[1024];
     bool sdk = d->have_repo && !d->b.no_version;
 
-    if (toolchain_probe("arm-none-eabi-gcc", d->path.buf, "-dumpversion", &bin, &ver, err,
+    if (toolchain_probe("arm-none-eabi-gcc", d->path.buf, "-dumpversion", &bin, &ver, NULL, err,
                         sizeof(err)) < 0) {
-        set(r, sdk ? CHECK_FAIL : CHECK_WARN, "omvdev sdk install", "%s", err);
+        set(r, sdk ? CHECK_FAIL : CHECK_WARN,
+            sdk ? "omvdev sdk install"
+                : "install the Arm GNU Toolchain (Debian/Ubuntu: sudo apt-get install "
+                  "gcc-arm-none-eabi): this release builds with the one on PATH",
+            "%s", err);
         goto out;
     }
     if (sdk)
@@ -332,9 +337,9 @@ out:
 
 static void check_gdb(struct doctor *d, struct check_result *r)
 {
-    struct strbuf bin = STRBUF_INIT, ver = STRBUF_INIT;
+    struct strbuf bin = STRBUF_INIT, ver = STRBUF_INIT, lib = STRBUF_INIT;
     char err[1024];
-    int rc = toolchain_probe("arm-none-eabi-gdb", d->path.buf, "--version", &bin, &ver, err,
+    int rc = toolchain_probe("arm-none-eabi-gdb", d->path.buf, "--version", &bin, &ver, &lib, err,
                              sizeof(err));
 
     if (rc == 0) {
@@ -343,23 +348,26 @@ static void check_gdb(struct doctor *d, struct check_result *r)
         if (nl)
             *nl = '\0';
         set(r, CHECK_OK, NULL, "%s runs (%s)", bin.buf, ver.buf);
-    } else if (strstr(err, "libncurses") || strstr(err, "libtinfo")) {
-        const char *lib =
-            strstr(err, "libncurses") ? strstr(err, "libncurses") : strstr(err, "libtinfo");
-        size_t len = strcspn(lib, ": ");
-
+    } else if (lib.len &&
+               (!strncmp(lib.buf, "libncurses", 10) || !strncmp(lib.buf, "libtinfo", 8))) {
         set(r, CHECK_FAIL,
             "install the old ncurses libraries: sudo apt-get install libncurses5 libtinfo5 "
             "(Debian/Ubuntu; where they are gone, libncurses6 and a libncursesw.so.5 link to it)",
-            "the SDK's gdb does not start: %.*s is missing", (int)len, lib);
+            "the SDK's gdb does not start: %s is missing", lib.buf);
+    } else if (rc == OMV_ENOENT && d->have_repo && d->b.no_version) {
+        set(r, CHECK_WARN,
+            "install gdb for Arm (Debian/Ubuntu: sudo apt-get install gdb-multiarch, or the Arm "
+            "GNU Toolchain's arm-none-eabi-gdb on PATH)",
+            "arm-none-eabi-gdb not found on PATH (this release has no SDK)");
     } else if (rc == OMV_ENOENT) {
-        set(r, d->have_repo && !d->b.no_version ? CHECK_FAIL : CHECK_WARN, "omvdev sdk install",
+        set(r, d->have_repo ? CHECK_FAIL : CHECK_WARN, "omvdev sdk install",
             "arm-none-eabi-gdb not found (it comes with the SDK)");
     } else {
         set(r, CHECK_FAIL, "omvdev sdk install", "%s", err);
     }
     strbuf_release(&bin);
     strbuf_release(&ver);
+    strbuf_release(&lib);
 }
 
 static void check_jlink(struct doctor *d, struct check_result *r)
@@ -534,38 +542,67 @@ static void check_usb_access(struct doctor *d, struct check_result *r)
     strbuf_release(&bad);
 }
 
+/* Without [build] target: the one board built before, when there is exactly one. */
+static const struct target *only_built_board(struct doctor *d)
+{
+    struct fw_list built = FW_LIST_INIT;
+    const struct target *t = NULL;
+
+    fw_tree_built(&d->b.tree, &built);
+    if (built.nr == 1)
+        t = target_find(ctx_targets(d->ctx), built.items[0]);
+    fw_list_release(&built);
+    return t;
+}
+
 static void check_submodules(struct doctor *d, struct check_result *r)
 {
-    struct fw_list missing = FW_LIST_INIT;
+    struct repo_subs s = REPO_SUBS_INIT;
+    struct strbuf fix = STRBUF_INIT;
+    const struct repo_sub *first = NULL;
+    char err[1024];
 
     if (!d->have_repo) {
         set(r, CHECK_SKIP, NULL, "not inside a firmware repository");
         return;
     }
-    fw_tree_missing_submodules(&d->b.tree, d->t ? d->t->port : NULL, &missing);
-    if (missing.nr)
-        set(r, CHECK_FAIL,
-            "git submodule update --init --depth=1 --no-single-branch && git -C lib/micropython "
-            "submodule update --init --depth=1",
-            "submodule '%s' is not checked out%s", missing.items[0],
-            missing.nr > 1 ? " (and others)" : "");
+    if (repo_submodules(d->b.tree.root, d->b.tree.mpy_rel, d->t ? d->t->port : NULL, &s, err,
+                        sizeof(err)) < 0) {
+        set(r, CHECK_WARN, NULL, "%s", err);
+        goto out;
+    }
+    for (size_t i = 0; i < s.nr && !first; i++)
+        if (s.items[i].state != REPO_SUB_OK)
+            first = &s.items[i];
+    repo_subs_fix(d->b.tree.root, &s, &fix, NULL, NULL);
+    if (first)
+        set(r, CHECK_FAIL, fix.buf, "submodule '%s' is %s%s", first->path,
+            repo_sub_state_text(first->state), repo_subs_bad(&s) > 1 ? " (and others)" : "");
     else
-        set(r, CHECK_OK, NULL, "checked out");
-    fw_list_release(&missing);
+        set(r, CHECK_OK, NULL, "%zu checked out%s%s", s.nr,
+            s.from_git ? " at the recorded commits"
+                       : " (not a git checkout: their files, not their commits, were checked)",
+            d->t ? "" : " (name a board with build.target to check its port's nested ones)");
+out:
+    repo_subs_release(&s);
+    strbuf_release(&fix);
 }
 
 static void check_mpy_cross(struct doctor *d, struct check_result *r)
 {
-    struct strbuf path = STRBUF_INIT;
+    struct strbuf path = STRBUF_INIT, fix = STRBUF_INIT;
 
-    if (!d->have_repo)
+    if (!d->have_repo) {
         set(r, CHECK_SKIP, NULL, "not inside a firmware repository");
-    else if (fw_tree_mpy_cross(&d->b.tree, &path))
+    } else if (fw_tree_mpy_cross(&d->b.tree, &path)) {
         set(r, CHECK_OK, NULL, "%s", path.buf);
-    else
-        set(r, CHECK_WARN, "make -j$(nproc) -C lib/micropython/mpy-cross (omvdev build does it)",
-            "mpy-cross is not built");
+    } else {
+        strbuf_addf(&fix, "make -j$(nproc) -C %s/mpy-cross (omvdev build does it)",
+                    d->b.tree.mpy_dir);
+        set(r, CHECK_WARN, fix.buf, "mpy-cross is not built");
+    }
     strbuf_release(&path);
+    strbuf_release(&fix);
 }
 
 static void check_disk(struct doctor *d, struct check_result *r)
@@ -672,6 +709,8 @@ int cmd_doctor(struct omv_ctx *ctx, struct omv_invocation *inv)
     d.wsl = d.linux_host ? detect_wsl(&d) : 0;
     if (tcfg && ctx_targets(ctx))
         d.t = target_find(ctx_targets(ctx), tcfg->value);
+    else if (d.have_repo && ctx_targets(ctx))
+        d.t = only_built_board(&d);
 
     for (size_t i = 0; i < ARRAY_SIZE(checks); i++) {
         res[i].status = CHECK_OK;

@@ -1,6 +1,8 @@
 /*
  * omvdev recover: bring back a camera whose bootloader is damaged, step by
- * step, per family (seed 002, seed 004 §10.8). Each procedure is data: a list
+ * step, per chip family (STM32 through the ST system bootloader, the N6 with
+ * STM32CubeProgrammer, the RT1062 with NXP SPSDK, the AE3 with Alif's SE
+ * tools). Each procedure is data: a list
  * of steps, each an instruction for the user, a USB device to wait for, a
  * program to run (by argument vector, output streamed) or one of omvdev's own
  * actions (the STM32 bootloader write through its DfuSe code, the eFuse
@@ -10,9 +12,12 @@
 #include "lib/compat.h"
 #include "cmd/cmd.h"
 
+#include "cmd/buildcmd.h"
+
 #include "flash/dfu.h"
-#include "flash/dfuse_layout.h"
+#include "flash/plan.h"
 #include "flash/runners.h"
+#include "flash/session.h"
 #include "flash/usb.h"
 #include "lib/error.h"
 #include "lib/fs.h"
@@ -21,7 +26,7 @@
 #include "lib/strbuf.h"
 #include "sdk/locate.h"
 
-#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +92,11 @@ struct recover {
     struct strbuf setools; /* the Alif SE tools directory, "" when none */
     struct usb_ctx *u;
     char *serial; /* of the device the last wait found */
-    bool dry, yes, interactive, burn_fuse, update_se, erase_fs, fuse_set, combined;
-    int64_t wait_s, timeout_s;
+    /* the options, read once by read_options() */
+    const char *target;
+    bool dry, yes, interactive, burn_fuse, update_se, erase_fs, combined;
+    uint64_t wait_s, timeout_s;
+    bool fuse_set;    /* the boot-source fuse reads as set */
     char *tool_error; /* the first tool that was not found, for the message */
 };
 
@@ -130,22 +138,7 @@ static char *in_dir(struct recover *r, const char *file)
 
 void tools_sdk_dir(struct omv_ctx *ctx, struct strbuf *out)
 {
-    const char *env = getenv("SDK_DIR");
-    struct strbuf ver = STRBUF_INIT;
-    char err[256];
-
-    if (env && *env) {
-        strbuf_addstr(out, env);
-    } else if (ctx->project_root &&
-               sdk_repo_version(ctx->project_root, &ver, err, sizeof(err)) == 0) {
-        const struct cfg_entry *root = cfg_lookup(&ctx->cfg, "sdk", "root");
-
-        if (sdk_dir(root ? root->value : NULL, ver.buf, out, err, sizeof(err)) < 0)
-            strbuf_reset(out);
-    }
-    if (out->len && !fs_is_dir(out->buf))
-        strbuf_reset(out);
-    strbuf_release(&ver);
+    cmd_sdk_dir(ctx, false, out);
 }
 
 int tools_find(struct omv_ctx *ctx, const char *name, const char *sdk, const char *subdir,
@@ -334,6 +327,22 @@ static void hex(char *buf, size_t len, uint64_t v)
     snprintf(buf, len, "0x%llX", (unsigned long long)v);
 }
 
+/* The erase length for a file in the FlexSPI NOR: its size rounded up to whole 4 KiB
+ * sectors, as "0x..." into buf. */
+static int erase_size(struct recover *r, const char *path, char *buf, size_t len)
+{
+    struct strbuf data = STRBUF_INIT;
+    char err[256];
+    int rc = fs_read_file(path, &data, err, sizeof(err));
+
+    if (rc < 0)
+        error(r->ctx, "%s", err);
+    else
+        hex(buf, len, (data.len + 0xFFF) & ~(uint64_t)0xFFF);
+    strbuf_release(&data);
+    return rc;
+}
+
 static int plan_rt1060(struct recover *r)
 {
     char *sdp = in_dir(r, "sdphost_flash_loader.bin"), *sbl = in_dir(r, "blhost_flash_loader.bin"),
@@ -341,25 +350,15 @@ static int plan_rt1060(struct recover *r)
     struct strbuf python = STRBUF_INIT, sdphost = STRBUF_INIT, blhost = STRBUF_INIT;
     const char *py = NULL;
     char sbl_size[32], fw_size[32], err[256];
-    struct strbuf tmp = STRBUF_INIT;
     struct rstep *s;
     int rc = -1;
     static const char *const blusb = "0x15A2,0x0073";
 
     if (need_file(r, sdp) < 0 || need_file(r, sbl) < 0 || need_file(r, fw) < 0)
         goto out;
-    /* Erase regions are whole 4 KiB sectors of the FlexSPI NOR: sizes are rounded up. */
-    if (fs_read_file(sbl, &tmp, err, sizeof(err)) < 0) {
-        error(r->ctx, "%s", err);
+    if (erase_size(r, sbl, sbl_size, sizeof(sbl_size)) < 0 ||
+        erase_size(r, fw, fw_size, sizeof(fw_size)) < 0)
         goto out;
-    }
-    hex(sbl_size, sizeof(sbl_size), (tmp.len + 0xFFF) & ~(uint64_t)0xFFF);
-    strbuf_reset(&tmp);
-    if (fs_read_file(fw, &tmp, err, sizeof(err)) < 0) {
-        error(r->ctx, "%s", err);
-        goto out;
-    }
-    hex(fw_size, sizeof(fw_size), (tmp.len + 0xFFF) & ~(uint64_t)0xFFF);
     /* The SDK's python runs SPSDK as modules; without it, sdphost and blhost from PATH. */
     if (r->sdk.len && runner_find("python3", r->sdk.buf, "python/bin", NULL, "", &python, err,
                                   sizeof(err)) == 0) {
@@ -419,7 +418,6 @@ out:
     strbuf_release(&python);
     strbuf_release(&sdphost);
     strbuf_release(&blhost);
-    strbuf_release(&tmp);
     return rc;
 }
 
@@ -528,7 +526,7 @@ static int ask_line(const char *prompt, char *buf, size_t len)
 /* Wait until one of the step's devices is on the bus; remember its serial. */
 static int do_wait(struct recover *r, const struct rstep *s)
 {
-    int64_t deadline = progress_now_ms() + r->wait_s * 1000;
+    int64_t deadline = progress_now_ms() + (int64_t)r->wait_s * 1000;
     char err[512], ids[40] = "", id[16];
 
     for (size_t k = 0; k < s->nr_wait; k++)
@@ -541,8 +539,10 @@ static int do_wait(struct recover *r, const struct rstep *s)
         size_t n = 0;
         bool found = false;
 
-        if (usb_list(r->u, &devs, &n, err, sizeof(err)) < 0)
-            return error(r->ctx, "%s", err), OMV_EXIT_DEVICE;
+        if (usb_list(r->u, &devs, &n, err, sizeof(err)) < 0) {
+            error(r->ctx, "%s", err);
+            return OMV_EXIT_DEVICE;
+        }
         for (size_t i = 0; i < n && !found; i++)
             for (size_t k = 0; k < s->nr_wait && !found; k++)
                 if (usb_id_is(s->wait[k], devs[i].vid, devs[i].pid)) {
@@ -573,138 +573,181 @@ static int do_wait(struct recover *r, const struct rstep *s)
     }
 }
 
-static void progress_cb(void *ud, const char *phase, uint64_t done, uint64_t total)
+/*
+ * Set by SIGINT/SIGTERM while bootloader.bin is written through the ST ROM: the
+ * one piece of mutable state a signal handler may touch. The flash session
+ * stops at its next safe point when it is set.
+ */
+static volatile sig_atomic_t recover_signal;
+
+static void on_signal(int sig)
+{
+    recover_signal = sig;
+}
+
+static void st_begin(void *ud, const char *label)
+{
+    struct progress *prog = ud;
+
+    progress_start(prog, prog->enabled, label);
+}
+
+static void st_progress(void *ud, const char *phase, uint64_t done, uint64_t total)
 {
     progress_update(ud, phase, done, total);
 }
 
-/* bootloader.bin through the ST ROM: only its pages are erased, so the H7 Rev V bank-2
- * erase stall cannot happen; read back, then jump to it. */
-static int do_st_boot(struct recover *r, const struct rstep *s)
+static void st_done(void *ud, const struct flash_report *rep)
 {
-    struct usb_device_info *devs = NULL;
-    struct usb_dfu *h = NULL;
-    struct strbuf data = STRBUF_INIT;
-    struct dfuse_layout layout = DFUSE_LAYOUT_INIT;
-    struct progress prog = {0};
-    struct dfu_progress p = {progress_cb, &prog};
-    uint8_t *back = NULL;
-    size_t n = 0, which = SIZE_MAX;
-    unsigned rev_v = 0;
-    char err[1024];
-    int rc = OMV_EXIT_DEVICE, alt = -1;
-    const char *slash = strrchr(s->argv.v[0], '/');
-    const char *base = slash ? slash + 1 : s->argv.v[0];
+    (void)rep;
+    progress_end(ud);
+}
 
-    if (fs_read_file(s->argv.v[0], &data, err, sizeof(err)) < 0) {
-        error(r->ctx, "%s", err);
-        rc = OMV_EXIT_FAILURE;
-        goto out;
-    }
-    if (usb_list(r->u, &devs, &n, err, sizeof(err)) < 0) {
-        error(r->ctx, "%s", err);
-        goto out;
-    }
+/* The ST ROM device the last wait found (by serial), or NULL. */
+static const struct usb_device_info *find_rom(struct recover *r, const struct usb_device_info *devs,
+                                              size_t n)
+{
+    const struct usb_device_info *found = NULL;
+
     for (size_t i = 0; i < n; i++)
         if (usb_id_is(r->t->recovery_usb, devs[i].vid, devs[i].pid) && devs[i].dfu &&
             (!r->serial || (devs[i].serial && !strcmp(devs[i].serial, r->serial))))
-            which = i;
-    if (which == SIZE_MAX) {
+            found = &devs[i];
+    return found;
+}
+
+/* Say what a failed write through the ST ROM left, and how to go on. */
+static void st_boot_failed(struct recover *r, int rc, const struct flash_outcome *out,
+                           const char *base, const char *err)
+{
+    if (out->step)
+        error(r->ctx, "%s", err);
+    else
+        error(r->ctx, "%s: %s", base, err);
+    if (rc == OMV_EINTR)
+        note(r->ctx, "interrupted during the %s stage: the chip's ROM stays in charge (state %s)",
+             flash_stage_name(out->stage),
+             out->state_known ? dfu_state_name(out->state) : "unknown");
+    if (out->no_upload)
+        hint(r->ctx, "this ROM cannot be read back, so omvdev cannot check what it writes: "
+                     "write bootloader.bin with STM32CubeProgrammer instead");
+    else if (rc == OMV_EUSAGE)
+        hint(r->ctx, "is it the bootloader of %s? (make TARGET=%s builds it)", r->t->name,
+             r->t->name);
+    else if (out->stage == FLASH_STAGE_VERIFY && rc != OMV_EINTR)
+        hint(r->ctx,
+             "run 'omvdev recover -t %s' again; if it repeats, the flash may be "
+             "worn or write-protected (STM32CubeProgrammer can show the option bytes)",
+             r->t->name);
+    else
+        hint(r->ctx,
+             "the chip's ROM is untouched: unplug and replug with the jumper on and "
+             "run 'omvdev recover -t %s' again",
+             r->t->name);
+}
+
+/* Open the ROM and run the flash session on it, Ctrl-C caught; the session's code. */
+static int st_boot_session(struct recover *r, const struct flash_plan *plan,
+                           const struct usb_device_info *dev, struct flash_outcome *out, char *err,
+                           size_t errlen)
+{
+    struct progress prog = {0};
+    struct flash_session_hooks hooks = {&prog, st_begin, st_progress, st_done, NULL};
+    struct flash_session_opts so = {true, true, true, false, false, false, &recover_signal};
+    struct sigaction sa, old_int, old_term;
+    struct usb_dfu *h = NULL;
+    struct dfu_io io;
+    struct dfu_dev dd;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = usb_dfu_open(r->u, dev, &h, err, errlen);
+    if (rc < 0)
+        return rc;
+    prog.enabled = r->ctx->verbosity >= 0 && isatty(2);
+    usb_dfu_io(h, &io);
+    flash_session_dev(&dd, dev, &io);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = (int)SA_RESETHAND; /* a second Ctrl-C ends omvdev at once */
+    recover_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    rc = flash_session_run(plan, &so, dev, &dd, &hooks, out, err, errlen);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    progress_end(&prog);
+    usb_dfu_close(h);
+    return rc;
+}
+
+/* bootloader.bin (or openmv.bin) through the ST ROM by the flash session: only its pages
+ * erased, read back, then started. */
+static int do_st_boot(struct recover *r, const struct rstep *s)
+{
+    struct flash_plan_opts po = {NULL, NULL, s->argv.v[0], -1, 0x08000000, false, false};
+    struct flash_plan plan = FLASH_PLAN_INIT;
+    struct usb_device_info *devs = NULL;
+    const struct usb_device_info *dev;
+    struct flash_outcome out;
+    size_t n = 0;
+    char err[1024];
+    const char *slash = strrchr(s->argv.v[0], '/');
+    const char *base = slash ? slash + 1 : s->argv.v[0];
+    int rc = flash_plan_build(&plan, r->t, "", &po, err, sizeof(err));
+
+    if (rc < 0) {
+        error(r->ctx, "%s", err);
+        return exit_status_for(rc);
+    }
+    rc = usb_list(r->u, &devs, &n, err, sizeof(err));
+    if (rc < 0) {
+        error(r->ctx, "%s", err);
+        rc = OMV_EXIT_DEVICE;
+        goto out;
+    }
+    dev = find_rom(r, devs, n);
+    if (!dev) {
         error(r->ctx, "the ST system DFU bootloader went away");
         hint(r->ctx, "plug the camera in again with the jumper on and re-run the command");
+        rc = OMV_EXIT_DEVICE;
         goto out;
     }
-    for (size_t a = 0; a < devs[which].nr_alts && alt < 0; a++) {
-        struct dfuse_layout l = DFUSE_LAYOUT_INIT;
-        const struct dfuse_segment *seg;
-
-        if (dfuse_layout_parse(&l, devs[which].alt_names[a], err, sizeof(err)) < 0)
-            continue;
-        seg = dfuse_layout_find(&l, 0x08000000);
-        if (seg && (seg->flags & DFUSE_SEG_WRITEABLE) && seg->end >= 0x08000000 + data.len) {
-            alt = (int)a;
-            layout = l;
-        } else {
-            dfuse_layout_release(&l);
-        }
-    }
-    if (alt < 0) {
-        error(r->ctx, "the ST bootloader offers no writable internal flash at 0x08000000");
-        for (size_t a = 0; a < devs[which].nr_alts; a++)
-            hint(r->ctx, "alt %zu is '%s'", a, devs[which].alt_names[a]);
-        goto out;
-    }
-    if (usb_dfu_open(r->u, &devs[which], &h, err, sizeof(err)) < 0) {
+    note(r->ctx, "writing %s through the ST system bootloader", base);
+    rc = st_boot_session(r, &plan, dev, &out, err, sizeof(err));
+    if (rc == USB_ERR_ACCESS || rc == OMV_EPERM) {
         error(r->ctx, "%s", err);
-        if (strstr(err, "permission"))
-            hint(r->ctx, "install udev rules for 0483:df11 (the ST bootloader), or run as root");
+        hint(r->ctx, "install udev rules for 0483:df11 (the ST bootloader), or run as root");
+        rc = OMV_EXIT_DEVICE;
         goto out;
     }
-    {
-        struct dfu_dev dev = {{0},
-                              devs[which].dfu_interface,
-                              devs[which].dfu_transfer_size ? devs[which].dfu_transfer_size : 2048,
-                              devs[which].dfu_attributes,
-                              5000};
-
-        if (dev.transfer_size > 4096)
-            dev.transfer_size = 4096;
-        usb_dfu_io(h, &dev.io);
-        note(r->ctx, "writing the bootloader through '%s' (alt %d)", devs[which].alt_names[alt],
-             alt);
-        progress_start(&prog, r->ctx->verbosity >= 0 && isatty(2), base);
-        back = xmalloc(data.len);
-        if (dev.io.set_alt(dev.io.ctx, dev.intf, (uint8_t)alt) < 0 ||
-            dfu_normalise(&dev, err, sizeof(err)) < 0 ||
-            dfuse_write(&dev, &layout, 0x08000000, (const uint8_t *)data.buf, data.len, false,
-                        &rev_v, &p, err, sizeof(err)) < 0 ||
-            dfu_normalise(&dev, err, sizeof(err)) < 0 ||
-            dfuse_read(&dev, 0x08000000, back, data.len, &p, err, sizeof(err)) < 0) {
-            progress_end(&prog);
-            error(r->ctx, "%s: %s", base, err);
-            hint(r->ctx,
-                 "the chip's ROM is untouched: unplug and replug with the jumper on and "
-                 "run 'omvdev recover -t %s' again",
-                 r->t->name);
-            goto out;
-        }
-        progress_end(&prog);
-        if (memcmp(back, data.buf, data.len) != 0) {
-            error(r->ctx, "the bootloader reads back different from '%s'", s->argv.v[0]);
-            hint(r->ctx,
-                 "run 'omvdev recover -t %s' again; if it repeats, the flash may be "
-                 "worn or write-protected (STM32CubeProgrammer can show the option bytes)",
-                 r->t->name);
-            goto out;
-        }
-        if (rev_v)
-            note(r->ctx, "recovered %u stalled page erase%s (STM32H7 Rev V ROM quirk)", rev_v,
-                 rev_v == 1 ? "" : "s");
-        note(r->ctx, "wrote and verified %s: %zu bytes at 0x08000000", base, data.len);
-        if (dfuse_leave(&dev, 0x08000000, err, sizeof(err)) < 0)
-            warning(r->ctx, "starting the bootloader: %s (replugging starts it too)", err);
+    if (out.rev_v)
+        note(r->ctx, "recovered %u stalled page erase%s (STM32H7 Rev V ROM quirk)", out.rev_v,
+             out.rev_v == 1 ? "" : "s");
+    if (rc < 0 && (rc == OMV_EINTR || rc == OMV_EUSAGE || rc == OMV_EDEVICE)) {
+        st_boot_failed(r, rc, &out, base, err);
+        rc = rc == OMV_EINTR ? 128 + (int)recover_signal : exit_status_for(rc);
+        goto out;
     }
+    if (rc < 0) { /* opening the device failed */
+        error(r->ctx, "%s", err);
+        rc = OMV_EXIT_DEVICE;
+        goto out;
+    }
+    note(r->ctx, "wrote and verified %s: %zu bytes at 0x08000000", base, plan.steps[0].len);
+    if (out.leave == FLASH_LEAVE_FAILED)
+        warning(r->ctx, "starting the bootloader: %s (replugging starts it too)", out.leave_err);
     rc = 0;
 out:
-    usb_dfu_close(h);
     usb_list_free(devs, n);
-    dfuse_layout_release(&layout);
-    strbuf_release(&data);
-    free(back);
+    flash_plan_release(&plan);
     return rc;
 }
 
 static void self_exe(struct strbuf *out)
 {
-    char buf[4096];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-
-    if (n > 0) {
-        buf[n] = 0;
-        strbuf_addstr(out, buf);
-    } else {
-        strbuf_addstr(out, "omvdev");
-    }
+    cmd_self_exe(out);
 }
 
 /* Run a program of a step; capture its output (shown as it arrives) when `cap` is set. */
@@ -858,27 +901,131 @@ static int run_steps(struct recover *r)
     return 0;
 }
 
-static int parse_secs(const char *s, int64_t max, int64_t *out)
+/* Read every option once into r and check what needs no device; 0 or an exit status. */
+static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct recover *r)
 {
-    char *end;
-    long long v;
+    const struct opt *o = inv->cmd->opts;
+    const struct opt_result *res = &inv->opts;
+    const char *dir = opt_value(res, o, "dir"), *se = opt_value(res, o, "se-tools");
+    char err[256];
 
-    errno = 0;
-    v = s ? strtoll(s, &end, 10) : -1;
-    if (!s || errno || *end || end == s || v < 1 || v > max)
-        return -1;
-    *out = v;
+    r->target = opt_value(res, o, "target");
+    r->dry = opt_count(res, o, "dry-run") > 0;
+    r->yes = opt_count(res, o, "yes") > 0;
+    r->burn_fuse = opt_count(res, o, "burn-fuse") > 0;
+    r->update_se = opt_count(res, o, "update-se") > 0;
+    r->erase_fs = opt_count(res, o, "erase-fs") > 0;
+    r->combined = opt_count(res, o, "combined") > 0;
+    r->interactive = !r->yes && isatty(0) && isatty(2);
+    if (dir)
+        strbuf_addstr(&r->dir, dir);
+    if (se)
+        strbuf_addstr(&r->setools, se);
+    if (res->nr_args)
+        return usage_error(ctx, inv, "unexpected argument '%s'", res->args[0]);
+    /* --wait means what it means for flash: whole seconds from 0 to 3600. */
+    if (opt_number("--wait", opt_value(res, o, "wait"), 0, 3600, &r->wait_s, err, sizeof(err)) <
+            0 ||
+        opt_number("--timeout", opt_value(res, o, "timeout"), 1, 86400, &r->timeout_s, err,
+                   sizeof(err)) < 0)
+        return usage_error(ctx, inv, "%s", err);
+    if (!r->target)
+        return usage_error(ctx, inv,
+                           "name the board to recover: omvdev recover -t TARGET (a camera with "
+                           "a damaged bootloader cannot say what it is)");
+    if (!r->dry && !r->yes && !r->interactive)
+        return usage_error(ctx, inv,
+                           "not on a terminal: recovery needs --yes to run without prompts (or "
+                           "--dry-run to see the steps)");
     return 0;
+}
+
+/* The board, and whether omvdev can recover it; 0 or an exit status. */
+static int check_board(struct omv_ctx *ctx, struct omv_invocation *inv, struct recover *r)
+{
+    static const enum target_runner need[] = {
+        [TARGET_RECOVERY_NONE] = TARGET_RUNNER_DFU,
+        [TARGET_RECOVERY_STM32_ROM_DFU] = TARGET_RUNNER_ST_ROM_DFU,
+        [TARGET_RECOVERY_STM32CUBEPROG] = TARGET_RUNNER_STM32CUBEPROG,
+        [TARGET_RECOVERY_SPSDK_SDP] = TARGET_RUNNER_SPSDK,
+        [TARGET_RECOVERY_ALIF_SETOOLS] = TARGET_RUNNER_ALIF_SE,
+    };
+
+    if (!ctx_targets(ctx))
+        return OMV_EXIT_FAILURE;
+    r->t = ctx_target(ctx, r->target);
+    if (!r->t)
+        return OMV_EXIT_USAGE;
+    if (!r->t->supported) {
+        error(ctx, "%s is no longer supported by the firmware", r->t->name);
+        return OMV_EXIT_USAGE;
+    }
+    if (r->t->recovery == TARGET_RECOVERY_NONE) {
+        error(ctx, "the bootloader of %s (%s) is factory-locked: omvdev cannot restore it",
+              r->t->name, r->t->camera);
+        hint(ctx,
+             "only the application is ever written (omvdev flash -t %s); a damaged Arduino "
+             "bootloader is restored with Arduino's own tools (Arduino IDE: Tools > Burn "
+             "Bootloader, or arduino-cli burn-bootloader, with a programmer)",
+             r->t->name);
+        return OMV_EXIT_FAILURE;
+    }
+    if (!target_has_runner(r->t, need[r->t->recovery])) {
+        error(ctx, "%s has no '%s' runner in the board database, which %s recovery needs",
+              r->t->name, target_runner_name(need[r->t->recovery]),
+              target_recovery_name(r->t->recovery));
+        return OMV_EXIT_USAGE;
+    }
+    if (r->combined && r->t->recovery != TARGET_RECOVERY_STM32_ROM_DFU)
+        return usage_error(ctx, inv,
+                           "--combined (openmv.bin) is for the STM32 cameras' ROM "
+                           "recovery only");
+    return 0;
+}
+
+/* The steps of the board's procedure; 0 or an exit status. */
+static int plan_steps(struct recover *r)
+{
+    int rc = 0;
+
+    switch (r->t->recovery) {
+    case TARGET_RECOVERY_STM32_ROM_DFU:
+        rc = plan_stm32(r);
+        break;
+    case TARGET_RECOVERY_STM32CUBEPROG:
+        rc = plan_n6(r);
+        break;
+    case TARGET_RECOVERY_SPSDK_SDP:
+        rc = plan_rt1060(r);
+        break;
+    case TARGET_RECOVERY_ALIF_SETOOLS:
+        rc = plan_ae3(r);
+        break;
+    case TARGET_RECOVERY_NONE:
+        break;
+    }
+    return rc ? OMV_EXIT_FAILURE : 0;
+}
+
+/* On a terminal: show the plan and ask once. */
+static bool confirmed(struct recover *r)
+{
+    char line[16];
+
+    print_plan(r, stderr);
+    if (ask_line("\nStart? Each hardware step is waited for on USB (Ctrl-C stops). [y/N] ", line,
+                 sizeof(line)) < 0 ||
+        (strcmp(line, "y") && strcmp(line, "Y") && strcmp(line, "yes"))) {
+        error(r->ctx, "stopped: nothing was done");
+        return false;
+    }
+    return true;
 }
 
 int cmd_recover(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
-    const struct opt *o = inv->cmd->opts;
     struct recover r;
-    const char *tname = opt_value(&inv->opts, o, "target");
-    const char *dir = opt_value(&inv->opts, o, "dir");
-    const char *se = opt_value(&inv->opts, o, "se-tools");
-    int rc = OMV_EXIT_OK;
+    int rc;
     char err[512];
 
     memset(&r, 0, sizeof(r));
@@ -886,117 +1033,29 @@ int cmd_recover(struct omv_ctx *ctx, struct omv_invocation *inv)
     strbuf_init(&r.dir);
     strbuf_init(&r.sdk);
     strbuf_init(&r.setools);
-    r.dry = opt_count(&inv->opts, o, "dry-run") > 0;
-    r.yes = opt_count(&inv->opts, o, "yes") > 0;
-    r.burn_fuse = opt_count(&inv->opts, o, "burn-fuse") > 0;
-    r.update_se = opt_count(&inv->opts, o, "update-se") > 0;
-    r.erase_fs = opt_count(&inv->opts, o, "erase-fs") > 0;
-    r.combined = opt_count(&inv->opts, o, "combined") > 0;
-    r.interactive = !r.yes && isatty(0) && isatty(2);
-
-    if (inv->opts.nr_args)
-        return usage_error(ctx, inv, "unexpected argument '%s'", inv->opts.args[0]);
-    if (parse_secs(opt_value(&inv->opts, o, "wait"), 86400, &r.wait_s) < 0)
-        return usage_error(ctx, inv, "--wait takes whole seconds from 1 to 86400");
-    if (parse_secs(opt_value(&inv->opts, o, "timeout"), 86400, &r.timeout_s) < 0)
-        return usage_error(ctx, inv, "--timeout takes whole seconds from 1 to 86400");
-    if (!tname)
-        return usage_error(ctx, inv,
-                           "name the board to recover: omvdev recover -t TARGET (a camera with "
-                           "a damaged bootloader cannot say what it is)");
-    if (!ctx_targets(ctx))
-        return OMV_EXIT_FAILURE;
-    r.t = ctx_target(ctx, tname);
-    if (!r.t)
-        return OMV_EXIT_USAGE;
-    if (!r.t->supported) {
-        error(ctx, "%s is no longer supported by the firmware", r.t->name);
-        return OMV_EXIT_USAGE;
-    }
-    if (r.t->recovery == TARGET_RECOVERY_NONE) {
-        error(ctx, "the bootloader of %s (%s) is factory-locked: omvdev cannot restore it",
-              r.t->name, r.t->camera);
-        hint(ctx,
-             "only the application is ever written (omvdev flash -t %s); a damaged Arduino "
-             "bootloader is restored with Arduino's own tools (Arduino IDE: Tools > Burn "
-             "Bootloader, or arduino-cli burn-bootloader, with a programmer)",
-             r.t->name);
-        return OMV_EXIT_FAILURE;
-    }
-    {
-        static const enum target_runner need[] = {
-            [TARGET_RECOVERY_NONE] = TARGET_RUNNER_DFU,
-            [TARGET_RECOVERY_STM32_ROM_DFU] = TARGET_RUNNER_ST_ROM_DFU,
-            [TARGET_RECOVERY_STM32CUBEPROG] = TARGET_RUNNER_STM32CUBEPROG,
-            [TARGET_RECOVERY_SPSDK_SDP] = TARGET_RUNNER_SPSDK,
-            [TARGET_RECOVERY_ALIF_SETOOLS] = TARGET_RUNNER_ALIF_SE,
-        };
-
-        if (!target_has_runner(r.t, need[r.t->recovery])) {
-            error(ctx, "%s has no '%s' runner in the board database, which %s recovery needs",
-                  r.t->name, target_runner_name(need[r.t->recovery]),
-                  target_recovery_name(r.t->recovery));
-            return OMV_EXIT_USAGE;
-        }
-    }
-    if (r.combined && r.t->recovery != TARGET_RECOVERY_STM32_ROM_DFU)
-        return usage_error(ctx, inv,
-                           "--combined (openmv.bin) is for the STM32 cameras' ROM "
-                           "recovery only");
-    if (!r.dry && !r.yes && !r.interactive)
-        return usage_error(ctx, inv,
-                           "not on a terminal: recovery needs --yes to run without prompts (or "
-                           "--dry-run to see the steps)");
-    if (dir) {
-        strbuf_addstr(&r.dir, dir);
-    } else if (ctx->project_root) {
-        fs_path_join(&r.dir, ctx->project_root, "build");
-        fs_path_join(&r.dir, "", r.t->name);
-        fs_path_join(&r.dir, "", "bin");
-    } else {
-        strbuf_addf(&r.dir, "build/%s/bin", r.t->name);
-    }
-    if (se)
-        strbuf_addstr(&r.setools, se);
-    tools_sdk_dir(ctx, &r.sdk);
-
-    switch (r.t->recovery) {
-    case TARGET_RECOVERY_STM32_ROM_DFU:
-        rc = plan_stm32(&r);
-        break;
-    case TARGET_RECOVERY_STM32CUBEPROG:
-        rc = plan_n6(&r);
-        break;
-    case TARGET_RECOVERY_SPSDK_SDP:
-        rc = plan_rt1060(&r);
-        break;
-    case TARGET_RECOVERY_ALIF_SETOOLS:
-        rc = plan_ae3(&r);
-        break;
-    case TARGET_RECOVERY_NONE:
-        break;
-    }
-    if (rc) {
-        rc = OMV_EXIT_FAILURE;
+    rc = read_options(ctx, inv, &r);
+    if (rc == 0)
+        rc = check_board(ctx, inv, &r);
+    if (rc)
         goto out;
+    if (!r.dir.len) {
+        rc = cmd_images_dir(ctx, r.t->name, &r.dir);
+        if (rc)
+            goto out;
     }
+    tools_sdk_dir(ctx, &r.sdk);
+    rc = plan_steps(&r);
+    if (rc)
+        goto out;
     if (r.dry) {
         print_plan(&r, stdout);
         if (r.tool_error)
             warning(ctx, "%s: install it before the real run", r.tool_error);
         goto out;
     }
-    if (r.interactive) {
-        char line[16];
-
-        print_plan(&r, stderr);
-        if (ask_line("\nStart? Each hardware step is waited for on USB (Ctrl-C stops). [y/N] ",
-                     line, sizeof(line)) < 0 ||
-            (strcmp(line, "y") && strcmp(line, "Y") && strcmp(line, "yes"))) {
-            error(ctx, "stopped: nothing was done");
-            rc = OMV_EXIT_FAILURE;
-            goto out;
-        }
+    if (r.interactive && !confirmed(&r)) {
+        rc = OMV_EXIT_FAILURE;
+        goto out;
     }
     if (usb_open_ctx(&r.u, err, sizeof(err)) < 0) {
         error(ctx, "%s", err);

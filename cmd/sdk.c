@@ -144,14 +144,13 @@ static const char *cfg_value(struct omv_ctx *ctx, const char *name)
  * repository's SDK_VERSION, else [sdk] version from a config file or the
  * environment. Prints the error itself.
  */
-static int resolve_version(struct omv_ctx *ctx, struct omv_invocation *inv, bool config_opt,
-                           struct strbuf *version)
+static int resolve_version(struct omv_ctx *ctx, const char *cmd_path, const char *v,
+                           const char *origin, bool config_opt, struct strbuf *version)
 {
-    const struct opt *o = inv->cmd->opts;
-    const char *v = opt_value(&inv->opts, o, "version");
-    const char *origin = config_opt ? inv->opts.origin[opt_find(o, "version") - o] : NULL;
     char err[512];
 
+    if (!config_opt)
+        origin = NULL;
     if (v && !origin)
         goto check;
     if (ctx->project_root) {
@@ -170,7 +169,7 @@ static int resolve_version(struct omv_ctx *ctx, struct omv_invocation *inv, bool
         error(ctx, "no SDK version: %s",
               ctx->project_root ? "the firmware repository has no SDK_VERSION file"
                                 : "not inside a firmware repository");
-        hint(ctx, "name one: omvdev %s --version 1.6.0", inv->path);
+        hint(ctx, "name one: omvdev %s --version 1.6.0", cmd_path);
         return -1;
     }
 check:
@@ -365,6 +364,20 @@ static void failure_hint(struct omv_ctx *ctx, const struct sdk_install_opts *o,
     case SDK_FAIL_FS:
         hint(ctx, "check the free space and permissions there");
         break;
+    case SDK_FAIL_NOSPACE:
+        if (part && fs_is_file(part))
+            hint(ctx, "free space there, then run 'omvdev sdk install' again: it resumes from '%s'",
+                 part);
+        else
+            hint(ctx, "free space there, then run 'omvdev sdk install' again");
+        break;
+    case SDK_FAIL_REFUSED:
+        hint(ctx, "the mirror redirects to plain http://: use an https:// mirror, or pin the "
+                  "checksum: --sha256 <64 hex digits>");
+        break;
+    case SDK_FAIL_PATH:
+        hint(ctx, "install into a shorter path: omvdev sdk install --dir D (or set [sdk] root)");
+        break;
     case SDK_FAIL_USAGE:
     case SDK_FAIL_NONE:
         break;
@@ -384,21 +397,6 @@ static bool truthy(const char *v)
                  !strcmp(v, "1"));
 }
 
-static int parse_long(struct omv_ctx *ctx, struct omv_invocation *inv, const char *name, long min,
-                      long max, long *out)
-{
-    const char *v = opt_value(&inv->opts, inv->cmd->opts, name);
-    char *end;
-
-    if (!v)
-        return 0;
-    *out = strtol(v, &end, 10);
-    if (!*v || *end || *out < min || *out > max)
-        return usage_error(ctx, inv, "--%s: '%s' is not a number from %ld to %ld", name, v, min,
-                           max);
-    return 0;
-}
-
 static int cache_dir(struct strbuf *out)
 {
     const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -413,124 +411,181 @@ static int cache_dir(struct strbuf *out)
     return 0;
 }
 
-static int cmd_sdk_install(struct omv_ctx *ctx, struct omv_invocation *inv)
+/* Everything `sdk install` takes from its options and environment, read once. */
+struct install_options {
+    const char *version, *version_origin, *dir, *root, *url, *mirror, *from, *sha256, *cacert;
+    bool force, keep_download;
+    uint64_t retries, stall_timeout, retry_delay_ms, max_unpacked;
+};
+
+static int number(struct omv_ctx *ctx, struct omv_invocation *inv, const char *what, const char *v,
+                  uint64_t min, uint64_t max, uint64_t *out)
+{
+    char err[256];
+
+    if (!v || opt_number(what, v, min, max, out, err, sizeof(err)) == 0)
+        return 0;
+    return usage_error(ctx, inv, "%s", err);
+}
+
+static int read_install_options(struct omv_ctx *ctx, struct omv_invocation *inv,
+                                struct install_options *io)
 {
     const struct opt *o = inv->cmd->opts;
     const struct opt_result *r = &inv->opts;
-    const char *url = opt_value(r, o, "url"), *from = opt_value(r, o, "from");
-    const char *mirror = opt_value(r, o, "mirror");
-    struct strbuf version = STRBUF_INIT, dir = STRBUF_INIT, platform = STRBUF_INIT;
-    struct strbuf tarball = STRBUF_INIT, full_url = STRBUF_INIT, cache = STRBUF_INIT;
-    struct strbuf part = STRBUF_INIT, json = STRBUF_INIT, fromabs = STRBUF_INIT;
-    struct sdk_install_opts io;
-    struct sdk_install_result res;
-    struct install_ui ui;
-    struct sigaction sa, old_int, old_term;
-    long retries = 4, stall = 30, delay = 1000;
-    const char *env_delay = getenv("OMVDEV_TEST_RETRY_DELAY_MS");
-    char err[2048];
-    int rc, exit_code = OMV_EXIT_FAILURE;
-    int64_t t0 = progress_now_ms();
+    bool mirror_given = opt_count(r, o, "mirror") && !r->origin[opt_find(o, "mirror") - o];
 
+    memset(io, 0, sizeof(*io));
+    io->version = opt_value(r, o, "version");
+    io->version_origin = r->origin[opt_find(o, "version") - o];
+    io->dir = opt_value(r, o, "dir");
+    io->root = opt_value(r, o, "root");
+    io->url = opt_value(r, o, "url");
+    io->mirror = opt_value(r, o, "mirror");
+    io->from = opt_value(r, o, "from");
+    io->sha256 = opt_value(r, o, "sha256");
+    io->cacert = opt_value(r, o, "cacert");
+    io->force = opt_count(r, o, "force") > 0;
+    io->keep_download =
+        opt_count(r, o, "keep-download") > 0 || truthy(opt_value(r, o, "keep-download"));
+    io->retries = 4;
+    io->stall_timeout = 30;
+    io->retry_delay_ms = 1000;
+    io->max_unpacked = (uint64_t)32 << 30;
     if (r->nr_args)
         return usage_error(ctx, inv, "unexpected argument '%s'", r->args[0]);
-    if (url && r->origin[opt_find(o, "mirror") - o] == NULL && opt_count(r, o, "mirror"))
+    if (io->url && mirror_given)
         return usage_error(ctx, inv, "--url and --mirror exclude each other");
-    if (from && url)
+    if (io->from && io->url)
         return usage_error(ctx, inv, "--from and --url exclude each other");
-    if (parse_long(ctx, inv, "retries", 0, 20, &retries) ||
-        parse_long(ctx, inv, "stall-timeout", 1, 3600, &stall))
+    if (number(ctx, inv, "--retries", opt_value(r, o, "retries"), 0, 20, &io->retries) ||
+        number(ctx, inv, "--stall-timeout", opt_value(r, o, "stall-timeout"), 1, 3600,
+               &io->stall_timeout) ||
+        number(ctx, inv, "OMVDEV_TEST_RETRY_DELAY_MS", getenv("OMVDEV_TEST_RETRY_DELAY_MS"), 0,
+               60000, &io->retry_delay_ms) ||
+        number(ctx, inv, "OMVDEV_TEST_MAX_UNPACKED", getenv("OMVDEV_TEST_MAX_UNPACKED"), 1,
+               UINT64_MAX, &io->max_unpacked))
         return OMV_EXIT_USAGE;
-    if (env_delay && *env_delay)
-        delay = atol(env_delay);
+    return 0;
+}
 
-    sdk_install_opts_init(&io);
-    if (resolve_version(ctx, inv, true, &version) < 0) {
-        exit_code = OMV_EXIT_USAGE;
-        goto out;
-    }
-    if (resolve_dir(ctx, opt_value(r, o, "dir"), opt_value(r, o, "root"), version.buf, &dir) < 0)
-        goto out;
+/* The tarball's name and where it comes from: --from, --url or the mirror. */
+static int install_source(struct omv_ctx *ctx, struct omv_invocation *inv,
+                          const struct install_options *io, const char *version,
+                          struct strbuf *tarball, struct strbuf *url, struct strbuf *from)
+{
+    struct strbuf platform = STRBUF_INIT;
+    char err[512];
 
-    /* Already there: no lock, no network, no cache. */
-    if (!opt_count(r, o, "force") && sdk_is_installed(dir.buf, version.buf)) {
-        if (ctx->json) {
-            json_line_begin(&json, "installed");
-            json_kv_str(&json, "version", version.buf);
-            json_kv_str(&json, "dir", dir.buf);
-            strbuf_addstr(&json, ", \"already\": true");
-            json_line_end(&json);
-        } else {
-            note(ctx, "SDK %s is already installed in %s", version.buf, dir.buf);
+    if (io->from) {
+        if (!fs_is_file(io->from)) {
+            error(ctx, "cannot open '%s': %s", io->from,
+                  access(io->from, F_OK) == 0 ? "not a regular file" : "No such file or directory");
+            return OMV_EXIT_FAILURE;
         }
-        exit_code = OMV_EXIT_OK;
-        goto out;
-    }
-
-    if (from) {
-        if (!fs_is_file(from)) {
-            error(ctx, "cannot open '%s': %s", from,
-                  access(from, F_OK) == 0 ? "not a regular file" : "No such file or directory");
-            goto out;
-        }
-        fs_absolute(&fromabs, from);
-        strbuf_addstr(&tarball, basename_of(fromabs.buf));
-    } else if (url) {
-        strbuf_addstr(&full_url, url);
-        strbuf_addstr(&tarball, basename_of(url));
+        fs_absolute(from, io->from);
+        strbuf_addstr(tarball, basename_of(from->buf));
+    } else if (io->url) {
+        strbuf_addstr(url, io->url);
+        strbuf_addstr(tarball, basename_of(io->url));
     } else {
         if (sdk_host_platform(&platform, err, sizeof(err)) < 0) {
             error(ctx, "%s", err);
             hint(ctx, "build the SDK yourself (github.com/openmv/openmv-sdk) and install it "
                       "with: omvdev sdk install --from FILE");
-            goto out;
+            strbuf_release(&platform);
+            return OMV_EXIT_FAILURE;
         }
-        sdk_tarball_name(version.buf, platform.buf, &tarball);
-        strbuf_addstr(&full_url, mirror ? mirror : DEFAULT_MIRROR);
-        while (full_url.len && full_url.buf[full_url.len - 1] == '/')
-            strbuf_setlen(&full_url, full_url.len - 1);
-        strbuf_addf(&full_url, "/%s", tarball.buf);
+        sdk_tarball_name(version, platform.buf, tarball);
+        strbuf_addstr(url, io->mirror ? io->mirror : DEFAULT_MIRROR);
+        while (url->len && url->buf[url->len - 1] == '/')
+            strbuf_setlen(url, url->len - 1);
+        strbuf_addf(url, "/%s", tarball->buf);
+        strbuf_release(&platform);
     }
-    if (!tarball.len) {
-        exit_code = usage_error(ctx, inv, "'%s' names no file", from ? from : url);
-        goto out;
-    }
-    if (full_url.len &&
-        sdk_url_allowed(full_url.buf, opt_value(r, o, "sha256") != NULL, err, sizeof(err)) < 0) {
+    if (!tarball->len)
+        return usage_error(ctx, inv, "'%s' names no file", io->from ? io->from : io->url);
+    if (url->len && sdk_url_allowed(url->buf, io->sha256 != NULL, err, sizeof(err)) < 0) {
         error(ctx, "%s", err);
         hint(ctx, "use https://, or pin the checksum: --sha256 <64 hex digits>");
-        exit_code = OMV_EXIT_USAGE;
-        goto out;
+        return OMV_EXIT_USAGE;
     }
+    return 0;
+}
 
-    io.version = version.buf;
-    io.tarball = tarball.buf;
-    io.dir = dir.buf;
-    io.url = full_url.len ? full_url.buf : NULL;
-    io.from_file = from ? fromabs.buf : NULL;
-    io.sha256 = opt_value(r, o, "sha256");
-    io.cacert = opt_value(r, o, "cacert");
-    io.force = opt_count(r, o, "force") > 0;
-    io.keep_download =
-        opt_count(r, o, "keep-download") > 0 || truthy(opt_value(r, o, "keep-download"));
-    io.retries = (int)retries;
-    io.retry_delay_ms = delay;
-    io.stall_timeout_s = stall;
-    if (getenv("OMVDEV_TEST_MAX_UNPACKED"))
-        io.max_unpacked = strtoull(getenv("OMVDEV_TEST_MAX_UNPACKED"), NULL, 10);
-    io.cancel = &interrupted;
-    if (cache_dir(&cache) == 0) {
-        io.cache_dir = cache.buf;
-        fs_path_join(&part, cache.buf, tarball.buf);
-        strbuf_addstr(&part, ".part");
+static void report_installed(struct omv_ctx *ctx, const char *version, const char *dir,
+                             const struct sdk_install_result *res, int64_t t0)
+{
+    struct strbuf json = STRBUF_INIT;
+    char a[32], b[32];
+
+    if (ctx->json) {
+        json_line_begin(&json, "installed");
+        json_kv_str(&json, "version", version);
+        json_kv_str(&json, "dir", dir);
+        strbuf_addf(&json, ", \"already\": %s", res->already ? "true" : "false");
+        if (!res->already) {
+            json_kv_str(&json, "sha256", res->sha256);
+            json_kv_u64(&json, "download_bytes", res->download_bytes);
+            json_kv_u64(&json, "resumed_from", res->resumed_from);
+            json_kv_u64(&json, "unpacked_bytes", res->unpacked_bytes);
+            json_kv_u64(&json, "files", res->files);
+            json_kv_u64(&json, "ms", (uint64_t)(progress_now_ms() - t0));
+        }
+        json_line_end(&json);
+    } else if (res->already) {
+        note(ctx, "SDK %s is already installed in %s", version, dir);
+    } else {
+        human(res->download_bytes, a, sizeof(a));
+        human(res->unpacked_bytes, b, sizeof(b));
+        note(ctx, "installed SDK %s in %s (%s downloaded, %" PRIu64 " files, %s) in %.1f s",
+             version, dir, a, res->files, b, (double)(progress_now_ms() - t0) / 1000.0);
+        verbose(ctx, "sha256 %s", res->sha256);
     }
+    strbuf_release(&json);
+}
+
+static int report_failed(struct omv_ctx *ctx, const struct sdk_install_opts *io,
+                         const struct sdk_install_result *res, const char *part, const char *err)
+{
+    struct strbuf json = STRBUF_INIT;
+
+    error(ctx, "%s", err);
+    if (res->failure != SDK_FAIL_USAGE && res->failure != SDK_FAIL_EXISTS &&
+        res->failure != SDK_FAIL_PATH && res->failure != SDK_FAIL_REFUSED)
+        note(ctx, "nothing was changed in %s", io->dir);
+    failure_hint(ctx, io, res, part);
+    if (ctx->json) {
+        json_line_begin(&json, "error");
+        json_kv_str(&json, "message", err);
+        json_line_end(&json);
+    }
+    strbuf_release(&json);
+    switch (res->failure) {
+    case SDK_FAIL_USAGE:
+    case SDK_FAIL_PATH:
+    case SDK_FAIL_REFUSED:
+        return OMV_EXIT_USAGE;
+    default:
+        return OMV_EXIT_FAILURE;
+    }
+}
+
+/* The transaction, with Ctrl-C and SIGTERM rolling it back. */
+static int run_install(struct omv_ctx *ctx, struct sdk_install_opts *io,
+                       struct sdk_install_result *res, char *err, size_t errlen)
+{
+    struct install_ui ui;
+    struct sigaction sa, old_int, old_term;
+    int rc;
+
     memset(&ui, 0, sizeof(ui));
     ui.ctx = ctx;
     ui.tty = !ctx->json && ctx->verbosity >= 0 && isatty(2);
-    progress_start(&ui.bar, ui.tty, version.buf);
-    io.event = on_event;
-    io.ud = &ui;
-
+    progress_start(&ui.bar, ui.tty, io->version);
+    io->event = on_event;
+    io->ud = &ui;
+    io->cancel = &interrupted;
     interrupted = 0;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -538,74 +593,86 @@ static int cmd_sdk_install(struct omv_ctx *ctx, struct omv_invocation *inv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     fetch_global_init();
-    rc = sdk_install(&io, &res, err, sizeof(err));
+    rc = sdk_install(io, res, err, errlen);
     fetch_global_cleanup();
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     progress_end(&ui.bar);
+    return rc;
+}
 
-    if (rc < 0) {
-        error(ctx, "%s", err);
-        if (res.failure != SDK_FAIL_USAGE && res.failure != SDK_FAIL_EXISTS)
-            note(ctx, "nothing was changed in %s", dir.buf);
-        failure_hint(ctx, &io, &res, part.len ? part.buf : NULL);
-        if (ctx->json) {
-            json_line_begin(&json, "error");
-            json_kv_str(&json, "message", err);
-            json_line_end(&json);
-        }
-        exit_code = res.failure == SDK_FAIL_USAGE ? OMV_EXIT_USAGE : OMV_EXIT_FAILURE;
+static int cmd_sdk_install(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    struct strbuf version = STRBUF_INIT, dir = STRBUF_INIT, tarball = STRBUF_INIT;
+    struct strbuf url = STRBUF_INIT, cache = STRBUF_INIT, part = STRBUF_INIT, from = STRBUF_INIT;
+    struct install_options opts;
+    struct sdk_install_opts io;
+    struct sdk_install_result res;
+    char err[2048];
+    int64_t t0 = progress_now_ms();
+    int rc = read_install_options(ctx, inv, &opts);
+
+    if (rc)
+        return rc;
+    if (resolve_version(ctx, inv->path, opts.version, opts.version_origin, true, &version) < 0) {
+        rc = OMV_EXIT_USAGE;
         goto out;
     }
-    if (ctx->json) {
-        json_line_begin(&json, "installed");
-        json_kv_str(&json, "version", version.buf);
-        json_kv_str(&json, "dir", dir.buf);
-        strbuf_addf(&json, ", \"already\": %s", res.already ? "true" : "false");
-        if (!res.already) {
-            json_kv_str(&json, "sha256", res.sha256);
-            json_kv_u64(&json, "download_bytes", res.download_bytes);
-            json_kv_u64(&json, "resumed_from", res.resumed_from);
-            json_kv_u64(&json, "unpacked_bytes", res.unpacked_bytes);
-            json_kv_u64(&json, "files", res.files);
-            json_kv_u64(&json, "ms", (uint64_t)(progress_now_ms() - t0));
-        }
-        json_line_end(&json);
-    } else if (res.already) {
-        note(ctx, "SDK %s is already installed in %s", version.buf, dir.buf);
-    } else {
-        char a[32], b[32];
-
-        human(res.download_bytes, a, sizeof(a));
-        human(res.unpacked_bytes, b, sizeof(b));
-        note(ctx, "installed SDK %s in %s (%s downloaded, %" PRIu64 " files, %s) in %.1f s",
-             version.buf, dir.buf, a, res.files, b, (double)(progress_now_ms() - t0) / 1000.0);
-        verbose(ctx, "sha256 %s", res.sha256);
+    rc = resolve_dir(ctx, opts.dir, opts.root, version.buf, &dir) < 0 ? OMV_EXIT_FAILURE : 0;
+    if (rc)
+        goto out;
+    /* Already there: no lock, no network, no cache. */
+    if (!opts.force && sdk_is_installed(dir.buf, version.buf)) {
+        memset(&res, 0, sizeof(res));
+        res.already = true;
+        report_installed(ctx, version.buf, dir.buf, &res, t0);
+        goto out;
     }
-    exit_code = OMV_EXIT_OK;
+    rc = install_source(ctx, inv, &opts, version.buf, &tarball, &url, &from);
+    if (rc)
+        goto out;
+    sdk_install_opts_init(&io);
+    io.version = version.buf;
+    io.tarball = tarball.buf;
+    io.dir = dir.buf;
+    io.url = url.len ? url.buf : NULL;
+    io.from_file = from.len ? from.buf : NULL;
+    io.sha256 = opts.sha256;
+    io.cacert = opts.cacert;
+    io.force = opts.force;
+    io.keep_download = opts.keep_download;
+    io.retries = (int)opts.retries;
+    io.retry_delay_ms = (long)opts.retry_delay_ms;
+    io.stall_timeout_s = (long)opts.stall_timeout;
+    io.max_unpacked = opts.max_unpacked;
+    if (cache_dir(&cache) == 0) {
+        io.cache_dir = cache.buf;
+        fs_path_join(&part, cache.buf, tarball.buf);
+        strbuf_addstr(&part, ".part");
+    }
+    if (run_install(ctx, &io, &res, err, sizeof(err)) < 0)
+        rc = report_failed(ctx, &io, &res, part.len ? part.buf : NULL, err);
+    else
+        report_installed(ctx, version.buf, dir.buf, &res, t0);
 out:
     strbuf_release(&version);
     strbuf_release(&dir);
-    strbuf_release(&platform);
     strbuf_release(&tarball);
-    strbuf_release(&full_url);
+    strbuf_release(&url);
     strbuf_release(&cache);
     strbuf_release(&part);
-    strbuf_release(&json);
-    strbuf_release(&fromabs);
-    return exit_code;
+    strbuf_release(&from);
+    return rc;
 }
 
 /* ---- list / path / verify / remove / env ------------------------------------- */
 
 static int cmd_sdk_list(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
-    const char *root = cfg_value(ctx, "root"), *env = getenv("SDK_DIR");
+    const char *root = cfg_value(ctx, "root");
     struct strbuf rootdir = STRBUF_INIT, need = STRBUF_INIT, out = STRBUF_INIT;
     struct strbuf path = STRBUF_INIT, stamp = STRBUF_INIT;
     struct json_writer jw;
-    DIR *d;
-    struct dirent *de;
     char **names = NULL;
     size_t nr = 0, alloc = 0;
     bool have_need = false;
@@ -618,24 +685,15 @@ static int cmd_sdk_list(struct omv_ctx *ctx, struct omv_invocation *inv)
         fs_absolute(&rootdir, root);
     if (ctx->project_root && sdk_repo_version(ctx->project_root, &need, NULL, 0) == 0)
         have_need = true;
-    d = rootdir.len ? opendir(rootdir.buf) : NULL;
-    while (d && (de = readdir(d))) {
-        if (strncmp(de->d_name, "openmv-sdk-", 11))
-            continue;
-        strbuf_reset(&path);
-        fs_path_join(&path, rootdir.buf, de->d_name);
-        if (!fs_is_dir(path.buf))
-            continue;
-        XGROW(names, alloc, nr + 1);
-        names[nr++] = strbuf_detach(&path, NULL);
-    }
-    if (d)
-        closedir(d);
-    if (env && *env) {
-        strbuf_reset(&path);
-        fs_absolute(&path, env);
-        XGROW(names, alloc, nr + 1);
-        names[nr++] = strbuf_detach(&path, NULL);
+    {
+        struct sdk_found_list l = SDK_FOUND_LIST_INIT;
+
+        sdk_find_installed(rootdir.len ? rootdir.buf : NULL, &l); /* $SDK_DIR included */
+        for (size_t i = 0; i < l.nr; i++) {
+            XGROW(names, alloc, nr + 1);
+            names[nr++] = xstrdup(l.items[i].dir);
+        }
+        sdk_found_list_release(&l);
     }
     if (ctx->json) {
         json_init(&jw, &out);
@@ -691,21 +749,40 @@ static int cmd_sdk_list(struct omv_ctx *ctx, struct omv_invocation *inv)
     return OMV_EXIT_OK;
 }
 
-/* Version and directory for path/verify/env; prints its errors. */
-static int version_and_dir(struct omv_ctx *ctx, struct omv_invocation *inv, struct strbuf *version,
-                           struct strbuf *dir)
-{
-    const char *dir_opt = opt_value(&inv->opts, inv->cmd->opts, "dir");
+/* The options of path, verify, env and remove, read once (each command has
+ * some of them). */
+struct dir_options {
+    const char *version, *dir, *shell;
+};
 
+static const char *opt_if(const struct omv_invocation *inv, const char *name)
+{
+    for (const struct opt *o = inv->cmd->opts; o->name; o++)
+        if (!strcmp(o->name, name))
+            return opt_value(&inv->opts, inv->cmd->opts, name);
+    return NULL;
+}
+
+static void read_dir_options(const struct omv_invocation *inv, struct dir_options *d)
+{
+    d->version = opt_if(inv, "version");
+    d->dir = opt_if(inv, "dir");
+    d->shell = opt_if(inv, "shell");
+}
+
+/* Version and directory for path/verify/env; prints its errors. */
+static int version_and_dir(struct omv_ctx *ctx, struct omv_invocation *inv,
+                           const struct dir_options *d, struct strbuf *version, struct strbuf *dir)
+{
     if (inv->opts.nr_args)
         return usage_error(ctx, inv, "unexpected argument '%s'", inv->opts.args[0]);
-    if (dir_opt && !opt_value(&inv->opts, inv->cmd->opts, "version")) {
-        fs_absolute(dir, dir_opt);
+    if (d->dir && !d->version) {
+        fs_absolute(dir, d->dir);
         return 0;
     }
-    if (resolve_version(ctx, inv, false, version) < 0)
+    if (resolve_version(ctx, inv->path, d->version, NULL, false, version) < 0)
         return OMV_EXIT_USAGE;
-    return resolve_dir(ctx, dir_opt, cfg_value(ctx, "root"), version->buf, dir) < 0
+    return resolve_dir(ctx, d->dir, cfg_value(ctx, "root"), version->buf, dir) < 0
                ? OMV_EXIT_FAILURE
                : 0;
 }
@@ -732,8 +809,11 @@ static int need_installed(struct omv_ctx *ctx, const char *dir, const char *vers
 static int cmd_sdk_path(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
     struct strbuf version = STRBUF_INIT, dir = STRBUF_INIT, stamp = STRBUF_INIT, out = STRBUF_INIT;
-    int rc = version_and_dir(ctx, inv, &version, &dir);
+    struct dir_options d;
+    int rc;
 
+    read_dir_options(inv, &d);
+    rc = version_and_dir(ctx, inv, &d, &version, &dir);
     if (rc == 0)
         rc = need_installed(ctx, dir.buf, version.buf, &stamp);
     if (rc == 0) {
@@ -786,9 +866,12 @@ static int cmd_sdk_verify(struct omv_ctx *ctx, struct omv_invocation *inv)
     struct sdk_verify_result vr;
     struct json_writer jw;
     struct verify_ui ui = {ctx, &out, ctx->json ? &jw : NULL};
+    struct dir_options d;
     char err[1024];
-    int rc = version_and_dir(ctx, inv, &version, &dir);
+    int rc;
 
+    read_dir_options(inv, &d);
+    rc = version_and_dir(ctx, inv, &d, &version, &dir);
     if (rc == 0)
         rc = need_installed(ctx, dir.buf, version.buf, &stamp);
     if (rc)
@@ -837,11 +920,14 @@ out:
 
 static int cmd_sdk_remove(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
-    const char *dir_opt = opt_value(&inv->opts, inv->cmd->opts, "dir");
     struct strbuf dir = STRBUF_INIT, stamp = STRBUF_INIT;
+    struct dir_options d;
+    const char *dir_opt;
     char err[1024];
     int rc = OMV_EXIT_OK;
 
+    read_dir_options(inv, &d);
+    dir_opt = d.dir;
     if (inv->opts.nr_args > 1 || (inv->opts.nr_args == 0) == !dir_opt)
         return usage_error(ctx, inv, "name a version or --dir D (one of them)");
     if (dir_opt) {
@@ -878,10 +964,14 @@ static int cmd_sdk_env(struct omv_ctx *ctx, struct omv_invocation *inv)
 {
     struct strbuf version = STRBUF_INIT, dir = STRBUF_INIT, stamp = STRBUF_INIT;
     struct strbuf out = STRBUF_INIT;
-    const char *shell = opt_value(&inv->opts, inv->cmd->opts, "shell");
+    struct dir_options d;
+    const char *shell;
     struct utsname u;
-    int rc = version_and_dir(ctx, inv, &version, &dir);
+    int rc;
 
+    read_dir_options(inv, &d);
+    shell = d.shell;
+    rc = version_and_dir(ctx, inv, &d, &version, &dir);
     if (!shell) {
         const char *sh = getenv("SHELL");
 

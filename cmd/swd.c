@@ -8,6 +8,8 @@
 #include "lib/compat.h"
 #include "cmd/cmd.h"
 
+#include "cmd/buildcmd.h"
+
 #include "flash/runners.h"
 #include "lib/error.h"
 #include "lib/fs.h"
@@ -107,13 +109,8 @@ int cmd_flash_swd(struct omv_ctx *ctx, struct omv_invocation *inv)
         rc = OMV_EXIT_USAGE;
         goto out;
     }
-    if (ctx->project_root) {
-        fs_path_join(&bin, ctx->project_root, "build");
-        fs_path_join(&bin, "", t->name);
-        fs_path_join(&bin, "", "bin");
-    } else {
-        strbuf_addf(&bin, "build/%s/bin", t->name);
-    }
+    if ((rc = cmd_images_dir(ctx, t->name, &bin)))
+        goto out;
     n = t->nr_swd_images;
     imgs = xcalloc(n, sizeof(*imgs));
     paths = xcalloc(n, sizeof(*paths));

@@ -8,6 +8,9 @@
 #include "lib/compat.h"
 #include "cmd/cmd.h"
 
+#include "cmd/buildcmd.h"
+#include "lib/proc.h"
+
 #include "lib/diff.h"
 #include "lib/embed.h"
 #include "lib/error.h"
@@ -167,24 +170,10 @@ static char *default_gateway(void)
 /* The first executable `name` on $PATH, or NULL. */
 static char *which(const char *name)
 {
-    const char *path = getenv("PATH");
     struct strbuf sb = STRBUF_INIT;
 
-    while (path && *path) {
-        size_t n = strcspn(path, ":");
-
-        strbuf_reset(&sb);
-        if (n)
-            strbuf_add(&sb, path, n);
-        else
-            strbuf_addch(&sb, '.');
-        fs_path_join(&sb, "", name);
-        if (fs_is_file(sb.buf) && access(sb.buf, X_OK) == 0)
-            return strbuf_detach(&sb, NULL);
-        path += n;
-        if (*path == ':')
-            path++;
-    }
+    if (proc_find_program(name, NULL, &sb, NULL, 0) == 0)
+        return strbuf_detach(&sb, NULL);
     strbuf_release(&sb);
     return NULL;
 }
@@ -207,55 +196,17 @@ static char *portable_path(const char *abs, const char *root)
     return strbuf_detach(&sb, NULL);
 }
 
-/* Compare version strings by their numeric parts: "1.10.0" > "1.9.2". */
-static int vercmp(const char *a, const char *b)
-{
-    size_t i = 0, j = 0;
-
-    while (a[i] || b[j]) {
-        if (isdigit((unsigned char)a[i]) && isdigit((unsigned char)b[j])) {
-            unsigned long x = 0, y = 0;
-
-            while (isdigit((unsigned char)a[i]))
-                x = x * 10 + (unsigned long)(a[i++] - '0');
-            while (isdigit((unsigned char)b[j]))
-                y = y * 10 + (unsigned long)(b[j++] - '0');
-            if (x != y)
-                return x < y ? -1 : 1;
-        } else {
-            if (a[i] != b[j])
-                return (unsigned char)a[i] < (unsigned char)b[j] ? -1 : 1;
-            i++;
-            j++;
-        }
-    }
-    return 0;
-}
-
 /* The newest "openmv-sdk-<version>" directory in `parent`, or NULL. */
 static char *newest_sdk(const char *parent)
 {
-    DIR *d = opendir(parent);
-    struct dirent *de;
+    struct sdk_found_list l = SDK_FOUND_LIST_INIT;
     char *best = NULL;
 
-    if (!d)
-        return NULL;
-    while ((de = readdir(d))) {
-        const char *v = de->d_name + strlen("openmv-sdk-");
-        struct strbuf p = STRBUF_INIT;
-
-        if (strncmp(de->d_name, "openmv-sdk-", strlen("openmv-sdk-")) || !sdk_version_valid(v))
-            continue;
-        fs_path_join(&p, parent, de->d_name);
-        if (fs_is_dir(p.buf) &&
-            (!best || vercmp(v, strrchr(best, '/') + 1 + strlen("openmv-sdk-")) > 0)) {
-            free(best);
-            best = strbuf_detach(&p, NULL);
-        }
-        strbuf_release(&p);
-    }
-    closedir(d);
+    sdk_find_installed(parent, &l);
+    for (size_t i = l.nr; i-- > 0 && !best;)
+        if (!getenv("SDK_DIR") || i + 1 < l.nr) /* $SDK_DIR, listed last, was tried first */
+            best = xstrdup(l.items[i].dir);
+    sdk_found_list_release(&l);
     return best;
 }
 
@@ -297,13 +248,17 @@ static void find_toolchain(struct vs_run *r)
         if (!r->root)
             note(ctx, "not in a firmware repository, so no SDK_VERSION says which SDK: %s", how);
         else if (rc == OMV_ENOENT)
-            warning(ctx, "'%s/SDK_VERSION' is missing (releases before 4.7 have none): %s", r->root,
+            warning(ctx, "'%s/SDK_VERSION' is missing (releases before 5.0 have none): %s", r->root,
                     how);
         if (!dir.len) {
             warning(ctx, "the configuration leaves armToolchainPath out: Cortex-Debug will look "
                          "for arm-none-eabi-gdb on PATH");
-            hint(ctx, "install the SDK the firmware needs (omvdev sdk install), or set SDK_DIR, "
-                      "then run omvdev vscode again");
+            if (r->root && rc == OMV_ENOENT)
+                hint(ctx, "this release builds with the toolchain on PATH: put the Arm GNU "
+                          "Toolchain's bin/ there (it has arm-none-eabi-gdb), or set SDK_DIR");
+            else
+                hint(ctx, "install the SDK the firmware needs (omvdev sdk install), or set "
+                          "SDK_DIR, then run omvdev vscode again");
             goto out;
         }
         note(ctx, "toolchain: %s/gcc/bin", dir.buf);
@@ -315,6 +270,10 @@ static void find_toolchain(struct vs_run *r)
     }
     r->toolchain_abs = xstrdup(gcc.buf);
     r->toolchain_dir = portable_path(gcc.buf, NULL);
+    strbuf_reset(&gcc);
+    strbuf_addf(&gcc, "%s/arm-none-eabi-gdb", r->toolchain_abs);
+    if (fs_is_dir(r->toolchain_abs) && !fs_is_file(gcc.buf))
+        warning(ctx, "'%s' does not exist: the gdbPath written will not start", gcc.buf);
     strbuf_reset(&gcc);
     strbuf_addf(&gcc, "%s/arm-none-eabi-gdb", r->toolchain_dir);
     r->gdb_path = strbuf_detach(&gcc, NULL);
@@ -519,11 +478,7 @@ static int generate(struct vs_run *r, const struct target *const *boards, size_t
         char *svd = board_svd(r, t, svd_arg);
         int rc;
 
-        /* Releases before 4.6 keep the tree in src/ and build into src/build/bin/. */
-        if (r->root && !repo_has_board(r->root, NULL))
-            strbuf_addstr(&build_dir, "src/build");
-        else
-            strbuf_addf(&build_dir, "build/%s", t->name);
+        cmd_build_dir_rel(r->ctx, t->name, &build_dir);
         strbuf_addf(&debug, "omvdev: build %s (debug)", t->name);
         strbuf_addf(&release, "omvdev: build %s (release)", t->name);
         strbuf_addf(&flash, "omvdev: flash %s", t->name);

@@ -174,17 +174,41 @@ int console_read(struct console *c, uint8_t *buf, size_t cap, size_t *got, int t
     return omv_seterr(err, errlen, OMV_EDEVICE, "%s closed", c->name);
 }
 
+static long now_ms(void);
+
+/*
+ * One full-speed bulk packet (64 bytes) per transfer: a device whose buffer is
+ * full NAKs a packet whole, so a transfer that timed out took nothing and is sent
+ * again, until CONSOLE_WRITE_PATIENCE_MS have passed without progress.
+ */
+static int usb_write_packets(struct console *c, const uint8_t *p, size_t len, char *err,
+                             size_t errlen)
+{
+    long since = now_ms();
+
+    while (len) {
+        size_t n = len < CONSOLE_PACKET ? len : CONSOLE_PACKET;
+        int rc = usb_cdc_write(c->usb, p, n, err, errlen);
+
+        if (rc == USB_ERR_TIMEOUT && now_ms() - since < CONSOLE_WRITE_PATIENCE_MS)
+            continue;
+        if (rc < 0)
+            return rc == USB_ERR_NODEV || rc == USB_ERR_IO ? OMV_EDEVICE
+                   : rc == USB_ERR_TIMEOUT                 ? OMV_ETIMEOUT
+                                                           : rc;
+        p += n;
+        len -= n;
+        since = now_ms();
+    }
+    return 0;
+}
+
 int console_write(struct console *c, const void *data, size_t len, char *err, size_t errlen)
 {
     const uint8_t *p = data;
 
-    if (c->usb) {
-        int rc = usb_cdc_write(c->usb, p, len, err, errlen);
-
-        return rc == USB_ERR_NODEV || rc == USB_ERR_IO ? OMV_EDEVICE
-               : rc == USB_ERR_TIMEOUT                 ? OMV_ETIMEOUT
-                                                       : rc;
-    }
+    if (c->usb)
+        return usb_write_packets(c, p, len, err, errlen);
     while (len) {
         struct pollfd pf = {c->fd, POLLOUT, 0};
         ssize_t n = write(c->fd, p, len);

@@ -29,6 +29,10 @@
 #define CONSOLE_BAUD 115200u
 /* Bytes per write of a script into the raw REPL: what mpremote sends at a time. */
 #define CONSOLE_CHUNK 256u
+/* A full-speed bulk packet: what a camera takes or NAKs as a whole. */
+#define CONSOLE_PACKET 64u
+/* How long a write waits for a camera that takes nothing (its buffer full). */
+#define CONSOLE_WRITE_PATIENCE_MS 10000
 
 struct usb_ctx;
 struct console;

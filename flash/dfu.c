@@ -27,7 +27,7 @@ enum {
 #define DEFAULT_TIMEOUT_MS 5000
 #define NORMALISE_ROUNDS   5
 #define WRITE_BUDGET_MS    30000 /* polls of one block, or of manifestation */
-#define NORMALISE_BUSY_MS  2000  /* the longest wait for a busy device while normalising */
+#define NORMALISE_BUSY_MS  2200  /* the longest healthy page erase (STM32H7, 128 KiB, x32) */
 
 static const char *const state_names[] = {
     "appIDLE",        "appDETACH",        "dfuIDLE",     "dfuDNLOAD-SYNC",         "dfuDNBUSY",
@@ -161,9 +161,24 @@ int dfu_get_status(struct dfu_dev *d, struct dfu_status *st, char *err, size_t e
     return rc < 0 ? dfu_fail_io(err, errlen, rc, "GETSTATUS") : 0;
 }
 
+int dfu_check_upload(const struct dfu_dev *d, const char *why, char *err, size_t errlen)
+{
+    if (d->attributes & DFU_ATTR_CAN_UPLOAD)
+        return 0;
+    if (!why)
+        return omv_seterr(err, errlen, OMV_EDEVICE,
+                          "cannot read the device's memory back: the device does not allow it "
+                          "(bitCanUpload is 0 in its DFU functional descriptor)");
+    return omv_seterr(err, errlen, OMV_EDEVICE,
+                      "%s needs to read the device's memory back, but the device does not "
+                      "allow it (bitCanUpload is 0 in its DFU functional descriptor)",
+                      why);
+}
+
 int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen)
 {
     struct dfu_status st = {0, 0, 0, 0};
+    unsigned busy_ms = 0;
     int rc;
 
     for (int round = 0;; round++) {
@@ -194,10 +209,15 @@ int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen)
             break;
         case DFU_STATE_DNBUSY:
         case DFU_STATE_MANIFEST:
-            /* Give the work its time once; a device still busy after that is
-             * stuck (an STM32H7 rev V erase): CLRSTATUS ends that. */
-            if (round == 0) {
-                dfu_nap(d, st.poll_ms < NORMALISE_BUSY_MS ? st.poll_ms : NORMALISE_BUSY_MS);
+            /* Work left running (an interrupted erase) is given the longest a
+             * healthy page erase takes, polling as the device asks; still busy
+             * after that, it is stuck (an STM32H7 rev V erase): CLRSTATUS. */
+            if (busy_ms < NORMALISE_BUSY_MS) {
+                unsigned nap = st.poll_ms ? st.poll_ms : 1;
+
+                dfu_nap(d, nap);
+                busy_ms += nap;
+                round--; /* waiting is not an attempt */
                 continue;
             }
             req = REQ_CLRSTATUS;
@@ -377,6 +397,9 @@ int dfu_upload(struct dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
     int rc;
 
     *got = 0;
+    rc = dfu_check_upload(d, NULL, err, errlen);
+    if (rc < 0)
+        return rc;
     if (!xfer)
         return omv_seterr(err, errlen, OMV_EINVAL, "the device's transfer size is 0");
     if (cap / xfer >= 0xFFFF)

@@ -89,6 +89,11 @@ const char *dfu_status_text(uint8_t status);
 
 int dfu_get_status(struct dfu_dev *d, struct dfu_status *st, char *err, size_t errlen);
 
+/* 0 if the device can be read back (bitCanUpload in its functional
+ * descriptor), else OMV_EDEVICE and a message naming `why` ("--verify", or
+ * NULL for a plain read). */
+int dfu_check_upload(const struct dfu_dev *d, const char *why, char *err, size_t errlen);
+
 /* Bring the device to dfuIDLE/OK: CLRSTATUS from dfuERROR, ABORT from the
  * *-IDLE states, a bounded number of times. */
 int dfu_normalise(struct dfu_dev *d, char *err, size_t errlen);
@@ -108,7 +113,8 @@ int dfu_download(struct dfu_dev *d, const uint8_t *data, size_t len, const struc
 int dfu_download_blocks(struct dfu_dev *d, const uint8_t *data, size_t len, const bool *skip,
                         const struct dfu_progress *p, char *err, size_t errlen);
 
-/* Plain DFU upload until a short block or `cap` bytes. */
+/* Plain DFU upload until a short block or `cap` bytes; refused without
+ * bitCanUpload before any request. */
 int dfu_upload(struct dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
                const struct dfu_progress *p, char *err, size_t errlen);
 
@@ -133,16 +139,32 @@ int dfu_fail_request(struct dfu_dev *d, int rc, const char *what, char *err, siz
 /*
  * Write data at addr: erase exactly the pages the range touches (from the
  * layout; none with skip_erase, after a mass erase), then SET_ADDRESS and
- * DNLOAD(wValue 2) per transfer_size chunk. A page erase that stays in
- * dfuDNBUSY far beyond its bwPollTimeout (STM32H7 Rev V, bank 2) is recovered
- * as ST's programmer does - CLRSTATUS twice - and then checked by reading the
- * page back as erased; *rev_v_recoveries counts these (may be NULL).
+ * DNLOAD(wValue 2) per transfer_size chunk. A page erase still answering
+ * dfuDNBUSY once the datasheet's maximum erase time for its size has passed
+ * (STM32H7 Rev V, bank 2) is stalled; once one has, later pages from there on
+ * are taken as stalled at their first poll. A stall is recovered as ST's
+ * programmer does - CLRSTATUS twice - and then checked by reading the page
+ * back as erased (when the device has bitCanUpload); *rev_v_recoveries counts
+ * these (may be NULL).
  */
 int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
                 const uint8_t *data, size_t len, bool skip_erase, unsigned *rev_v_recoveries,
                 const struct dfu_progress *p, char *err, size_t errlen);
 
-/* Read len bytes at addr (SET_ADDRESS, then UPLOAD wValue 2, 3, ...). */
+/*
+ * Erase the pages whose start addresses are pages[0..nr) (each a page start
+ * of an erasable segment of layout), in the order given, each once; Rev V
+ * stalls are recovered as dfuse_write() does. A caller that writes several
+ * ranges sharing pages erases the union of their pages with this first and
+ * then writes each range with dfuse_write(..., skip_erase = true, ...), so
+ * that no range's erase wipes another range already written.
+ */
+int dfuse_erase(struct dfu_dev *d, const struct dfuse_layout *layout, const uint32_t *pages,
+                size_t nr, unsigned *rev_v_recoveries, const struct dfu_progress *p, char *err,
+                size_t errlen);
+
+/* Read len bytes at addr (SET_ADDRESS, then UPLOAD wValue 2, 3, ...); refused
+ * without bitCanUpload before any request. */
 int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
                const struct dfu_progress *p, char *err, size_t errlen);
 

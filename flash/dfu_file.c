@@ -74,13 +74,44 @@ static void release_targets(struct dfu_target *t, size_t n)
 }
 
 /* The DfuSe structure of f->payload; buf is the start of the file. */
-static int parse_dfuse(struct dfu_file *f, const uint8_t *buf, char *err, size_t errlen)
+/* The nel elements of target nt (t), from *off up to tend; *off moves past them. */
+static int parse_elements(const uint8_t *buf, struct dfu_target *t, size_t nt, size_t nel,
+                          size_t *off, size_t tend, char *err, size_t errlen)
 {
-    size_t pl = f->payload_len, off;
-    struct dfu_target *targets = NULL;
-    size_t nt = 0, ntargets;
+    for (t->nr = 0; t->nr < nel; t->nr++) {
+        struct dfu_element *e = &t->elems[t->nr];
+        size_t eoff = *off;
+
+        if (tend - *off < ELEMENT_HEADER)
+            return omv_seterr(err, errlen, OMV_EPARSE,
+                              "element %zu of target %zu at offset %zu: header truncated, %zu "
+                              "bytes left in the target",
+                              t->nr, nt, *off, tend - *off);
+        e->address = le32(buf + *off);
+        e->size = le32(buf + *off + 4);
+        *off += ELEMENT_HEADER;
+        if (e->size > tend - *off)
+            return omv_seterr(err, errlen, OMV_EPARSE,
+                              "element %zu of target %zu at offset %zu: size %lu runs past the "
+                              "end of the target (%zu bytes left)",
+                              t->nr, nt, eoff, (unsigned long)e->size, tend - *off);
+        if ((uint64_t)e->address + e->size > FOUR_GIB)
+            return omv_seterr(err, errlen, OMV_EPARSE,
+                              "element %zu of target %zu at offset %zu: %lu bytes at 0x%08lX run "
+                              "past 4 GiB",
+                              t->nr, nt, eoff, (unsigned long)e->size, (unsigned long)e->address);
+        e->data = buf + *off;
+        *off += e->size;
+    }
+    return 0;
+}
+
+/* The DfuSe prefix: signature, version, image size and the number of targets. */
+static int parse_prefix(struct dfu_file *f, const uint8_t *buf, size_t *ntargets, char *err,
+                        size_t errlen)
+{
+    size_t pl = f->payload_len;
     char sig[8];
-    int rc;
 
     if (pl < DFUSE_PREFIX)
         return omv_seterr(err, errlen, OMV_EPARSE,
@@ -95,94 +126,80 @@ static int parse_dfuse(struct dfu_file *f, const uint8_t *buf, char *err, size_t
         return omv_seterr(err, errlen, OMV_EPARSE, "unsupported dfuse version %u at offset 5",
                           buf[5]);
     f->image_size = le32(buf + 6);
-    ntargets = buf[10];
-    if (!ntargets)
+    *ntargets = buf[10];
+    if (!*ntargets)
         return omv_seterr(err, errlen, OMV_EPARSE, "dfuse prefix at offset 10 lists no targets");
 
+    return 0;
+}
+
+/* Target nt at *off (its prefix and elements) into t; *off moves past it. */
+static int parse_target(const uint8_t *buf, size_t pl, struct dfu_target *t, size_t nt, size_t *off,
+                        char *err, size_t errlen)
+{
+    const uint8_t *tp = buf + *off;
+    size_t toff = *off, tend, nel, name_len;
+    uint32_t tsize;
+    char sig[8];
+    int rc;
+
+    if (pl - *off < TARGET_PREFIX)
+        return omv_seterr(err, errlen, OMV_EPARSE,
+                          "target %zu truncated at offset %zu: need %d bytes, %zu left before "
+                          "the suffix",
+                          nt, *off, TARGET_PREFIX, pl - *off);
+    if (memcmp(tp, "Target", 6) != 0)
+        return omv_seterr(err, errlen, OMV_EPARSE,
+                          "bad signature of target %zu at offset %zu: expected 'Target', found "
+                          "'%s'",
+                          nt, *off, printable(sig, tp, 6));
+    t->alt = tp[6];
+    t->named = le32(tp + 7) != 0;
+    if (t->named) {
+        name_len = strnlen((const char *)tp + NAME_OFF, DFU_NAME_MAX);
+        printable(t->name, tp + NAME_OFF, name_len);
+    }
+    tsize = le32(tp + TSIZE_OFF);
+    nel = le32(tp + NELEM_OFF);
+    *off += TARGET_PREFIX;
+    if (tsize > pl - *off)
+        return omv_seterr(err, errlen, OMV_EPARSE,
+                          "target %zu at offset %zu: size %lu runs past the suffix at offset %zu "
+                          "(%zu bytes left)",
+                          nt, toff, (unsigned long)tsize, pl, pl - *off);
+    if (nel > tsize / ELEMENT_HEADER)
+        return omv_seterr(err, errlen, OMV_EPARSE,
+                          "target %zu at offset %zu: %zu elements cannot fit in its %lu bytes", nt,
+                          toff, nel, (unsigned long)tsize);
+    tend = *off + tsize;
+    t->elems = nel ? xcalloc(nel, sizeof(*t->elems)) : NULL;
+    rc = parse_elements(buf, t, nt, nel, off, tend, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (*off != tend)
+        return omv_seterr(err, errlen, OMV_EPARSE,
+                          "target %zu at offset %zu: its size %lu leaves %zu bytes unused at "
+                          "offset %zu",
+                          nt, toff, (unsigned long)tsize, tend - *off, *off);
+    return 0;
+}
+
+static int parse_dfuse(struct dfu_file *f, const uint8_t *buf, char *err, size_t errlen)
+{
+    size_t pl = f->payload_len, off;
+    struct dfu_target *targets = NULL;
+    size_t nt = 0, ntargets;
+    int rc;
+
+    rc = parse_prefix(f, buf, &ntargets, err, errlen);
+    if (rc < 0)
+        return rc;
     targets = xcalloc(ntargets, sizeof(*targets));
     off = DFUSE_PREFIX;
     for (nt = 0; nt < ntargets; nt++) {
-        struct dfu_target *t = &targets[nt];
-        const uint8_t *tp = buf + off;
-        size_t toff = off, tend, nel, name_len;
-        uint32_t tsize;
-
-        if (pl - off < TARGET_PREFIX) {
-            rc = omv_seterr(err, errlen, OMV_EPARSE,
-                            "target %zu truncated at offset %zu: need %d bytes, %zu left before "
-                            "the suffix",
-                            nt, off, TARGET_PREFIX, pl - off);
+        rc = parse_target(buf, pl, &targets[nt], nt, &off, err, errlen);
+        if (rc < 0)
             goto fail;
-        }
-        if (memcmp(tp, "Target", 6) != 0) {
-            rc = omv_seterr(err, errlen, OMV_EPARSE,
-                            "bad signature of target %zu at offset %zu: expected 'Target', found "
-                            "'%s'",
-                            nt, off, printable(sig, tp, 6));
-            goto fail;
-        }
-        t->alt = tp[6];
-        t->named = le32(tp + 7) != 0;
-        if (t->named) {
-            name_len = strnlen((const char *)tp + NAME_OFF, DFU_NAME_MAX);
-            printable(t->name, tp + NAME_OFF, name_len);
-        }
-        tsize = le32(tp + TSIZE_OFF);
-        nel = le32(tp + NELEM_OFF);
-        off += TARGET_PREFIX;
-        if (tsize > pl - off) {
-            rc = omv_seterr(err, errlen, OMV_EPARSE,
-                            "target %zu at offset %zu: size %lu runs past the suffix at offset %zu "
-                            "(%zu bytes left)",
-                            nt, toff, (unsigned long)tsize, pl, pl - off);
-            goto fail;
-        }
-        if (nel > tsize / ELEMENT_HEADER) {
-            rc = omv_seterr(err, errlen, OMV_EPARSE,
-                            "target %zu at offset %zu: %zu elements cannot fit in its %lu bytes",
-                            nt, toff, nel, (unsigned long)tsize);
-            goto fail;
-        }
-        tend = off + tsize;
-        t->elems = nel ? xcalloc(nel, sizeof(*t->elems)) : NULL;
-        for (t->nr = 0; t->nr < nel; t->nr++) {
-            struct dfu_element *e = &t->elems[t->nr];
-            size_t eoff = off;
-
-            if (tend - off < ELEMENT_HEADER) {
-                rc = omv_seterr(err, errlen, OMV_EPARSE,
-                                "element %zu of target %zu at offset %zu: header truncated, %zu "
-                                "bytes left in the target",
-                                t->nr, nt, off, tend - off);
-                goto fail;
-            }
-            e->address = le32(buf + off);
-            e->size = le32(buf + off + 4);
-            off += ELEMENT_HEADER;
-            if (e->size > tend - off) {
-                rc = omv_seterr(err, errlen, OMV_EPARSE,
-                                "element %zu of target %zu at offset %zu: size %lu runs past the "
-                                "end of the target (%zu bytes left)",
-                                t->nr, nt, eoff, (unsigned long)e->size, tend - off);
-                goto fail;
-            }
-            if ((uint64_t)e->address + e->size > FOUR_GIB) {
-                rc = omv_seterr(err, errlen, OMV_EPARSE,
-                                "element %zu of target %zu at offset %zu: %lu bytes at 0x%08lX run "
-                                "past 4 GiB",
-                                t->nr, nt, eoff, (unsigned long)e->size, (unsigned long)e->address);
-                goto fail;
-            }
-            e->data = buf + off;
-            off += e->size;
-        }
-        if (off != tend) {
-            rc = omv_seterr(err, errlen, OMV_EPARSE,
-                            "target %zu at offset %zu: its size %lu leaves %zu bytes unused at "
-                            "offset %zu",
-                            nt, toff, (unsigned long)tsize, tend - off, off);
-            goto fail;
-        }
     }
     if (off != pl) {
         rc = omv_seterr(err, errlen, OMV_EPARSE,

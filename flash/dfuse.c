@@ -32,11 +32,13 @@ enum {
 #define CMD_SET_ADDRESS 0x21
 #define CMD_ERASE       0x41
 
-#define SET_ADDRESS_CAP_MS 1     /* "a non-null bwPollTimeout for SET_ADDRESS seems a common bug" */
+/* SET_ADDRESS moves a pointer: its bwPollTimeout is not waited for (dfu-util: "a
+ * non-null bwPollTimeout for SET_ADDRESS seems a common bootloader bug"). */
+#define SET_ADDRESS_CAP_MS 0
 #define BUDGET_MS          30000 /* polls of one command or chunk */
 #define MASS_ERASE_MS      60000
 #define ERASE_STATUS_MS    20000  /* control timeout of GETSTATUS after an erase (pydfu's) */
-#define WEDGE_POLLS        3      /* rev V: still dfuDNBUSY after this many poll timeouts */
+#define ERASE_MAX_MIN_MS   500    /* the least time a page erase is given before it is stuck */
 #define PIPE_RETRIES       3      /* STM32L4: GETSTATUS STALLs while busy */
 #define VERIFY_BYTES       4096   /* read back after a rev V recovery */
 #define FLASH_WORD         32     /* STM32H7: 256-bit flash words, programmed once */
@@ -45,17 +47,82 @@ enum {
 enum cmd_kind { KIND_SET_ADDRESS, KIND_ERASE, KIND_MASS_ERASE, KIND_WRITE };
 
 /*
- * Poll after a DNLOAD until the device is back in dfuDNLOAD-IDLE, sleeping
- * bwPollTimeout only while dfuDNBUSY (capped for SET_ADDRESS). After an
- * ERASE, a device still answering dfuDNBUSY once its own poll timeout has
- * passed WEDGE_POLLS times in a row is the STM32H7 rev V ROM, which never
- * finishes by itself: *wedged is set and 0 returned.
+ * The longest a healthy erase of one page may take: the maxima of ST's
+ * datasheets (table "Flash memory programming", x32 parallelism, the ROM's)
+ * for the sector sizes of the parts omvdev flashes through a ROM: 16 KiB
+ * 500 ms (STM32F4, DS9484), 32 KiB 500 ms and 64 KiB/128 KiB 1.1 s
+ * (STM32F4/F7, DS9484/DS11532), 128 KiB 2.2 s (STM32H743/H747, DS12110/
+ * DS12930), 256 KiB 2 s (STM32F7). Other sizes scale from 2.2 s per
+ * 128 KiB, at least ERASE_MAX_MIN_MS.
  */
-static int poll_done(struct dfu_dev *d, enum cmd_kind kind, const char *what, bool *wedged,
+static unsigned erase_max_ms(uint32_t page_size)
+{
+    static const struct {
+        uint32_t size;
+        unsigned ms;
+    } table[] = {
+        {16 * 1024, 500},   {32 * 1024, 500},   {64 * 1024, 1100},
+        {128 * 1024, 2200}, {256 * 1024, 2200},
+    };
+    uint64_t ms;
+
+    for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+        if (page_size <= table[i].size)
+            return table[i].ms;
+    ms = (uint64_t)page_size * 2200 / (128 * 1024);
+    return ms > BUDGET_MS ? BUDGET_MS : ms < ERASE_MAX_MIN_MS ? ERASE_MAX_MIN_MS : (unsigned)ms;
+}
+
+/*
+ * What the polls of one page erase found. An erase is declared stalled
+ * (the STM32H7 Rev V ROM after erasing a bank-2 sector: it answers
+ * (OK, dfuDNBUSY) for ever, while the sector is erased) when a GETSTATUS
+ * sent at least limit_ms after the erase began still answers dfuDNBUSY:
+ * a healthy erase is over by then, per the datasheet, and any answer after
+ * that reports it done. The time counted is what the host slept, never more
+ * than what passed, so the rule can only err late. On a device whose erases
+ * are already known to stall from some page on, a page there is declared
+ * stalled at the first dfuDNBUSY after its bwPollTimeout (fast): the stall
+ * is certain there, and the read-back that follows the recovery waits for
+ * the erase itself (a read of a flash bank being erased is held until the
+ * erase is done).
+ */
+struct erase_history {
+    bool stalls;   /* a page erase of this device stalled in dfuDNBUSY */
+    uint32_t from; /* the first page that did: pages from there on stall as well */
+};
+
+struct erase_watch {
+    const struct erase_history *history;
+    uint32_t page, page_size;
+    unsigned limit_ms;  /* the datasheet maximum, or the device's own poll timeout if longer */
+    unsigned waited_ms; /* slept since the erase began */
+    bool fast;          /* declared on a known-stalling page before limit_ms */
+    bool stalled;
+};
+
+/* Is this dfuDNBUSY answer, after `waited` ms, a stall? */
+static bool erase_stalled(const struct dfu_dev *d, struct erase_watch *w, unsigned first_poll)
+{
+    bool known =
+        w->history->stalls && w->page >= w->history->from && (d->attributes & DFU_ATTR_CAN_UPLOAD);
+
+    if (w->waited_ms >= w->limit_ms)
+        return true;
+    w->fast = known && w->waited_ms >= first_poll;
+    return w->fast;
+}
+
+/*
+ * Poll after a DNLOAD until the device is back in dfuDNLOAD-IDLE, sleeping
+ * bwPollTimeout only while dfuDNBUSY (capped for SET_ADDRESS). For an ERASE
+ * (w not NULL) a stall ends the polls with w->stalled set and 0 returned.
+ */
+static int poll_done(struct dfu_dev *d, enum cmd_kind kind, const char *what, struct erase_watch *w,
                      char *err, size_t errlen)
 {
     unsigned tmo = dfu_timeout(d), budget = kind == KIND_MASS_ERASE ? MASS_ERASE_MS : BUDGET_MS;
-    unsigned stuck = 0, pipes = 0;
+    unsigned pipes = 0, first_poll;
     uint64_t spent = 0;
     struct dfu_status st;
     int rc;
@@ -73,13 +140,24 @@ static int poll_done(struct dfu_dev *d, enum cmd_kind kind, const char *what, bo
         return omv_seterr(err, errlen, DFU_ERR_STATE,
                           "%s failed: the device answered state %s instead of dfuDNBUSY", what,
                           dfu_state_name(st.state));
+    first_poll = st.poll_ms;
+    if (w) {
+        w->limit_ms = erase_max_ms(w->page_size);
+        if (first_poll > w->limit_ms)
+            w->limit_ms = first_poll < BUDGET_MS ? first_poll : BUDGET_MS;
+    }
     while (st.state == DFU_STATE_DNBUSY) {
         unsigned wait = st.poll_ms;
 
         if (kind == KIND_SET_ADDRESS && wait > SET_ADDRESS_CAP_MS)
             wait = SET_ADDRESS_CAP_MS;
+        /* An erase still busy is asked again right when its datasheet time is up. */
+        if (w && w->waited_ms < w->limit_ms && wait > w->limit_ms - w->waited_ms)
+            wait = w->limit_ms - w->waited_ms;
         dfu_nap(d, wait);
         spent += wait ? wait : 1; /* every poll costs at least a USB frame */
+        if (w)
+            w->waited_ms = (unsigned)spent;
         if (spent > budget)
             return omv_seterr(err, errlen, USB_ERR_TIMEOUT,
                               "%s failed: the device stayed busy for more than %u s", what,
@@ -94,8 +172,8 @@ static int poll_done(struct dfu_dev *d, enum cmd_kind kind, const char *what, bo
             return dfu_fail_io(err, errlen, rc, what);
         if (st.status != 0 || st.state == DFU_STATE_ERROR)
             return dfu_fail_status(err, errlen, what, &st);
-        if (kind == KIND_ERASE && st.state == DFU_STATE_DNBUSY && wait && ++stuck >= WEDGE_POLLS) {
-            *wedged = true;
+        if (w && st.state == DFU_STATE_DNBUSY && erase_stalled(d, w, first_poll)) {
+            w->stalled = true;
             return 0;
         }
     }
@@ -108,7 +186,7 @@ static int poll_done(struct dfu_dev *d, enum cmd_kind kind, const char *what, bo
 
 /* DNLOAD wValue 0 with a command, then its polls. */
 static int command(struct dfu_dev *d, enum cmd_kind kind, uint8_t cmd, const uint32_t *addr,
-                   const char *what, bool *wedged, char *err, size_t errlen)
+                   const char *what, struct erase_watch *w, char *err, size_t errlen)
 {
     uint8_t b[5] = {cmd, 0, 0, 0, 0};
     uint16_t len = 1;
@@ -124,7 +202,7 @@ static int command(struct dfu_dev *d, enum cmd_kind kind, uint8_t cmd, const uin
     rc = dfu_request(d, TYPE_OUT, REQ_DNLOAD, 0, b, len, dfu_timeout(d));
     if (rc < 0)
         return dfu_fail_request(d, rc, what, err, errlen);
-    return poll_done(d, kind, what, wedged, err, errlen);
+    return poll_done(d, kind, what, w, err, errlen);
 }
 
 static int set_address(struct dfu_dev *d, uint32_t addr, char *err, size_t errlen)
@@ -164,6 +242,9 @@ int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
 
     if (!len)
         return 0;
+    rc = dfu_check_upload(d, NULL, err, errlen);
+    if (rc < 0)
+        return rc;
     if (!xfer)
         return omv_seterr(err, errlen, OMV_EINVAL, "the device's transfer size is 0");
     if ((uint64_t)addr + len > 0x100000000ull)
@@ -201,23 +282,44 @@ int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
     return abort_to_idle(d, err, errlen);
 }
 
-/*
- * STM32H7 rev V (dfu-protocol.md §4): the bank-2 erase is done but the ROM
- * answers dfuDNBUSY forever. STM32CubeProgrammer's way out: CLRSTATUS
- * (errUNKNOWN, dfuERROR), CLRSTATUS (OK, dfuIDLE). Then check that the page
- * really reads erased.
- */
-static int recover_wedged(struct dfu_dev *d, uint32_t page, uint32_t page_size, char *err,
-                          size_t errlen)
+/* Does the page read back erased (0xFF) in its first bytes? */
+static int read_erased(struct dfu_dev *d, uint32_t page, size_t n, bool *erased, uint32_t *bad,
+                       char *err, size_t errlen)
 {
-    size_t n = page_size < VERIFY_BYTES ? page_size : VERIFY_BYTES;
+    uint8_t *buf = xmalloc(n);
+    int rc = dfuse_read(d, page, buf, n, NULL, err, errlen);
+
+    *erased = true;
+    for (size_t i = 0; rc == 0 && i < n && *erased; i++) {
+        if (buf[i] != 0xFF) {
+            *erased = false;
+            *bad = (uint32_t)i;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/*
+ * End a stalled erase as ST's programmer does (dfu-protocol.md §4):
+ * CLRSTATUS (errUNKNOWN, dfuERROR), CLRSTATUS (OK, dfuIDLE). Then read the
+ * page's first bytes back: the read waits for the erase if it is still
+ * running, and they must be 0xFF. A page declared stalled early (w->fast)
+ * that does not read erased is given the rest of its datasheet time and read
+ * again. Without bitCanUpload there is no read-back; only pages that waited
+ * their full datasheet time get here then.
+ */
+static int recover_stall(struct dfu_dev *d, struct erase_watch *w, char *err, size_t errlen)
+{
+    size_t n = w->page_size < VERIFY_BYTES ? w->page_size : VERIFY_BYTES;
+    uint32_t bad = 0;
+    bool erased = false;
     struct dfu_status st;
-    uint8_t *buf = NULL;
     char what[96];
     int rc;
 
     snprintf(what, sizeof(what), "recovering the stalled erase of the page at 0x%08lX",
-             (unsigned long)page);
+             (unsigned long)w->page);
     for (int i = 0; i < 2; i++) {
         /* A ROM that STALLs CLRSTATUS outside dfuERROR is in dfuERROR after it. */
         rc = dfu_request(d, TYPE_OUT, REQ_CLRSTATUS, 0, NULL, 0, dfu_timeout(d));
@@ -228,24 +330,43 @@ static int recover_wedged(struct dfu_dev *d, uint32_t page, uint32_t page_size, 
             return dfu_fail_io(err, errlen, rc, what);
     }
     rc = dfu_normalise(d, err, errlen);
+    if (rc < 0 || !(d->attributes & DFU_ATTR_CAN_UPLOAD))
+        return rc;
+    rc = read_erased(d, w->page, n, &erased, &bad, err, errlen);
+    if (rc == 0 && !erased && w->fast && w->waited_ms < w->limit_ms) {
+        dfu_nap(d, w->limit_ms - w->waited_ms);
+        rc = read_erased(d, w->page, n, &erased, &bad, err, errlen);
+    }
+    if (rc == 0 && !erased)
+        rc = omv_seterr(err, errlen, DFU_ERR_STATE,
+                        "erase of the page at 0x%08lX failed: the device stalled in dfuDNBUSY "
+                        "and the page is not erased (byte at 0x%08lX is not 0xFF)",
+                        (unsigned long)w->page, (unsigned long)(w->page + bad));
+    return rc;
+}
+
+/* ERASE one page; a stall is recovered, remembered in *h and counted in *recoveries. */
+static int erase_page(struct dfu_dev *d, uint32_t page, uint32_t page_size, struct erase_history *h,
+                      unsigned *recoveries, char *err, size_t errlen)
+{
+    struct erase_watch w = {h, page, page_size, 0, 0, false, false};
+    char what[96];
+    int rc;
+
+    snprintf(what, sizeof(what), "erase of the page at 0x%08lX", (unsigned long)page);
+    rc = command(d, KIND_ERASE, CMD_ERASE, &page, what, &w, err, errlen);
+    if (rc < 0 || !w.stalled)
+        return rc;
+    rc = recover_stall(d, &w, err, errlen);
     if (rc < 0)
         return rc;
-    buf = xmalloc(n);
-    rc = dfuse_read(d, page, buf, n, NULL, err, errlen);
-    if (rc < 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        if (buf[i] != 0xFF) {
-            rc = omv_seterr(err, errlen, DFU_ERR_STATE,
-                            "erase of the page at 0x%08lX failed: the device stalled in "
-                            "dfuDNBUSY and the page is not erased (0x%02X at 0x%08lX)",
-                            (unsigned long)page, buf[i], (unsigned long)(page + i));
-            goto out;
-        }
+    if (!h->stalls || page < h->from) {
+        h->stalls = true;
+        h->from = page;
     }
-out:
-    free(buf);
-    return rc;
+    if (recoveries)
+        (*recoveries)++;
+    return 0;
 }
 
 /*
@@ -266,62 +387,54 @@ static size_t padded_len(const struct dfuse_layout *l, uint32_t addr, size_t len
     return pend <= page_end ? (size_t)(pend - addr) : len;
 }
 
-int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
-                const uint8_t *data, size_t len, bool skip_erase, unsigned *rev_v_recoveries,
-                const struct dfu_progress *p, char *err, size_t errlen)
+int dfuse_erase(struct dfu_dev *d, const struct dfuse_layout *layout, const uint32_t *pages,
+                size_t nr, unsigned *rev_v_recoveries, const struct dfu_progress *p, char *err,
+                size_t errlen)
 {
-    size_t chunk = d->transfer_size, nr = 0, plen, off;
+    struct erase_history history = {false, 0};
     uint64_t erase_total = 0, erase_done = 0;
-    uint32_t *pages = NULL;
-    uint8_t *buf = NULL;
-    char what[96];
     int rc;
 
     if (rev_v_recoveries)
         *rev_v_recoveries = 0;
-    if (!len)
+    for (size_t i = 0; i < nr; i++) {
+        const struct dfuse_segment *seg = dfuse_layout_find(layout, pages[i]);
+
+        if (!seg || !(seg->flags & DFUSE_SEG_ERASABLE))
+            return omv_seterr(err, errlen, OMV_EINVAL, "0x%08lX is not in an erasable page of '%s'",
+                              (unsigned long)pages[i], layout->name ? layout->name : "");
+        erase_total += seg->page_size;
+    }
+    if (!nr)
         return 0;
-    if (!chunk)
-        return omv_seterr(err, errlen, OMV_EINVAL, "the device's transfer size is 0");
-    if (chunk >= FLASH_WORD)
-        chunk = chunk / FLASH_WORD * FLASH_WORD; /* every chunk starts on a flash word */
-    if ((uint64_t)addr + len > 0x100000000ull)
-        return omv_seterr(err, errlen, OMV_EINVAL,
-                          "an image of %zu bytes at 0x%08lX runs past 4 GiB", len,
-                          (unsigned long)addr);
-    if (skip_erase)
-        rc = dfuse_layout_check_range(layout, addr, len, DFUSE_SEG_WRITEABLE, err, errlen);
-    else
-        rc = dfuse_layout_erase_pages(layout, addr, len, &pages, &nr, err, errlen);
-    if (rc < 0)
-        return rc;
     rc = dfu_normalise(d, err, errlen);
     if (rc < 0)
-        goto out;
-
-    for (size_t i = 0; i < nr; i++)
-        erase_total += dfuse_layout_find(layout, pages[i])->page_size;
-    if (nr)
-        dfu_report(p, "erase", 0, erase_total);
+        return rc;
+    dfu_report(p, "erase", 0, erase_total);
     for (size_t i = 0; i < nr; i++) {
         uint32_t page_size = dfuse_layout_find(layout, pages[i])->page_size;
-        bool wedged = false;
 
-        snprintf(what, sizeof(what), "erase of the page at 0x%08lX", (unsigned long)pages[i]);
-        rc = command(d, KIND_ERASE, CMD_ERASE, &pages[i], what, &wedged, err, errlen);
+        rc = erase_page(d, pages[i], page_size, &history, rev_v_recoveries, err, errlen);
         if (rc < 0)
-            goto out;
-        if (wedged) {
-            rc = recover_wedged(d, pages[i], page_size, err, errlen);
-            if (rc < 0)
-                goto out;
-            if (rev_v_recoveries)
-                (*rev_v_recoveries)++;
-        }
+            return rc;
         erase_done += page_size;
         dfu_report(p, "erase", erase_done, erase_total);
     }
+    return 0;
+}
 
+/* SET_ADDRESS and DNLOAD(wValue 2) per chunk into pages that are already erased. */
+static int program(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
+                   const uint8_t *data, size_t len, const struct dfu_progress *p, char *err,
+                   size_t errlen)
+{
+    size_t chunk = d->transfer_size, plen, off;
+    uint8_t *buf;
+    char what[96];
+    int rc = 0;
+
+    if (chunk >= FLASH_WORD)
+        chunk = chunk / FLASH_WORD * FLASH_WORD; /* every chunk starts on a flash word */
     plen = padded_len(layout, addr, len);
     buf = xmalloc(chunk);
     dfu_report(p, "write", 0, len);
@@ -351,6 +464,38 @@ int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t a
     rc = abort_to_idle(d, err, errlen);
 out:
     free(buf);
+    return rc < 0 ? rc : 0;
+}
+
+int dfuse_write(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
+                const uint8_t *data, size_t len, bool skip_erase, unsigned *rev_v_recoveries,
+                const struct dfu_progress *p, char *err, size_t errlen)
+{
+    uint32_t *pages = NULL;
+    size_t nr = 0;
+    int rc;
+
+    if (rev_v_recoveries)
+        *rev_v_recoveries = 0;
+    if (!len)
+        return 0;
+    if (!d->transfer_size)
+        return omv_seterr(err, errlen, OMV_EINVAL, "the device's transfer size is 0");
+    if ((uint64_t)addr + len > 0x100000000ull)
+        return omv_seterr(err, errlen, OMV_EINVAL,
+                          "an image of %zu bytes at 0x%08lX runs past 4 GiB", len,
+                          (unsigned long)addr);
+    if (skip_erase)
+        rc = dfuse_layout_check_range(layout, addr, len, DFUSE_SEG_WRITEABLE, err, errlen);
+    else
+        rc = dfuse_layout_erase_pages(layout, addr, len, &pages, &nr, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = dfu_normalise(d, err, errlen);
+    if (rc == 0)
+        rc = dfuse_erase(d, layout, pages, nr, rev_v_recoveries, p, err, errlen);
+    if (rc == 0)
+        rc = program(d, layout, addr, data, len, p, err, errlen);
     free(pages);
     return rc < 0 ? rc : 0;
 }

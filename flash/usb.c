@@ -3,6 +3,7 @@
 
 #include "lib/error.h"
 #include "lib/strbuf.h"
+#include "lib/libversion.h"
 
 #include "flash/dfu.h"
 
@@ -211,11 +212,6 @@ void usb_list_free(struct usb_device_info *devs, size_t n)
         free(devs[i].alt_names);
     }
     free(devs);
-}
-
-bool usb_has_hotplug(void)
-{
-    return libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) != 0;
 }
 
 static int LIBUSB_CALL hotplug_cb(libusb_context *ctx, libusb_device *dev,
@@ -537,4 +533,17 @@ void usb_dfu_close(struct usb_dfu *d)
     if (d->h)
         libusb_close(d->h);
     free(d);
+}
+
+#ifndef OMVDEV_LIBUSB_VERSION
+#define OMVDEV_LIBUSB_VERSION ""
+#endif
+
+void usb_libversion(struct libversion *v)
+{
+    const struct libusb_version *r = libusb_get_version();
+
+    v->name = "libusb";
+    snprintf(v->built, sizeof(v->built), "%s", OMVDEV_LIBUSB_VERSION);
+    snprintf(v->running, sizeof(v->running), "%u.%u.%u", r->major, r->minor, r->micro);
 }

@@ -17,6 +17,7 @@
 #define OMVDEV_FLASH_USB_H
 
 #include "lib/compat.h"
+#include "lib/libversion.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -92,13 +93,13 @@ void usb_dfu_close(struct usb_dfu *h);
 /* Text for a USB_ERR_* code (or an omv_err). */
 const char *usb_strerror(int err);
 
-/* Can this system tell us about plug events as they happen? */
-bool usb_has_hotplug(void);
-
 /*
  * Wait up to timeout_ms (negative: forever) for a device to arrive or leave.
  * Returns 1 when something changed, 0 on timeout, negative on error.
  */
 int usb_wait_change(struct usb_ctx *u, int timeout_ms, char *err, size_t errlen);
+
+/* libusb's version: from pkg-config at compile time, and loaded. */
+void usb_libversion(struct libversion *v);
 
 #endif

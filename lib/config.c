@@ -3,6 +3,7 @@
 
 #include "lib/error.h"
 #include "lib/fs.h"
+#include "lib/libversion.h"
 #include "lib/strbuf.h"
 
 #include <ini.h>
@@ -453,4 +454,15 @@ const char *cfg_level_name(enum cfg_level level)
         return "command line";
     }
     return "?";
+}
+
+#ifndef OMVDEV_INIH_VERSION
+#define OMVDEV_INIH_VERSION ""
+#endif
+
+void cfg_libversion(struct libversion *v)
+{
+    v->name = "inih";
+    snprintf(v->built, sizeof(v->built), "%s", OMVDEV_INIH_VERSION);
+    v->running[0] = '\0';
 }

@@ -18,6 +18,7 @@
 #define OMVDEV_LIB_CONFIG_H
 
 #include "lib/compat.h"
+#include "lib/libversion.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,5 +98,8 @@ int cfg_edit_string(const char *text, size_t len, const char *origin, const char
                     size_t errlen);
 
 const char *cfg_level_name(enum cfg_level level);
+
+/* inih's version from pkg-config at compile time; inih cannot report it at run time. */
+void cfg_libversion(struct libversion *v);
 
 #endif

@@ -16,19 +16,19 @@
 
 enum omv_err {
     OMV_OK = 0,
-    OMV_EIO = -1,      /* a system call failed; errno text is in the buffer */
-    OMV_ENOENT = -2,   /* a file, key, board or directory does not exist */
-    OMV_EPARSE = -3,   /* malformed input: the buffer says file:line */
-    OMV_EINVAL = -4,   /* a value is out of range or of the wrong kind */
-    OMV_ENOTREPO = -5, /* not inside an openmv firmware repository */
-    OMV_EDEVICE = -6,  /* a device is absent, refused a request or failed (USB, DFU) */
-    OMV_EPERM = -7,    /* permission denied (a file, a USB device, a container engine) */
-    OMV_ENOSPC = -8,   /* no space left on a file system; the buffer names the directory */
-    OMV_ENET = -9,     /* a network transfer failed; retrying may help */
+    OMV_EIO = -1,       /* a system call failed; errno text is in the buffer */
+    OMV_ENOENT = -2,    /* a file, key, board or directory does not exist */
+    OMV_EPARSE = -3,    /* malformed input: the buffer says file:line */
+    OMV_EINVAL = -4,    /* a value is out of range or of the wrong kind */
+    OMV_ENOTREPO = -5,  /* not inside an openmv firmware repository */
+    OMV_EDEVICE = -6,   /* a device is absent, refused a request or failed (USB, DFU) */
+    OMV_EPERM = -7,     /* permission denied (a file, a USB device, a container engine) */
+    OMV_ENOSPC = -8,    /* no space left on a file system; the buffer names the directory */
+    OMV_ENET = -9,      /* a network transfer failed; retrying may help */
     OMV_ETIMEOUT = -10, /* a device or program did not answer in time */
-    OMV_EINTR = -11,   /* interrupted by a signal (Ctrl-C, SIGTERM) */
-    OMV_EUSAGE = -12,  /* the request itself is wrong (bad option value, unknown board) */
-    OMV_ETOOBIG = -13, /* input over a size bound (a file, a header, a line) */
+    OMV_EINTR = -11,    /* interrupted by a signal (Ctrl-C, SIGTERM) */
+    OMV_EUSAGE = -12,   /* the request itself is wrong (bad option value, unknown board) */
+    OMV_ETOOBIG = -13,  /* input over a size bound (a file, a header, a line) */
 };
 
 /* The class an error code belongs to, for choosing an exit status or a hint

@@ -290,6 +290,6 @@ int opt_number(const char *what, const char *s, uint64_t min, uint64_t max, uint
     return 0;
 bad:
     return omv_seterr(err, errlen, OMV_EUSAGE,
-                      "invalid value '%s' for %s: expected a number from %llu to %llu",
-                      s ? s : "", what, (unsigned long long)min, (unsigned long long)max);
+                      "invalid value '%s' for %s: expected a number from %llu to %llu", s ? s : "",
+                      what, (unsigned long long)min, (unsigned long long)max);
 }

@@ -87,8 +87,20 @@ int gcc_version_parse(const char *text, unsigned *out)
     return 0;
 }
 
+/* "prog: error while loading shared libraries: libncurses.so.5: cannot open ..." */
+static void missing_library(const char *text, struct strbuf *lib)
+{
+    static const char marker[] = "error while loading shared libraries: ";
+    const char *p = strstr(text, marker);
+
+    if (p && lib) {
+        p += sizeof(marker) - 1;
+        strbuf_add(lib, p, strcspn(p, ": \n"));
+    }
+}
+
 int toolchain_probe(const char *name, const char *path, const char *arg, struct strbuf *bin,
-                    struct strbuf *output, char *err, size_t errlen)
+                    struct strbuf *output, struct strbuf *missing_lib, char *err, size_t errlen)
 {
     struct proc p;
     struct proc_spec spec;
@@ -113,6 +125,7 @@ int toolchain_probe(const char *name, const char *path, const char *arg, struct 
     if (!p.exited || p.exit_code != 0) {
         char *nl = strchr(p.err.buf, '\n');
 
+        missing_library(p.err.buf, missing_lib);
         if (nl)
             *nl = '\0';
         rc = omv_seterr(err, errlen, OMV_EIO, "'%s %s' failed (%s)%s%s", bin->buf, arg,

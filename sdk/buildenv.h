@@ -48,11 +48,12 @@ int gcc_version_parse(const char *text, unsigned *out);
 
 /*
  * Which `name` (e.g. arm-none-eabi-gcc) the PATH value `path` runs, and its
- * `-dumpversion` (trimmed). OMV_ENOENT when it is not on PATH, OMV_EIO when
- * it does not run or exits non-zero (err has its first line of stderr, e.g.
- * a missing shared library).
+ * output for `arg` (trimmed). OMV_ENOENT when it is not on PATH, OMV_EIO when
+ * it does not run or exits non-zero (err has its first line of stderr); when
+ * the dynamic loader could not find a shared library, missing_lib (may be
+ * NULL) gets its name ("libncurses.so.5").
  */
 int toolchain_probe(const char *name, const char *path, const char *arg, struct strbuf *bin,
-                    struct strbuf *output, char *err, size_t errlen);
+                    struct strbuf *output, struct strbuf *missing_lib, char *err, size_t errlen);
 
 #endif

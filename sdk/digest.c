@@ -6,9 +6,11 @@
 #include "sdk/digest.h"
 
 #include "lib/error.h"
+#include "lib/libversion.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,4 +177,11 @@ int digest_parse_sumfile(const char *text, size_t len, const char *want_name,
         return omv_seterr(err, errlen, OMV_EPARSE, "checksum file is for '%.*s', not '%s'",
                           (int)(name_len > 200 ? 200 : name_len), name, want_name);
     return 0;
+}
+
+void digest_libversion(struct libversion *v)
+{
+    v->name = "OpenSSL";
+    snprintf(v->built, sizeof(v->built), "%s", OPENSSL_VERSION_STR);
+    snprintf(v->running, sizeof(v->running), "%s", OpenSSL_version(OPENSSL_VERSION_STRING));
 }

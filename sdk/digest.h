@@ -8,6 +8,7 @@
 #define OMVDEV_SDK_DIGEST_H
 
 #include "lib/compat.h"
+#include "lib/libversion.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -44,5 +45,8 @@ int digest_parse_sumfile(const char *text, size_t len, const char *want_name,
 
 /* Is s exactly 64 hex digits? Lower-cases it into hex when so. */
 int digest_hex_valid(const char *s, char hex[DIGEST_HEX_LEN + 1]);
+
+/* OpenSSL's (libcrypto's) version: compiled against and loaded. */
+void digest_libversion(struct libversion *v);
 
 #endif

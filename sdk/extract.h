@@ -14,7 +14,16 @@
  *     symlink (ARCHIVE_EXTRACT_SECURE_SYMLINKS);
  *   - the unpacked size and the number of entries are bounded.
  *
- * Every file, directory and symlink goes into a manifest (see sdk.h).
+ * A path listed twice is extracted as tar does: the later entry replaces the
+ * earlier one (a directory only when it is empty), and the manifest keeps
+ * only the later one. Modes are kept (less the umask) except that the owner
+ * can always read files and read and search directories, so that a fresh
+ * install always verifies.
+ *
+ * Parsing runs on the caller's thread; the data of regular files is written
+ * and hashed by a writer thread (sdk/writer.h) from the buffers the stream
+ * was decoded into. Every file, directory and symlink goes into a manifest
+ * (see sdk.h).
  *
  * Ownership: the caller owns the reader and the manifest stream.
  */
@@ -22,6 +31,7 @@
 #define OMVDEV_SDK_EXTRACT_H
 
 #include "lib/compat.h"
+#include "lib/libversion.h"
 #include "lib/strbuf.h"
 
 #include <stddef.h>
@@ -32,11 +42,12 @@
 #define EXTRACT_MANIFEST_NAME ".omvdev-manifest"
 
 /*
- * Returns the next bytes of the tar stream in *buf and *len (0 at the end), or a
- * negative omv_err after describing the failure itself (the extractor then
- * reports the reader's failure, not libarchive's).
+ * Fills buf (cap bytes) with the next bytes of the tar stream, *len set to
+ * how many (0 only at the end), or returns a negative omv_err after
+ * describing the failure itself (the extractor then reports the reader's
+ * failure, not libarchive's).
  */
-typedef int (*extract_reader_fn)(void *ud, const void **buf, size_t *len);
+typedef int (*extract_reader_fn)(void *ud, void *buf, size_t cap, size_t *len);
 
 struct extract_opts {
     uint64_t max_bytes;   /* bound on the sum of regular files' sizes */
@@ -51,9 +62,11 @@ struct extract_stats {
 
 /*
  * Extract the tar stream into `dest` (an existing, empty directory whose path
- * contains no symlinks), writing one manifest line per entry to `manifest`.
+ * contains no symlinks), writing one manifest line per entry to `manifest`
+ * (opened for reading too: it is rewritten when a path came twice).
  * OMV_EPARSE (with the entry's name) for an archive that breaks a rule or is
- * damaged, OMV_EIO for a file-system error, or the reader's error.
+ * damaged, OMV_ENOSPC for a full file system, OMV_EINVAL for a path too long
+ * for it, OMV_EIO for another file-system error, or the reader's error.
  */
 int extract_run(const char *dest, extract_reader_fn reader, void *reader_ud,
                 const struct extract_opts *opts, FILE *manifest, struct extract_stats *stats,
@@ -72,5 +85,8 @@ int extract_check_name(const char *name, struct strbuf *top, struct strbuf *out,
  * only, ".." only as leading components and never above the tree.
  */
 int extract_check_symlink(const char *where, const char *target, char *err, size_t errlen);
+
+/* libarchive's version: compiled against and loaded. */
+void extract_libversion(struct libversion *v);
 
 #endif

@@ -8,6 +8,8 @@
 #include "lib/error.h"
 #include "lib/fs.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -127,6 +129,135 @@ void sdk_path_prefix(const char *sdk_dir, const char *sysname, struct strbuf *ou
             strbuf_addch(out, ':');
         fs_path_join(out, sdk_dir, dirs[i] ? dirs[i] : util);
     }
+}
+
+int sdk_vercmp(const char *a, const char *b)
+{
+    size_t i = 0, j = 0;
+
+    while (a[i] || b[j]) {
+        if (isdigit((unsigned char)a[i]) && isdigit((unsigned char)b[j])) {
+            unsigned long x = 0, y = 0;
+
+            while (isdigit((unsigned char)a[i]) && x < 100000000)
+                x = x * 10 + (unsigned long)(a[i++] - '0');
+            while (isdigit((unsigned char)b[j]) && y < 100000000)
+                y = y * 10 + (unsigned long)(b[j++] - '0');
+            if (x != y)
+                return x < y ? -1 : 1;
+        } else {
+            if (a[i] != b[j])
+                return (unsigned char)a[i] < (unsigned char)b[j] ? -1 : 1;
+            i++;
+            j++;
+        }
+    }
+    return 0;
+}
+
+static void found_add(struct sdk_found_list *l, const char *dir)
+{
+    struct strbuf v = STRBUF_INIT;
+
+    XGROW(l->items, l->alloc, l->nr + 1);
+    l->items[l->nr].dir = xstrdup(dir);
+    l->items[l->nr].version = sdk_read_stamp(dir, &v, NULL, 0) == 0 ? xstrdup(v.buf) : NULL;
+    l->nr++;
+    strbuf_release(&v);
+}
+
+static int cmp_found(const void *a, const void *b)
+{
+    const char *x = strrchr(((const struct sdk_found *)a)->dir, '/');
+    const char *y = strrchr(((const struct sdk_found *)b)->dir, '/');
+
+    return sdk_vercmp(x ? x : "", y ? y : "");
+}
+
+void sdk_find_installed(const char *parent, struct sdk_found_list *out)
+{
+    const char *env = getenv("SDK_DIR");
+    struct strbuf dir = STRBUF_INIT, p = STRBUF_INIT;
+    struct dirent *de;
+    DIR *d;
+
+    if (!parent || !*parent)
+        parent = getenv("HOME");
+    if (parent && *parent)
+        fs_absolute(&dir, parent);
+    d = dir.len ? opendir(dir.buf) : NULL;
+    while (d && (de = readdir(d))) {
+        if (strncmp(de->d_name, "openmv-sdk-", 11) || !sdk_version_valid(de->d_name + 11))
+            continue;
+        strbuf_reset(&p);
+        fs_path_join(&p, dir.buf, de->d_name);
+        if (fs_is_dir(p.buf))
+            found_add(out, p.buf);
+    }
+    if (d)
+        closedir(d);
+    if (out->nr) /* qsort(NULL, 0) is undefined */
+        qsort(out->items, out->nr, sizeof(*out->items), cmp_found);
+    if (env && *env) {
+        bool dup = false;
+
+        strbuf_reset(&p);
+        fs_absolute(&p, env);
+        for (size_t i = 0; i < out->nr; i++)
+            dup = dup || !strcmp(out->items[i].dir, p.buf);
+        if (!dup)
+            found_add(out, p.buf);
+    }
+    strbuf_release(&dir);
+    strbuf_release(&p);
+}
+
+void sdk_found_list_release(struct sdk_found_list *l)
+{
+    for (size_t i = 0; i < l->nr; i++) {
+        free(l->items[i].dir);
+        free(l->items[i].version);
+    }
+    free(l->items);
+    memset(l, 0, sizeof(*l));
+}
+
+int sdk_locate(const char *parent, const char *repo_root, bool newest, struct strbuf *dir,
+               enum sdk_pick *how, char *err, size_t errlen)
+{
+    const char *env = getenv("SDK_DIR");
+    struct strbuf version = STRBUF_INIT;
+    int rc = OMV_ENOENT;
+
+    strbuf_reset(dir);
+    *how = SDK_PICK_NONE;
+    if (env && *env) {
+        fs_absolute(dir, env);
+        *how = SDK_PICK_ENV;
+        return 0;
+    }
+    if (repo_root)
+        rc = sdk_repo_version(repo_root, &version, err, errlen);
+    if (rc == 0) {
+        if ((rc = sdk_dir(parent, version.buf, dir, err, errlen)) == 0)
+            *how = SDK_PICK_PINNED;
+    } else if (rc == OMV_ENOENT) {
+        rc = 0;
+        if (newest) {
+            struct sdk_found_list l = SDK_FOUND_LIST_INIT;
+
+            sdk_find_installed(parent, &l);
+            for (size_t i = l.nr; i-- > 0;)
+                if (l.items[i].version) {
+                    strbuf_addstr(dir, l.items[i].dir);
+                    *how = SDK_PICK_NEWEST;
+                    break;
+                }
+            sdk_found_list_release(&l);
+        }
+    }
+    strbuf_release(&version);
+    return rc;
 }
 
 static void quote_sh(struct strbuf *sb, const char *s)

@@ -16,6 +16,7 @@
 #include "lib/compat.h"
 #include "lib/strbuf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -66,6 +67,50 @@ int sdk_read_stamp(const char *dir, struct strbuf *version, char *err, size_t er
  * bin. `sysname` picks the stedgeai directory ("Darwin" → macarm).
  */
 void sdk_path_prefix(const char *sdk_dir, const char *sysname, struct strbuf *out);
+
+/* ---- the one place that finds SDKs on disk -------------------------------------------- */
+
+/* Compare version strings by their numeric parts: "1.10.0" > "1.9.2". */
+int sdk_vercmp(const char *a, const char *b);
+
+struct sdk_found {
+    char *dir;     /* absolute */
+    char *version; /* its stamp, NULL when it has no valid one */
+};
+
+struct sdk_found_list {
+    struct sdk_found *items;
+    size_t nr, alloc;
+};
+
+#define SDK_FOUND_LIST_INIT                                                                        \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
+
+/*
+ * The "openmv-sdk-<version>" directories in `parent` (NULL: $HOME), then
+ * $SDK_DIR when set and not among them; sorted by the version in the
+ * directory name, oldest first ($SDK_DIR last).
+ */
+void sdk_find_installed(const char *parent, struct sdk_found_list *out);
+void sdk_found_list_release(struct sdk_found_list *l);
+
+enum sdk_pick {
+    SDK_PICK_NONE,   /* nothing found: dir is empty */
+    SDK_PICK_ENV,    /* $SDK_DIR */
+    SDK_PICK_PINNED, /* the version the repository's SDK_VERSION names */
+    SDK_PICK_NEWEST, /* no SDK_VERSION: the newest one installed */
+};
+
+/*
+ * The SDK a command uses: $SDK_DIR when set; else the one the repository at
+ * repo_root (may be NULL) pins, under `parent` (NULL: $HOME), whether it is
+ * installed or not; else, when `newest` is set, the newest installed one.
+ * OMV_EPARSE when SDK_VERSION is malformed (err says so; dir stays empty).
+ */
+int sdk_locate(const char *parent, const char *repo_root, bool newest, struct strbuf *dir,
+               enum sdk_pick *how, char *err, size_t errlen);
 
 /* The shells `omvdev env` and `omvdev sdk env` write for. */
 enum sdk_shell {

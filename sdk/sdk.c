@@ -4,8 +4,12 @@
  * Threads during an install: the calling thread receives bytes (libcurl or
  * read(2)), hashes them, appends them to the .part cache file and puts them
  * into a bounded ring; the extractor thread takes them out, decodes the xz
- * (liblzma adds its own two decoder threads) and writes the files. A full
- * ring makes the receiver wait, so memory stays bounded.
+ * (liblzma adds its own two decoder threads) and parses the tar, and the
+ * extractor's writer thread writes and hashes the files (sdk/writer.h). A
+ * full ring makes the receiver wait, so memory stays bounded. On a resume a
+ * downloader thread appends the rest to the .part while the calling thread
+ * reads the part from byte 0 behind it; a reaper thread removes what killed
+ * installs left, at the lowest priority.
  */
 /* realpath(3) and flock(2) are not in POSIX.1-2008 proper: ask glibc for them
  * before compat.h fixes the POSIX level. */
@@ -32,11 +36,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#define RING_SIZE  ((size_t)2 << 20)
+#define RING_SIZE  ((size_t)1 << 20)
 #define CHUNK_SIZE ((size_t)256 << 10)
 
 void sdk_install_opts_init(struct sdk_install_opts *o)
@@ -201,62 +207,159 @@ int sdk_remove_tree(const char *path, char *err, size_t errlen)
     return remove_at(AT_FDCWD, path, err, errlen, path);
 }
 
-/* Remove leftovers of killed installs: ".<base>.staging-*", ".<base>.old-*",
- * ".<base>.manifest-*" (we hold the lock, so nobody is using them). */
-static void remove_leftovers(const char *parent, const char *base)
+/* Move leftovers of killed installs (".<base>.staging-*", ".<base>.old-*",
+ * ".<base>.manifest-*", ".<base>.trash-*") aside under trash names; we hold
+ * the lock, so nobody is using them. The names moved go into `trash`. */
+static void leftovers_aside(const char *parent, const char *base, struct strbuf *trash)
 {
-    static const char *const kinds[] = {"staging-", "old-", "manifest-"};
-    struct strbuf prefix = STRBUF_INIT, path = STRBUF_INIT;
+    static const char *const kinds[] = {"staging-", "old-", "manifest-", "trash-"};
+    struct strbuf prefix = STRBUF_INIT, from = STRBUF_INIT, to = STRBUF_INIT;
     DIR *d = opendir(parent);
     struct dirent *de;
-    char err[256];
+    unsigned n = 0;
 
-    if (!d)
-        return;
-    while ((de = readdir(d))) {
+    while (d && (de = readdir(d))) {
         for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
             strbuf_reset(&prefix);
             strbuf_addf(&prefix, ".%s.%s", base, kinds[i]);
             if (strncmp(de->d_name, prefix.buf, prefix.len))
                 continue;
-            strbuf_reset(&path);
-            fs_path_join(&path, parent, de->d_name);
-            sdk_remove_tree(path.buf, err, sizeof(err));
+            strbuf_reset(&from);
+            fs_path_join(&from, parent, de->d_name);
+            strbuf_reset(&to);
+            strbuf_addf(&to, "%s/.%s.trash-%ld-%u", parent, base, (long)getpid(), n++);
+            if (rename(from.buf, to.buf) == 0)
+                strbuf_addf(trash, "%s%c", to.buf, '\0');
+            break;
         }
     }
-    closedir(d);
+    if (d)
+        closedir(d);
     strbuf_release(&prefix);
-    strbuf_release(&path);
+    strbuf_release(&from);
+    strbuf_release(&to);
+}
+
+/* Rename path aside as ".<base>.trash-<pid>-<n>"; 0 when it is gone from path. */
+static int move_to_trash(const char *path, const char *parent, const char *base)
+{
+    struct strbuf to = STRBUF_INIT;
+    int rc = -1;
+
+    for (unsigned n = 0; rc < 0 && n < 100; n++) {
+        strbuf_reset(&to);
+        strbuf_addf(&to, "%s/.%s.trash-%ld-x%u", parent, base, (long)getpid(), n);
+        if (rename(path, to.buf) == 0)
+            rc = 0;
+        else if (errno != EEXIST && errno != ENOTEMPTY)
+            break;
+    }
+    strbuf_release(&to);
+    return rc;
+}
+
+/* The background removal of the trash: at the lowest priority, so that it
+ * takes the CPU only when the install leaves it idle (a throttled download). */
+struct reaper {
+    pthread_t thread;
+    bool started;
+    struct strbuf trash; /* NUL-separated paths */
+};
+
+static void *reaper_main(void *ud)
+{
+    struct reaper *r = ud;
+
+#ifdef SYS_gettid
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+#endif
+    for (size_t i = 0; i < r->trash.len; i += strlen(r->trash.buf + i) + 1)
+        sdk_remove_tree(r->trash.buf + i, NULL, 0);
+    return NULL;
+}
+
+static void reaper_start(struct reaper *r, const char *parent, const char *base)
+{
+    leftovers_aside(parent, base, &r->trash);
+    if (r->trash.len && pthread_create(&r->thread, NULL, reaper_main, r) == 0)
+        r->started = true;
+    else if (r->trash.len)
+        reaper_main(r);
+}
+
+static void reaper_finish(struct reaper *r)
+{
+    if (r->started)
+        pthread_join(r->thread, NULL);
+    r->started = false;
+    strbuf_release(&r->trash);
 }
 
 /* ---- the lock ------------------------------------------------------------- */
 
+/*
+ * flock on "<parent>/.<base>.lock". The holder removes the file before it
+ * lets go, so none is left behind; a waiter that then gets the lock on the
+ * removed file sees that the path no longer names its file and starts over.
+ * A killed holder's lock goes with its process; its file is removed by the
+ * next holder.
+ */
+static int lock_open(const char *path, bool wait, const volatile sig_atomic_t *cancel, bool *busy,
+                     int *fdp, char *err, size_t errlen)
+{
+    for (;;) {
+        struct stat a, b;
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+        if (fd < 0)
+            return omv_seterr(err, errlen, errno == ENOSPC ? OMV_ENOSPC : OMV_EIO,
+                              "cannot create the lock '%s': %s", path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            if (errno != EWOULDBLOCK || !wait) {
+                int e = errno;
+
+                *busy = e == EWOULDBLOCK;
+                close(fd);
+                return omv_seterr(err, errlen, OMV_EIO, "cannot lock '%s': %s", path,
+                                  e == EWOULDBLOCK ? "another omvdev is installing or removing "
+                                                     "this SDK"
+                                                   : strerror(e));
+            }
+            while (flock(fd, LOCK_EX) < 0) {
+                if (errno != EINTR || (cancel && *cancel)) {
+                    close(fd);
+                    return omv_seterr(err, errlen, OMV_EINTR,
+                                      "interrupted while waiting for the lock '%s'", path);
+                }
+            }
+        }
+        if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino) {
+            *fdp = fd;
+            return 0;
+        }
+        close(fd); /* the previous holder removed it: take the new one */
+    }
+}
+
+static void lock_release(const char *path, int fd)
+{
+    if (fd < 0)
+        return;
+    unlink(path);
+    close(fd);
+}
+
 static int take_lock(const struct sdk_install_opts *o, const char *path, int *fdp, char *err,
                      size_t errlen)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    bool busy = false;
+    int rc = lock_open(path, false, o->cancel, &busy, fdp, err, errlen);
 
-    if (fd < 0)
-        return omv_seterr(err, errlen, OMV_EIO, "cannot open the lock '%s': %s", path,
-                          strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno != EWOULDBLOCK) {
-            close(fd);
-            return omv_seterr(err, errlen, OMV_EIO, "cannot lock '%s': %s", path, strerror(errno));
-        }
-        emit(o, SDK_EV_LOCK_WAIT, NULL, path, 0, 0);
-        while (flock(fd, LOCK_EX) < 0) {
-            if (errno != EINTR || cancelled(o)) {
-                int e = errno;
-
-                close(fd);
-                return omv_seterr(err, errlen, OMV_EIO, "%s while waiting for the lock '%s'",
-                                  cancelled(o) ? "interrupted" : strerror(e), path);
-            }
-        }
-    }
-    *fdp = fd;
-    return 0;
+    if (rc == 0 || !busy)
+        return rc;
+    emit(o, SDK_EV_LOCK_WAIT, NULL, path, 0, 0);
+    return lock_open(path, true, o->cancel, &busy, fdp, err, errlen);
 }
 
 /* ---- the ring between receiver and extractor -------------------------------- */
@@ -364,7 +467,7 @@ struct pipeline {
     struct ring ring;
     struct digest hash;
     struct xz_dec xz;
-    uint8_t *in, *out;
+    uint8_t *in;
     const uint8_t *in_next;
     size_t in_len;
     bool in_eof;
@@ -383,12 +486,14 @@ struct pipeline {
     bool xz_truncated; /* the stream ended before the xz end */
 };
 
-static int pipe_read(void *ud, const void **buf, size_t *len)
+/* The extractor's reader: decode the ring's bytes into its buffer. */
+static int pipe_read(void *ud, void *buf, size_t cap, size_t *len)
 {
     struct pipeline *p = ud;
+    size_t have = 0;
 
     *len = 0;
-    for (int idle = 0;; idle++) {
+    for (int idle = 0; have < cap; idle++) {
         size_t n = 0;
         int rc;
 
@@ -399,27 +504,25 @@ static int pipe_read(void *ud, const void **buf, size_t *len)
                 p->in_eof = true;
         }
         if (p->xz.ended && p->in_len == 0 && p->in_eof)
-            return 0;
-        rc = xz_dec_run(&p->xz, &p->in_next, &p->in_len, p->in_eof, p->out, CHUNK_SIZE, &n, p->rerr,
-                        sizeof(p->rerr));
+            break;
+        rc = xz_dec_run(&p->xz, &p->in_next, &p->in_len, p->in_eof, (uint8_t *)buf + have,
+                        cap - have, &n, p->rerr, sizeof(p->rerr));
         if (rc < 0) {
-            p->xz_truncated = p->in_eof && !p->xz.ended && strstr(p->rerr, "truncated");
+            p->xz_truncated = p->xz.truncated;
             p->reader_rc = rc;
             return rc;
         }
-        if (n) {
-            *buf = p->out;
-            *len = n;
-            return 0;
-        }
-        if (p->xz.ended && p->in_len == 0 && !p->in_eof)
-            continue; /* look for garbage after the end */
+        have += n;
+        if (n)
+            idle = 0;
         if (idle > 1000000) {
             p->reader_rc = omv_seterr(p->rerr, sizeof(p->rerr), OMV_EPARSE,
                                       "the xz decoder makes no progress");
             return p->reader_rc;
         }
     }
+    *len = have;
+    return 0;
 }
 
 static void *extractor_main(void *ud)
@@ -443,7 +546,6 @@ static int pipeline_start(struct pipeline *p, const struct sdk_install_opts *o, 
     ring_init(&p->ring, RING_SIZE);
     digest_init(&p->hash);
     p->in = xmalloc(CHUNK_SIZE);
-    p->out = xmalloc(CHUNK_SIZE);
     p->dest = dest;
     p->manifest = manifest;
     p->xopts.max_bytes = o->max_unpacked;
@@ -492,23 +594,39 @@ static void pipeline_release(struct pipeline *p)
     digest_release(&p->hash);
     xz_dec_release(&p->xz);
     free(p->in);
-    free(p->out);
 }
 
 /* ---- one install attempt ---------------------------------------------------- */
+
+/* A resume's download, running while the cached part is decoded: the
+ * downloader thread appends to the part, the calling thread reads the part
+ * behind it. Guarded by mu: received, done, rc and the pending retry. */
+struct overlap {
+    pthread_mutex_t mu;
+    pthread_cond_t more;
+    bool done;
+    int rc;
+    volatile sig_atomic_t stop; /* the calling thread gave up: abort the download */
+    char retry[1024];           /* a retry to report from the calling thread */
+    uint64_t retry_attempt, retry_ms;
+    char err[1024];
+};
 
 struct attempt {
     const struct sdk_install_opts *o;
     struct sdk_install_result *res;
     struct pipeline pipe;
     const char *url;
-    const char *part_path, *meta_path;
+    const char *part_path, *meta_path, *cache_dir;
     int part_fd;
     char validator[256];
-    bool restart; /* the server sent the whole file: start again from byte 0 */
+    bool restart;           /* the server sent the whole file: start again from byte 0 */
+    bool extractor_stopped; /* the bytes were refused because the extractor had stopped */
     uint64_t total;
+    uint64_t received; /* bytes of the tarball received so far (ov->mu when overlapped) */
     int64_t last_event_ms;
     const char *phase;
+    struct overlap *ov;
     char err[1024];
 };
 
@@ -520,14 +638,19 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void progress(struct attempt *a, bool force)
+static void progress(struct attempt *a, uint64_t done, bool force)
 {
     int64_t t = now_ms();
 
     if (!force && t - a->last_event_ms < 100)
         return;
     a->last_event_ms = t;
-    emit(a->o, SDK_EV_PROGRESS, a->phase, NULL, a->pipe.fed, a->total);
+    emit(a->o, SDK_EV_PROGRESS, a->phase, NULL, done, a->total);
+}
+
+static bool stopped(const struct attempt *a)
+{
+    return cancelled(a->o) || (a->ov && a->ov->stop);
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -547,23 +670,92 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+static void human(uint64_t n, char *buf, size_t len)
+{
+    if (n >= (uint64_t)1 << 20)
+        snprintf(buf, len, "%.1f MiB", (double)n / (1 << 20));
+    else if (n >= 1024)
+        snprintf(buf, len, "%.1f KiB", (double)n / 1024);
+    else
+        snprintf(buf, len, "%" PRIu64 " B", n);
+}
+
+/* Append to the .part; a full disk is named as such and the part kept. */
+static int part_write(struct attempt *a, const void *buf, size_t len)
+{
+    char need[32], have[32];
+    struct stat st;
+    int e;
+
+    if (a->part_fd < 0 || write_all(a->part_fd, buf, len) == 0)
+        return 0;
+    e = errno;
+    if (e != ENOSPC && e != EDQUOT)
+        return omv_seterr(a->err, sizeof(a->err), OMV_EIO, "cannot write '%s': %s", a->part_path,
+                          strerror(e));
+    st.st_size = 0;
+    fstat(a->part_fd, &st);
+    human(a->total > (uint64_t)st.st_size ? a->total - (uint64_t)st.st_size : len, need,
+          sizeof(need));
+    human((uint64_t)st.st_size, have, sizeof(have));
+    return omv_seterr(a->err, sizeof(a->err), OMV_ENOSPC,
+                      "no space left in '%s' for the download: %s more are needed (the %s "
+                      "downloaded are kept in '%s')",
+                      a->cache_dir, need, have, a->part_path);
+}
+
+/* The bytes of a direct download (or a local file): part, hash, extractor. */
 static int attempt_bytes(struct attempt *a, const void *buf, size_t len)
 {
+    int rc;
+
     if (cancelled(a->o))
-        return omv_seterr(a->err, sizeof(a->err), OMV_EIO, "interrupted");
-    if (a->part_fd >= 0 && write_all(a->part_fd, buf, len) < 0)
-        return omv_seterr(a->err, sizeof(a->err), OMV_EIO, "cannot write '%s': %s", a->part_path,
-                          strerror(errno));
-    if (pipeline_feed(&a->pipe, buf, len) < 0)
+        return omv_seterr(a->err, sizeof(a->err), OMV_EINTR, "interrupted");
+    rc = part_write(a, buf, len);
+    if (rc < 0)
+        return rc;
+    if (pipeline_feed(&a->pipe, buf, len) < 0) {
+        a->extractor_stopped = true;
         return omv_seterr(a->err, sizeof(a->err), OMV_EPARSE, "the extractor stopped");
-    progress(a, false);
+    }
+    a->received += len;
+    progress(a, a->received, false);
     return 0;
+}
+
+/* The bytes of an overlapped resume: only into the part. */
+static int overlap_bytes(struct attempt *a, const void *buf, size_t len)
+{
+    int rc;
+
+    if (stopped(a))
+        return omv_seterr(a->err, sizeof(a->err), OMV_EINTR, "interrupted");
+    rc = part_write(a, buf, len);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&a->ov->mu);
+    a->received += len;
+    pthread_cond_signal(&a->ov->more);
+    pthread_mutex_unlock(&a->ov->mu);
+    return 0;
+}
+
+static uint64_t received(struct attempt *a)
+{
+    uint64_t n;
+
+    if (!a->ov)
+        return a->received;
+    pthread_mutex_lock(&a->ov->mu);
+    n = a->received;
+    pthread_mutex_unlock(&a->ov->mu);
+    return n;
 }
 
 static int on_begin(void *ud, const struct fetch_resp *r)
 {
     struct attempt *a = ud;
-    uint64_t have = a->pipe.fed;
+    uint64_t have = received(a);
 
     if (have > 0 && (r->status != 206 || r->range_start != have)) {
         a->restart = true;
@@ -571,10 +763,14 @@ static int on_begin(void *ud, const struct fetch_resp *r)
                           r->status == 200 ? "the server sent the whole file again"
                                            : "the server sent an unexpected range");
     }
+    if (a->ov)
+        pthread_mutex_lock(&a->ov->mu); /* the calling thread reads total for progress */
     if (r->total > 0)
         a->total = (uint64_t)r->total;
     else if (r->length >= 0)
         a->total = have + (uint64_t)r->length;
+    if (a->ov)
+        pthread_mutex_unlock(&a->ov->mu);
     if (have == 0) {
         /* A fresh download: remember its validator for If-Range. */
         const char *v = r->etag[0] && strncmp(r->etag, "W/", 2) ? r->etag : r->last_modified;
@@ -595,32 +791,30 @@ static int on_begin(void *ud, const struct fetch_resp *r)
 
 static int on_data(void *ud, const void *buf, size_t len)
 {
-    return attempt_bytes(ud, buf, len);
+    struct attempt *a = ud;
+
+    return a->ov ? overlap_bytes(a, buf, len) : attempt_bytes(a, buf, len);
 }
 
-/* Feed a local file (or the cached part) through the pipeline. */
-static int feed_file(struct attempt *a, const char *path, uint64_t limit, bool to_part)
+/* Feed a local file through the pipeline. */
+static int feed_file(struct attempt *a, const char *path)
 {
     uint8_t *buf = xmalloc(CHUNK_SIZE);
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0, part_fd = a->part_fd;
-    uint64_t done = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
 
     if (fd < 0) {
         free(buf);
         return omv_seterr(a->err, sizeof(a->err), errno == ENOENT ? OMV_ENOENT : OMV_EIO,
                           "cannot open '%s': %s", path, strerror(errno));
     }
-    if (!to_part)
-        a->part_fd = -1;
-    while (done < limit) {
-        size_t want = limit - done < CHUNK_SIZE ? (size_t)(limit - done) : CHUNK_SIZE;
-        ssize_t n = read(fd, buf, want);
+    for (;;) {
+        ssize_t n = read(fd, buf, CHUNK_SIZE);
 
         if (n < 0 && errno == EINTR && !cancelled(a->o))
             continue;
         if (n < 0) {
-            rc = omv_seterr(a->err, sizeof(a->err), OMV_EIO, "cannot read '%s': %s", path,
-                            strerror(errno));
+            rc = omv_seterr(a->err, sizeof(a->err), cancelled(a->o) ? OMV_EINTR : OMV_EIO,
+                            "cannot read '%s': %s", path, strerror(errno));
             break;
         }
         if (n == 0)
@@ -628,11 +822,229 @@ static int feed_file(struct attempt *a, const char *path, uint64_t limit, bool t
         rc = attempt_bytes(a, buf, (size_t)n);
         if (rc < 0)
             break;
-        done += (uint64_t)n;
     }
-    a->part_fd = part_fd;
     close(fd);
     free(buf);
+    return rc;
+}
+
+static void report_retry(struct attempt *a, const char *msg, int attempt, long ms)
+{
+    if (!a->ov) {
+        emit(a->o, SDK_EV_RETRY, NULL, msg, (uint64_t)attempt + 1, (uint64_t)ms);
+        return;
+    }
+    pthread_mutex_lock(&a->ov->mu);
+    snprintf(a->ov->retry, sizeof(a->ov->retry), "%s", msg);
+    a->ov->retry_attempt = (uint64_t)attempt + 1;
+    a->ov->retry_ms = (uint64_t)ms;
+    pthread_mutex_unlock(&a->ov->mu);
+}
+
+/* Why a request failed, for the command's hint. */
+static enum sdk_failure download_failure(const struct attempt *a, const struct fetch_resp *r,
+                                         int rc)
+{
+    if (r->cancelled || stopped(a) || rc == OMV_EINTR)
+        return SDK_FAIL_INTERRUPTED;
+    if (r->sink_failed)
+        return rc == OMV_ENOSPC ? SDK_FAIL_NOSPACE : SDK_FAIL_FS;
+    if (r->refused)
+        return SDK_FAIL_REFUSED;
+    if (r->tls)
+        return SDK_FAIL_TLS;
+    if (r->transient)
+        return SDK_FAIL_NETWORK;
+    return r->status >= 400 ? SDK_FAIL_HTTP : SDK_FAIL_NETWORK;
+}
+
+/* GET the tarball from received(a) on, with retries; the bytes go to on_data. */
+static int download_loop(struct attempt *a, char *err, size_t errlen)
+{
+    const struct sdk_install_opts *o = a->o;
+    struct fetch_cfg cfg = {o->cacert,          o->connect_timeout_s,
+                            o->stall_timeout_s, o->sha256 != NULL,
+                            o->cancel,          a->ov ? &a->ov->stop : NULL};
+
+    for (int attempt = 0;; attempt++) {
+        struct fetch_sink sink = {on_begin, on_data, a};
+        struct fetch_resp resp;
+        uint64_t before = received(a);
+        int rc;
+
+        a->err[0] = '\0';
+        rc = fetch_get(&cfg, a->url, before, a->validator, &sink, &resp, err, errlen);
+        if (rc == 0)
+            return 0;
+        if (resp.status == 416 && before > 0) {
+            /* Nothing after the cached bytes: complete when the sizes agree,
+             * otherwise the file changed. */
+            if (resp.total >= 0 && (uint64_t)resp.total == before)
+                return 0;
+            a->restart = true;
+            return omv_seterr(err, errlen, OMV_ENET,
+                              "the cached part is longer than the file on the server");
+        }
+        if (resp.sink_failed || a->restart)
+            snprintf(err, errlen, "%s", a->err);
+        if (a->restart)
+            return rc; /* the caller starts a fresh attempt */
+        if (!resp.transient || attempt >= o->retries || resp.sink_failed || stopped(a)) {
+            a->res->failure = download_failure(a, &resp, rc);
+            return rc;
+        }
+        if (received(a) > before)
+            attempt = 0; /* progress was made: the budget is per stall */
+        if (received(a) > 0 && !a->validator[0]) {
+            a->restart = true;
+            return omv_seterr(err, errlen, OMV_ENET,
+                              "the server gives no ETag or Last-Modified to resume with");
+        }
+        report_retry(a, err, attempt, backoff_ms(o, attempt));
+        sleep_ms(backoff_ms(o, attempt));
+        if (stopped(a)) {
+            a->res->failure = SDK_FAIL_INTERRUPTED;
+            return omv_seterr(err, errlen, OMV_EINTR, "interrupted");
+        }
+    }
+}
+
+static void *downloader_main(void *ud)
+{
+    struct attempt *a = ud;
+    int rc = download_loop(a, a->ov->err, sizeof(a->ov->err));
+
+    pthread_mutex_lock(&a->ov->mu);
+    a->ov->rc = rc;
+    a->ov->done = true;
+    pthread_cond_signal(&a->ov->more);
+    pthread_mutex_unlock(&a->ov->mu);
+    return NULL;
+}
+
+/* Wait until the part holds more than `fed` bytes (or the download ended);
+ * report a pending retry. How many bytes may be read; *done when no more
+ * will come. */
+static uint64_t overlap_wait(struct attempt *a, uint64_t fed, bool *done)
+{
+    struct overlap *ov = a->ov;
+    char retry[1024] = "";
+    uint64_t n, total, attempt = 0, ms = 0;
+
+    pthread_mutex_lock(&ov->mu);
+    if (fed == a->received && !ov->done && !cancelled(a->o)) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&ov->more, &ov->mu, &ts);
+    }
+    if (ov->retry[0]) {
+        snprintf(retry, sizeof(retry), "%s", ov->retry);
+        attempt = ov->retry_attempt;
+        ms = ov->retry_ms;
+        ov->retry[0] = '\0';
+    }
+    n = a->received - fed;
+    *done = ov->done && n == 0;
+    total = a->total;
+    pthread_mutex_unlock(&ov->mu);
+    if (retry[0])
+        emit(a->o, SDK_EV_RETRY, NULL, retry, attempt, ms);
+    if (now_ms() - a->last_event_ms >= 100 || *done) {
+        a->last_event_ms = now_ms();
+        emit(a->o, SDK_EV_PROGRESS, a->phase, NULL, fed + n, total);
+    }
+    return n;
+}
+
+/* Feed the part from byte 0 while its rest downloads; fed counts the bytes. */
+static int overlap_feed(struct attempt *a, int fd)
+{
+    uint8_t *buf = xmalloc(CHUNK_SIZE);
+    uint64_t fed = 0;
+    int rc = 0;
+
+    for (;;) {
+        bool done;
+        uint64_t avail = overlap_wait(a, fed, &done);
+        size_t want = avail < CHUNK_SIZE ? (size_t)avail : CHUNK_SIZE;
+        ssize_t n;
+
+        if (cancelled(a->o)) {
+            rc = omv_seterr(a->err, sizeof(a->err), OMV_EINTR, "interrupted");
+            break;
+        }
+        if (done)
+            break;
+        if (!want)
+            continue;
+        n = pread(fd, buf, want, (off_t)fed);
+        if (n <= 0) {
+            rc = omv_seterr(a->err, sizeof(a->err), OMV_EIO, "cannot read '%s': %s", a->part_path,
+                            n < 0 ? strerror(errno) : "it became shorter");
+            break;
+        }
+        if (pipeline_feed(&a->pipe, buf, (size_t)n) < 0) {
+            a->extractor_stopped = true;
+            rc = omv_seterr(a->err, sizeof(a->err), OMV_EPARSE, "the extractor stopped");
+            break;
+        }
+        fed += (uint64_t)n;
+    }
+    free(buf);
+    return rc;
+}
+
+/*
+ * A resume: the request for the remaining bytes (Range + If-Range) runs on a
+ * thread of its own while the cached part is decoded, so the rerun takes
+ * about as long as the longer of the two.
+ */
+static int resume_overlapped(struct attempt *a, uint64_t have, char *err, size_t errlen)
+{
+    struct overlap ov;
+    pthread_t th;
+    int fd = open(a->part_path, O_RDONLY | O_CLOEXEC), rc;
+
+    if (fd < 0) {
+        a->res->failure = SDK_FAIL_FS;
+        return omv_seterr(err, errlen, OMV_EIO, "cannot open '%s': %s", a->part_path,
+                          strerror(errno));
+    }
+    memset(&ov, 0, sizeof(ov));
+    pthread_mutex_init(&ov.mu, NULL);
+    pthread_cond_init(&ov.more, NULL);
+    a->received = have;
+    a->ov = &ov;
+    if (pthread_create(&th, NULL, downloader_main, a) != 0) {
+        a->ov = NULL;
+        a->res->failure = SDK_FAIL_FS;
+        rc = omv_seterr(err, errlen, OMV_EIO, "cannot start the download thread");
+    } else {
+        rc = overlap_feed(a, fd);
+        if (rc < 0)
+            ov.stop = 1;
+        pthread_join(th, NULL);
+        a->ov = NULL;
+        if (rc < 0) {
+            snprintf(err, errlen, "%s", a->err);
+            if (rc == OMV_EINTR)
+                a->res->failure = SDK_FAIL_INTERRUPTED;
+            else if (!a->extractor_stopped)
+                a->res->failure = SDK_FAIL_FS;
+        } else if (ov.rc < 0) {
+            rc = ov.rc;
+            snprintf(err, errlen, "%s", ov.err);
+        }
+    }
+    close(fd);
+    pthread_mutex_destroy(&ov.mu);
+    pthread_cond_destroy(&ov.more);
     return rc;
 }
 
@@ -643,15 +1055,12 @@ struct paths {
     struct strbuf part, meta, kept, kept_sum, sum_url;
 };
 
-static void paths_release(struct paths *p)
-{
-    struct strbuf *all[] = {&p->parent, &p->base,     &p->rparent, &p->staging, &p->manifest,
-                            &p->lock,   &p->old,      &p->final,   &p->part,    &p->meta,
-                            &p->kept,   &p->kept_sum, &p->sum_url};
-
-    for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-        strbuf_release(all[i]);
-}
+#define PATHS_FOR_EACH(p, var)                                                                     \
+    struct strbuf *var##_all[] = {&(p)->parent,   &(p)->base, &(p)->rparent, &(p)->staging,        \
+                                  &(p)->manifest, &(p)->lock, &(p)->old,     &(p)->final,          \
+                                  &(p)->part,     &(p)->meta, &(p)->kept,    &(p)->kept_sum,       \
+                                  &(p)->sum_url};                                                  \
+    for (size_t var##_i = 0; var##_i < ARRAY_SIZE(var##_all); var##_i++)
 
 static int fail(struct sdk_install_result *res, enum sdk_failure f, int rc)
 {
@@ -660,11 +1069,42 @@ static int fail(struct sdk_install_result *res, enum sdk_failure f, int rc)
 }
 
 /* The expected digest: pinned, a kept download's, or the published .sha256. */
+static int fetch_sumfile(const struct sdk_install_opts *o, const char *url, struct strbuf *body,
+                         struct sdk_install_result *res, char *err, size_t errlen)
+{
+    struct fetch_cfg cfg = {
+        o->cacert, o->connect_timeout_s, o->stall_timeout_s, o->sha256 != NULL, o->cancel, NULL};
+    struct fetch_resp resp;
+    int rc;
+
+    for (int attempt = 0;; attempt++) {
+        rc = fetch_small(&cfg, url, 4096, body, &resp, err, errlen);
+        if (rc == 0 || !resp.transient || attempt >= o->retries || cancelled(o))
+            break;
+        emit(o, SDK_EV_RETRY, NULL, err, (uint64_t)attempt + 1, (uint64_t)backoff_ms(o, attempt));
+        sleep_ms(backoff_ms(o, attempt));
+    }
+    if (rc == 0)
+        return 0;
+    if (resp.cancelled)
+        return fail(res, SDK_FAIL_INTERRUPTED, rc);
+    if (resp.refused)
+        return fail(res, SDK_FAIL_REFUSED, rc);
+    if (resp.tls)
+        return fail(res, SDK_FAIL_TLS, rc);
+    if (rc == OMV_ENOENT)
+        return fail(res, SDK_FAIL_CHECKSUM_FILE,
+                    omv_seterr(err, errlen, OMV_ENOENT, "no checksum at '%s' (HTTP %ld)", url,
+                               resp.status));
+    return fail(res, resp.transient ? SDK_FAIL_NETWORK : SDK_FAIL_CHECKSUM_FILE, rc);
+}
+
 static int expected_digest(const struct sdk_install_opts *o, struct paths *p, const char *url,
                            const char *local, char hex[DIGEST_HEX_LEN + 1],
                            struct sdk_install_result *res, char *err, size_t errlen)
 {
     struct strbuf body = STRBUF_INIT;
+    char e[512];
     int rc;
 
     if (o->sha256) {
@@ -680,42 +1120,20 @@ static int expected_digest(const struct sdk_install_opts *o, struct paths *p, co
         if (rc == OMV_ENOENT)
             rc = omv_seterr(err, errlen, OMV_ENOENT, "no checksum file '%s' beside '%s'",
                             p->sum_url.buf, local);
+        if (rc < 0)
+            fail(res, SDK_FAIL_CHECKSUM_FILE, rc);
     } else {
-        struct fetch_cfg cfg = {o->cacert, o->connect_timeout_s, o->stall_timeout_s, true,
-                                o->cancel};
-        struct fetch_resp resp;
-
         strbuf_addf(&p->sum_url, "%s.sha256", url);
-        for (int attempt = 0;; attempt++) {
-            rc = fetch_small(&cfg, p->sum_url.buf, 4096, &body, &resp, err, errlen);
-            if (rc == 0 || !resp.transient || attempt >= o->retries || cancelled(o))
-                break;
-            emit(o, SDK_EV_RETRY, NULL, err, (uint64_t)attempt + 1,
-                 (uint64_t)backoff_ms(o, attempt));
-            sleep_ms(backoff_ms(o, attempt));
-        }
-        if (rc < 0) {
-            strbuf_release(&body);
-            if (resp.cancelled)
-                return fail(res, SDK_FAIL_INTERRUPTED, rc);
-            if (resp.tls)
-                return fail(res, SDK_FAIL_TLS, rc);
-            if (rc == OMV_ENOENT)
-                return fail(res, SDK_FAIL_CHECKSUM_FILE,
-                            omv_seterr(err, errlen, OMV_ENOENT, "no checksum at '%s' (HTTP %ld)",
-                                       p->sum_url.buf, resp.status));
-            return fail(res, resp.transient ? SDK_FAIL_NETWORK : SDK_FAIL_CHECKSUM_FILE, rc);
-        }
+        rc = fetch_sumfile(o, p->sum_url.buf, &body, res, err, errlen);
     }
     if (rc == 0) {
-        char e[512];
-
         rc = digest_parse_sumfile(body.buf, body.len, o->tarball, hex, e, sizeof(e));
         if (rc < 0)
-            omv_seterr(err, errlen, rc, "%s: %s", p->sum_url.buf, e);
+            fail(res, SDK_FAIL_CHECKSUM_FILE,
+                 omv_seterr(err, errlen, rc, "%s: %s", p->sum_url.buf, e));
     }
     strbuf_release(&body);
-    return rc < 0 ? fail(res, SDK_FAIL_CHECKSUM_FILE, rc) : 0;
+    return rc;
 }
 
 /* Read the validator stored beside a .part. */
@@ -744,432 +1162,478 @@ static int run_attempt(struct attempt *a, struct paths *p, const char *local, ch
                        size_t errlen)
 {
     const struct sdk_install_opts *o = a->o;
-    struct fetch_cfg cfg = {o->cacert, o->connect_timeout_s, o->stall_timeout_s, true, o->cancel};
-    int rc = 0;
+    uint64_t have = 0;
+    int rc;
 
     if (local) {
         a->phase = "unpack";
         a->total = file_size(local);
         emit(o, SDK_EV_SOURCE, NULL, local, 0, a->total);
-        rc = feed_file(a, local, UINT64_MAX, false);
+        rc = feed_file(a, local);
         if (rc < 0) {
             snprintf(err, errlen, "%s", a->err);
-            a->res->failure = cancelled(o) ? SDK_FAIL_INTERRUPTED : SDK_FAIL_FS;
+            if (!a->extractor_stopped)
+                a->res->failure = rc == OMV_EINTR ? SDK_FAIL_INTERRUPTED : SDK_FAIL_FS;
         }
         return rc;
     }
-
     a->phase = "download";
     emit(o, SDK_EV_SOURCE, NULL, a->url, 0, 0);
-    /* Resume: the cached part (with its validator) goes through first. */
     if (p->part.len) {
-        uint64_t have = file_size(p->part.buf);
-
+        have = file_size(p->part.buf);
         read_meta(p->meta.buf, a->validator, sizeof(a->validator));
-        if (have && a->validator[0]) {
-            a->part_fd = -1;
-            rc = feed_file(a, p->part.buf, have, false);
-            if (rc < 0) {
-                snprintf(err, errlen, "%s", a->err);
-                a->res->failure = cancelled(o) ? SDK_FAIL_INTERRUPTED : SDK_FAIL_FS;
-                return rc;
-            }
-            a->res->resumed_from = have;
-            emit(o, SDK_EV_RESUME, NULL, NULL, have, 0);
-        } else {
+        if (!have || !a->validator[0]) {
+            unlink(p->part.buf);
+            unlink(p->meta.buf);
+            have = 0;
+        }
+        a->part_fd = open(p->part.buf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (a->part_fd < 0)
+            return fail(a->res, errno == ENOSPC ? SDK_FAIL_NOSPACE : SDK_FAIL_FS,
+                        omv_seterr(err, errlen, errno == ENOSPC ? OMV_ENOSPC : OMV_EIO,
+                                   "cannot create '%s': %s", p->part.buf, strerror(errno)));
+    }
+    if (!have)
+        return download_loop(a, err, errlen);
+    a->res->resumed_from = have;
+    emit(o, SDK_EV_RESUME, NULL, NULL, have, 0);
+    return resume_overlapped(a, have, err, errlen);
+}
+
+struct install {
+    const struct sdk_install_opts *o;
+    struct sdk_install_result *res;
+    struct paths p;
+    struct attempt a;
+    struct reaper reaper;
+    char want[DIGEST_HEX_LEN + 1], got[DIGEST_HEX_LEN + 1];
+    char *local;
+    FILE *manifest;
+    int lock_fd;
+    bool pipe_live, keep_part;
+    char *err;
+    size_t errlen;
+};
+
+/* Where the bytes come from: a local file, a file:// URL or a URL allowed. */
+static int install_source(struct install *t)
+{
+    const struct sdk_install_opts *o = t->o;
+    int rc;
+
+    if (o->from_file) {
+        t->local = xstrdup(o->from_file);
+        return 0;
+    }
+    if (!o->url)
+        return fail(t->res, SDK_FAIL_USAGE,
+                    omv_seterr(t->err, t->errlen, OMV_EINVAL, "no URL and no file"));
+    rc = sdk_url_allowed(o->url, o->sha256 != NULL, t->err, t->errlen);
+    if (rc < 0)
+        return fail(t->res, SDK_FAIL_USAGE, rc);
+    t->local = file_url_path(o->url);
+    if (!t->local && !strncasecmp(o->url, "file://", 7))
+        return fail(t->res, SDK_FAIL_USAGE,
+                    omv_seterr(t->err, t->errlen, OMV_EINVAL,
+                               "'%s': a file:// URL must name an absolute path", o->url));
+    return 0;
+}
+
+/* The parent without symlinks (the extractor refuses to write through them),
+ * and every path beside it within the system's limit. */
+static int install_parent(struct install *t)
+{
+    struct paths *p = &t->p;
+    char rbuf[PATH_MAX];
+    int rc;
+
+    split_dir(t->o->dir, &p->parent, &p->base);
+    /* The longest path the install itself writes: the manifest in staging. */
+    if (strlen(p->parent.buf) + 2 * strlen(p->base.buf) + 64 >= PATH_MAX ||
+        strlen(p->base.buf) + 32 > NAME_MAX)
+        return fail(t->res, SDK_FAIL_PATH,
+                    omv_seterr(t->err, t->errlen, OMV_EINVAL,
+                               "the SDK directory '%.40s...%s' is %zu characters long: too long "
+                               "for this system's paths (at most %d characters, and the SDK's "
+                               "own files need room below it)",
+                               t->o->dir, p->base.buf, strlen(t->o->dir), PATH_MAX - 1));
+    rc = fs_mkdir_p(p->parent.buf, 0755, t->err, t->errlen);
+    if (rc < 0)
+        return fail(t->res, SDK_FAIL_FS, rc);
+    if (!realpath(p->parent.buf, rbuf))
+        return fail(t->res, SDK_FAIL_FS,
+                    omv_seterr(t->err, t->errlen, OMV_EIO, "cannot resolve '%s': %s", p->parent.buf,
+                               strerror(errno)));
+    strbuf_addstr(&p->rparent, rbuf);
+    strbuf_addf(&p->lock, "%s/.%s.lock", p->rparent.buf, p->base.buf);
+    fs_path_join(&p->final, p->rparent.buf, p->base.buf);
+    return 0;
+}
+
+/* Without --force, the directory must be empty or absent. */
+static int install_dest_free(struct install *t)
+{
+    struct strbuf stamp = STRBUF_INIT;
+    struct dirent *de;
+    bool empty = true;
+    int s, rc;
+    DIR *d;
+
+    if (t->o->force)
+        return 0;
+    d = opendir(t->p.final.buf);
+    if (d) {
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                empty = false;
+        closedir(d);
+    } else if (errno != ENOENT) {
+        empty = false;
+    }
+    if (empty)
+        return 0;
+    s = sdk_read_stamp(t->p.final.buf, &stamp, NULL, 0);
+    rc = fail(t->res, SDK_FAIL_EXISTS,
+              omv_seterr(t->err, t->errlen, OMV_EINVAL,
+                         s == 0 ? "'%s' holds SDK %s, not %s"
+                                : "'%s' exists but holds no complete SDK%s%s",
+                         t->o->dir, s == 0 ? stamp.buf : "", s == 0 ? t->o->version : ""));
+    strbuf_release(&stamp);
+    return rc;
+}
+
+/* The lock, then what a killed install left goes aside (removed in the
+ * background). 1: someone installed it while we waited. */
+static int install_lock(struct install *t)
+{
+    int rc = take_lock(t->o, t->p.lock.buf, &t->lock_fd, t->err, t->errlen);
+
+    if (rc < 0)
+        return fail(t->res, rc == OMV_EINTR ? SDK_FAIL_INTERRUPTED : SDK_FAIL_FS, rc);
+    if (!t->o->force && sdk_is_installed(t->o->dir, t->o->version)) {
+        t->res->already = true;
+        return 1;
+    }
+    reaper_start(&t->reaper, t->p.rparent.buf, t->p.base.buf);
+    return install_dest_free(t);
+}
+
+/* A kept download, the expected digest, the .part of a resumable download. */
+static int install_cache(struct install *t)
+{
+    const struct sdk_install_opts *o = t->o;
+    struct paths *p = &t->p;
+    int rc;
+
+    if (!t->local && o->cache_dir) {
+        fs_path_join(&p->kept, o->cache_dir, o->tarball);
+        strbuf_addf(&p->kept_sum, "%s.sha256", p->kept.buf);
+        if (!o->force && fs_is_file(p->kept.buf) && fs_is_file(p->kept_sum.buf) && !o->sha256) {
+            t->local = xstrdup(p->kept.buf);
+            t->res->from_cache = true;
+        }
+    }
+    rc = expected_digest(o, p, o->url, t->local, t->want, t->res, t->err, t->errlen);
+    if (rc < 0 || t->local || !o->cache_dir)
+        return rc;
+    rc = fs_mkdir_p(o->cache_dir, 0755, t->err, t->errlen);
+    if (rc < 0)
+        return fail(t->res, rc == OMV_ENOSPC ? SDK_FAIL_NOSPACE : SDK_FAIL_FS, rc);
+    strbuf_addf(&p->part, "%s.part", p->kept.buf);
+    strbuf_addf(&p->meta, "%s.part.meta", p->kept.buf);
+    return 0;
+}
+
+/* A fresh staging directory, manifest and pipeline for one attempt. */
+static int attempt_begin(struct install *t)
+{
+    struct paths *p = &t->p;
+    long pid = (long)getpid();
+    int rc;
+
+    strbuf_reset(&p->staging);
+    strbuf_addf(&p->staging, "%s/.%s.staging-%ld", p->rparent.buf, p->base.buf, pid);
+    strbuf_reset(&p->manifest);
+    strbuf_addf(&p->manifest, "%s/.%s.manifest-%ld", p->rparent.buf, p->base.buf, pid);
+    if (mkdir(p->staging.buf, 0755) < 0)
+        return fail(t->res, errno == ENOSPC ? SDK_FAIL_NOSPACE : SDK_FAIL_FS,
+                    omv_seterr(t->err, t->errlen, errno == ENOSPC ? OMV_ENOSPC : OMV_EIO,
+                               "cannot create '%s': %s", p->staging.buf, strerror(errno)));
+    t->manifest = fopen(p->manifest.buf, "w+e");
+    if (!t->manifest)
+        return fail(t->res, SDK_FAIL_FS,
+                    omv_seterr(t->err, t->errlen, OMV_EIO, "cannot create '%s': %s",
+                               p->manifest.buf, strerror(errno)));
+    fprintf(t->manifest, "%s\n", SDK_MANIFEST_HEADER);
+    memset(&t->a, 0, sizeof(t->a));
+    t->a.o = t->o;
+    t->a.res = t->res;
+    t->a.url = t->o->url;
+    t->a.part_fd = -1;
+    t->a.part_path = p->part.len ? p->part.buf : NULL;
+    t->a.meta_path = p->meta.len ? p->meta.buf : NULL;
+    t->a.cache_dir = t->o->cache_dir;
+    t->pipe_live = true;
+    rc = pipeline_start(&t->a.pipe, t->o, p->staging.buf, t->manifest, t->err, t->errlen);
+    return rc < 0 ? fail(t->res, SDK_FAIL_FS, rc) : 0;
+}
+
+/* Undo one attempt's staging, manifest and pipeline. */
+static void attempt_end(struct install *t)
+{
+    if (t->a.part_fd >= 0)
+        close(t->a.part_fd);
+    t->a.part_fd = -1;
+    if (t->pipe_live)
+        pipeline_release(&t->a.pipe);
+    t->pipe_live = false;
+    if (t->manifest)
+        fclose(t->manifest);
+    t->manifest = NULL;
+}
+
+/* Download (or read) and extract; a server that will not resume makes the
+ * download start again from byte 0 (twice at most). */
+static int install_stream(struct install *t)
+{
+    int rc = 0;
+
+    for (int restarts = 0;; restarts++) {
+        rc = attempt_begin(t);
+        if (rc < 0)
+            return rc;
+        rc = run_attempt(&t->a, &t->p, t->local, t->err, t->errlen);
+        if (t->a.part_fd >= 0)
+            close(t->a.part_fd);
+        t->a.part_fd = -1;
+        if (rc == 0 || !t->a.restart || restarts >= 2 || cancelled(t->o))
+            break;
+        emit(t->o, SDK_EV_RESTART, NULL, t->err, 0, 0);
+        attempt_end(t);
+        sdk_remove_tree(t->p.staging.buf, NULL, 0);
+        unlink(t->p.manifest.buf);
+        unlink(t->p.part.buf);
+        unlink(t->p.meta.buf);
+        t->res->resumed_from = 0;
+    }
+    progress(&t->a, t->a.pipe.fed, true);
+    return rc;
+}
+
+/* After a failed stream: which failure it was, and whether the part stays. */
+static int install_stream_failed(struct install *t, int rc)
+{
+    struct attempt *a = &t->a;
+
+    /* The extractor may have stopped first (a refused archive): its error is the cause. */
+    pipeline_finish(&a->pipe);
+    if (a->extractor_stopped && a->pipe.rc < 0 && !a->pipe.xz_truncated) {
+        snprintf(t->err, t->errlen, "%s", a->pipe.err);
+        rc = a->pipe.rc;
+        t->res->failure = rc == OMV_ENOSPC ? SDK_FAIL_NOSPACE
+                          : rc == OMV_EIO  ? SDK_FAIL_FS
+                                           : SDK_FAIL_ARCHIVE;
+    }
+    if (t->res->failure == SDK_FAIL_NONE)
+        t->res->failure = SDK_FAIL_NETWORK; /* the server kept ignoring the range */
+    t->keep_part = !a->restart &&
+                   (t->res->failure == SDK_FAIL_NETWORK ||
+                    t->res->failure == SDK_FAIL_INTERRUPTED || t->res->failure == SDK_FAIL_NOSPACE);
+    return rc;
+}
+
+/* After the stream: the digest, the extractor's result, the stamp. */
+static int install_check(struct install *t)
+{
+    struct attempt *a = &t->a;
+    struct strbuf stamp = STRBUF_INIT;
+    char e[512];
+    int rc = pipeline_finish(&a->pipe);
+
+    digest_final_hex(&a->pipe.hash, t->got);
+    snprintf(t->res->sha256, sizeof(t->res->sha256), "%s", t->got);
+    t->res->download_bytes = a->pipe.fed;
+    if (rc < 0 && a->pipe.xz_truncated && !t->local && strcmp(t->got, t->want)) {
+        /* The server closed early (e.g. a wrong Content-Length): resumable. */
+        t->keep_part = true;
+        return fail(t->res, SDK_FAIL_NETWORK,
+                    omv_seterr(t->err, t->errlen, OMV_ENET,
+                               "the download from %s ended early after %" PRIu64
+                               " bytes (the xz stream is incomplete)",
+                               t->o->url, a->pipe.fed));
+    }
+    if (strcmp(t->got, t->want))
+        return fail(t->res, SDK_FAIL_CHECKSUM,
+                    omv_seterr(t->err, t->errlen, OMV_EPARSE,
+                               "checksum mismatch for %s: expected %s, got %s", t->o->tarball,
+                               t->want, t->got));
+    if (rc < 0) {
+        snprintf(t->err, t->errlen, "%s", a->pipe.err);
+        return fail(t->res,
+                    rc == OMV_ENOSPC ? SDK_FAIL_NOSPACE
+                    : rc == OMV_EIO  ? SDK_FAIL_FS
+                                     : SDK_FAIL_ARCHIVE,
+                    rc);
+    }
+    rc = sdk_read_stamp(t->p.staging.buf, &stamp, e, sizeof(e));
+    if (rc == OMV_ENOENT)
+        rc = fail(t->res, SDK_FAIL_ARCHIVE,
+                  omv_seterr(t->err, t->errlen, OMV_EPARSE,
+                             "%s has no sdk.version stamp: not an OpenMV SDK", t->o->tarball));
+    else if (rc < 0)
+        rc = fail(t->res, SDK_FAIL_ARCHIVE,
+                  omv_seterr(t->err, t->errlen, rc, "%s: %s", t->o->tarball, e));
+    else if (strcmp(stamp.buf, t->o->version))
+        rc =
+            fail(t->res, SDK_FAIL_ARCHIVE,
+                 omv_seterr(t->err, t->errlen, OMV_EPARSE, "%s is SDK %s (its sdk.version), not %s",
+                            t->o->tarball, stamp.buf, t->o->version));
+    t->res->unpacked_bytes = a->pipe.stats.bytes;
+    t->res->files = a->pipe.stats.files + a->pipe.stats.hardlinks;
+    strbuf_release(&stamp);
+    return rc;
+}
+
+/* The manifest into the tree, then one rename (the old SDK aside first). */
+static int install_commit(struct install *t)
+{
+    struct paths *p = &t->p;
+    struct strbuf mpath = STRBUF_INIT;
+    int fd, rc = 0;
+
+    if (fflush(t->manifest) != 0 || fsync(fileno(t->manifest)) < 0 || fclose(t->manifest) != 0)
+        rc = omv_seterr(t->err, t->errlen, errno == ENOSPC ? OMV_ENOSPC : OMV_EIO,
+                        "cannot write '%s': %s", p->manifest.buf, strerror(errno));
+    t->manifest = NULL;
+    fs_path_join(&mpath, p->staging.buf, EXTRACT_MANIFEST_NAME);
+    if (rc == 0 && rename(p->manifest.buf, mpath.buf) < 0)
+        rc = omv_seterr(t->err, t->errlen, OMV_EIO, "cannot rename '%s': %s", p->manifest.buf,
+                        strerror(errno));
+    strbuf_release(&mpath);
+    if (rc < 0)
+        return fail(t->res, rc == OMV_ENOSPC ? SDK_FAIL_NOSPACE : SDK_FAIL_FS, rc);
+    if (cancelled(t->o)) {
+        t->keep_part = true;
+        return fail(t->res, SDK_FAIL_INTERRUPTED,
+                    omv_seterr(t->err, t->errlen, OMV_EINTR, "interrupted"));
+    }
+    strbuf_addf(&p->old, "%s/.%s.old-%ld", p->rparent.buf, p->base.buf, (long)getpid());
+    if (rename(p->final.buf, p->old.buf) < 0 && errno != ENOENT)
+        return fail(t->res, SDK_FAIL_FS,
+                    omv_seterr(t->err, t->errlen, OMV_EIO, "cannot move '%s' aside: %s",
+                               p->final.buf, strerror(errno)));
+    if (rename(p->staging.buf, p->final.buf) < 0) {
+        int e = errno;
+
+        rename(p->old.buf, p->final.buf); /* put the old one back */
+        return fail(t->res, SDK_FAIL_FS,
+                    omv_seterr(t->err, t->errlen, OMV_EIO, "cannot rename '%s' to '%s': %s",
+                               p->staging.buf, p->final.buf, strerror(e)));
+    }
+    fd = open(p->rparent.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    sdk_remove_tree(p->old.buf, NULL, 0);
+    emit(t->o, SDK_EV_COMMIT, NULL, t->o->dir, 0, 0);
+    return 0;
+}
+
+/* The download: kept for offline reuse, or dropped. */
+static void install_keep_download(struct install *t)
+{
+    struct paths *p = &t->p;
+
+    if (!p->part.len)
+        return;
+    if (t->o->keep_download) {
+        struct strbuf line = STRBUF_INIT;
+        char e[256];
+
+        strbuf_addf(&line, "%s  %s\n", t->got, t->o->tarball);
+        if (rename(p->part.buf, p->kept.buf) == 0)
+            fs_write_atomic(p->kept_sum.buf, line.buf, line.len, 0644, e, sizeof(e));
+        strbuf_release(&line);
+    }
+    unlink(p->part.buf);
+    unlink(p->meta.buf);
+}
+
+static void install_release(struct install *t, int rc)
+{
+    struct paths *p = &t->p;
+
+    attempt_end(t);
+    if (rc < 0) {
+        /* After a resumable failure the rerun comes soon: its reaper removes
+         * the partial tree in the background, so neither run waits for it. */
+        if (p->staging.len && t->keep_part)
+            move_to_trash(p->staging.buf, p->rparent.buf, p->base.buf);
+        if (p->staging.len)
+            sdk_remove_tree(p->staging.buf, NULL, 0);
+        if (p->manifest.len)
+            unlink(p->manifest.buf);
+        if (p->part.len && !t->keep_part) {
             unlink(p->part.buf);
             unlink(p->meta.buf);
         }
-        a->part_fd = open(p->part.buf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (a->part_fd < 0) {
-            a->res->failure = SDK_FAIL_FS;
-            return omv_seterr(err, errlen, OMV_EIO, "cannot open '%s': %s", p->part.buf,
-                              strerror(errno));
+        /* A kept download that fails its checksum or unpacking is no use. */
+        if (t->res->from_cache &&
+            (t->res->failure == SDK_FAIL_CHECKSUM || t->res->failure == SDK_FAIL_ARCHIVE)) {
+            unlink(p->kept.buf);
+            unlink(p->kept_sum.buf);
         }
     }
-    for (int attempt = 0;; attempt++) {
-        struct fetch_sink sink = {on_begin, on_data, a};
-        struct fetch_resp resp;
-        uint64_t before = a->pipe.fed;
-
-        a->err[0] = '\0';
-        rc = fetch_get(&cfg, a->url, a->pipe.fed, a->validator, &sink, &resp, err, errlen);
-        if (rc == 0)
-            break;
-        if (resp.status == 416 && a->pipe.fed > 0) {
-            /* Nothing after the cached bytes: complete when the sizes agree,
-             * otherwise the file changed. */
-            if (resp.total >= 0 && (uint64_t)resp.total == a->pipe.fed) {
-                rc = 0;
-                break;
-            }
-            a->restart = true;
-            snprintf(err, errlen, "the cached part is longer than the file on the server");
-            return rc;
-        }
-        if (resp.sink_failed || a->restart)
-            snprintf(err, errlen, "%s", a->err);
-        if (a->restart)
-            return rc; /* the caller starts a fresh attempt */
-        if (resp.cancelled || cancelled(o)) {
-            a->res->failure = SDK_FAIL_INTERRUPTED;
-            return rc;
-        }
-        if (resp.sink_failed) {
-            a->res->failure = SDK_FAIL_FS;
-            return rc;
-        }
-        if (!resp.transient || attempt >= o->retries) {
-            a->res->failure = resp.tls             ? SDK_FAIL_TLS
-                              : resp.transient     ? SDK_FAIL_NETWORK
-                              : resp.status >= 400 ? SDK_FAIL_HTTP
-                                                   : SDK_FAIL_NETWORK;
-            return rc;
-        }
-        if (a->pipe.fed > before)
-            attempt = 0; /* progress was made: the budget is per stall */
-        if (a->pipe.fed > 0 && !a->validator[0]) {
-            a->restart = true;
-            snprintf(err, errlen, "the server gives no ETag or Last-Modified to resume with");
-            return rc;
-        }
-        emit(o, SDK_EV_RETRY, NULL, err, (uint64_t)attempt + 1, (uint64_t)backoff_ms(o, attempt));
-        sleep_ms(backoff_ms(o, attempt));
-        if (cancelled(o)) {
-            a->res->failure = SDK_FAIL_INTERRUPTED;
-            return omv_seterr(err, errlen, OMV_EIO, "interrupted");
-        }
+    reaper_finish(&t->reaper);
+    lock_release(p->lock.buf, t->lock_fd);
+    free(t->local);
+    {
+        PATHS_FOR_EACH(p, sb) strbuf_release(sb_all[sb_i]);
     }
-    return 0;
 }
 
 int sdk_install(const struct sdk_install_opts *o, struct sdk_install_result *res, char *err,
                 size_t errlen)
 {
-    struct paths p;
-    struct attempt a;
-    char want[DIGEST_HEX_LEN + 1], got[DIGEST_HEX_LEN + 1], rbuf[PATH_MAX];
-    char *local = NULL;
-    FILE *manifest = NULL;
-    int lock_fd = -1, rc = 0, restarts = 0;
-    bool pipe_live = false, keep_part = false;
-    struct strbuf stamp = STRBUF_INIT;
+    struct install t;
+    int rc;
 
     memset(res, 0, sizeof(*res));
-    memset(&p, 0, sizeof(p));
-    memset(&a, 0, sizeof(a));
+    memset(&t, 0, sizeof(t));
+    t.o = o;
+    t.res = res;
+    t.err = err;
+    t.errlen = errlen;
+    t.lock_fd = t.a.part_fd = -1;
     {
-        struct strbuf *all[] = {&p.parent, &p.base,     &p.rparent, &p.staging, &p.manifest,
-                                &p.lock,   &p.old,      &p.final,   &p.part,    &p.meta,
-                                &p.kept,   &p.kept_sum, &p.sum_url};
-
-        for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-            strbuf_init(all[i]);
+        PATHS_FOR_EACH(&t.p, sb) strbuf_init(sb_all[sb_i]);
     }
-    a.part_fd = -1;
-
+    strbuf_init(&t.reaper.trash);
     if (!o->force && sdk_is_installed(o->dir, o->version)) {
         res->already = true;
+        rc = 0;
         goto out;
     }
-    if (o->from_file) {
-        local = xstrdup(o->from_file);
-    } else if (o->url) {
-        rc = sdk_url_allowed(o->url, o->sha256 != NULL, err, errlen);
-        if (rc < 0) {
-            fail(res, SDK_FAIL_USAGE, rc);
-            goto out;
-        }
-        local = file_url_path(o->url);
-        if (!local && !strncasecmp(o->url, "file://", 7)) {
-            rc = fail(res, SDK_FAIL_USAGE,
-                      omv_seterr(err, errlen, OMV_EINVAL,
-                                 "'%s': a file:// URL must name an absolute path", o->url));
-            goto out;
-        }
-    } else {
-        rc = fail(res, SDK_FAIL_USAGE, omv_seterr(err, errlen, OMV_EINVAL, "no URL and no file"));
-        goto out;
+    rc = install_source(&t);
+    if (rc == 0)
+        rc = install_parent(&t);
+    if (rc == 0)
+        rc = install_lock(&t);
+    if (rc == 0)
+        rc = install_cache(&t);
+    if (rc == 0) {
+        rc = install_stream(&t);
+        rc = rc < 0 ? install_stream_failed(&t, rc) : install_check(&t);
     }
-
-    /* The parent, without symlinks (libarchive refuses to write through them). */
-    split_dir(o->dir, &p.parent, &p.base);
-    rc = fs_mkdir_p(p.parent.buf, 0755, err, errlen);
-    if (rc < 0) {
-        fail(res, SDK_FAIL_FS, rc);
-        goto out;
-    }
-    if (!realpath(p.parent.buf, rbuf)) {
-        rc = fail(res, SDK_FAIL_FS,
-                  omv_seterr(err, errlen, OMV_EIO, "cannot resolve '%s': %s", p.parent.buf,
-                             strerror(errno)));
-        goto out;
-    }
-    strbuf_addstr(&p.rparent, rbuf);
-    strbuf_addf(&p.lock, "%s/.%s.lock", p.rparent.buf, p.base.buf);
-    rc = take_lock(o, p.lock.buf, &lock_fd, err, errlen);
-    if (rc < 0) {
-        fail(res, cancelled(o) ? SDK_FAIL_INTERRUPTED : SDK_FAIL_FS, rc);
-        goto out;
-    }
-    /* Someone else may have installed it while we waited. */
-    if (!o->force && sdk_is_installed(o->dir, o->version)) {
-        res->already = true;
-        goto out;
-    }
-    remove_leftovers(p.rparent.buf, p.base.buf);
-    fs_path_join(&p.final, p.rparent.buf, p.base.buf);
-    if (!o->force) {
-        DIR *d = opendir(p.final.buf);
-        struct dirent *de;
-        bool empty = true;
-
-        if (d) {
-            while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                    empty = false;
-            closedir(d);
-        } else if (errno != ENOENT) {
-            empty = false;
-        }
-        if (!empty) {
-            int s = sdk_read_stamp(p.final.buf, &stamp, NULL, 0);
-
-            rc = fail(res, SDK_FAIL_EXISTS,
-                      omv_seterr(err, errlen, OMV_EINVAL,
-                                 s == 0 ? "'%s' holds SDK %s, not %s"
-                                        : "'%s' exists but holds no complete SDK%s%s",
-                                 o->dir, s == 0 ? stamp.buf : "", s == 0 ? o->version : ""));
-            goto out;
-        }
-    }
-
-    /* Where the bytes come from. */
-    if (!local && o->cache_dir) {
-        fs_path_join(&p.kept, o->cache_dir, o->tarball);
-        strbuf_addf(&p.kept_sum, "%s.sha256", p.kept.buf);
-        if (!o->force && fs_is_file(p.kept.buf) && fs_is_file(p.kept_sum.buf) && !o->sha256) {
-            local = xstrdup(p.kept.buf);
-            res->from_cache = true;
-        }
-    }
-    rc = expected_digest(o, &p, o->url, local, want, res, err, errlen);
-    if (rc < 0)
-        goto out;
-    if (!local && o->cache_dir) {
-        rc = fs_mkdir_p(o->cache_dir, 0755, err, errlen);
-        if (rc < 0) {
-            fail(res, SDK_FAIL_FS, rc);
-            goto out;
-        }
-        strbuf_addf(&p.part, "%s.part", p.kept.buf);
-        strbuf_addf(&p.meta, "%s.part.meta", p.kept.buf);
-    }
-
-    for (;;) {
-        strbuf_reset(&p.staging);
-        strbuf_addf(&p.staging, "%s/.%s.staging-%ld", p.rparent.buf, p.base.buf, (long)getpid());
-        strbuf_reset(&p.manifest);
-        strbuf_addf(&p.manifest, "%s/.%s.manifest-%ld", p.rparent.buf, p.base.buf, (long)getpid());
-        if (mkdir(p.staging.buf, 0755) < 0) {
-            rc = fail(res, SDK_FAIL_FS,
-                      omv_seterr(err, errlen, OMV_EIO, "cannot create '%s': %s", p.staging.buf,
-                                 strerror(errno)));
-            goto out;
-        }
-        manifest = fopen(p.manifest.buf, "we");
-        if (!manifest) {
-            rc = fail(res, SDK_FAIL_FS,
-                      omv_seterr(err, errlen, OMV_EIO, "cannot create '%s': %s", p.manifest.buf,
-                                 strerror(errno)));
-            goto out;
-        }
-        fprintf(manifest, "%s\n", SDK_MANIFEST_HEADER);
-        a.o = o;
-        a.res = res;
-        a.url = o->url;
-        a.part_path = p.part.len ? p.part.buf : NULL;
-        a.meta_path = p.meta.len ? p.meta.buf : NULL;
-        a.restart = false;
-        a.total = 0;
-        rc = pipeline_start(&a.pipe, o, p.staging.buf, manifest, err, errlen);
-        pipe_live = true;
-        if (rc < 0) {
-            fail(res, SDK_FAIL_FS, rc);
-            goto out;
-        }
-        rc = run_attempt(&a, &p, local, err, errlen);
-        if (a.part_fd >= 0) {
-            close(a.part_fd);
-            a.part_fd = -1;
-        }
-        if (rc < 0 && a.restart && restarts++ < 2 && !cancelled(o)) {
-            /* The server ignored the range or the file changed: start over. */
-            emit(o, SDK_EV_RESTART, NULL, err, 0, 0);
-            pipeline_release(&a.pipe);
-            pipe_live = false;
-            fclose(manifest);
-            manifest = NULL;
-            sdk_remove_tree(p.staging.buf, NULL, 0);
-            unlink(p.manifest.buf);
-            unlink(p.part.buf);
-            unlink(p.meta.buf);
-            memset(&a, 0, sizeof(a));
-            a.part_fd = -1;
-            res->resumed_from = 0;
-            continue;
-        }
-        break;
-    }
-    progress(&a, true);
-    if (rc < 0) {
-        /* The extractor may have stopped first (a refused archive): its error is the cause. */
-        pipeline_finish(&a.pipe);
-        if (a.pipe.rc < 0 && !a.pipe.xz_truncated && res->failure != SDK_FAIL_INTERRUPTED &&
-            strstr(err, "the extractor stopped")) {
-            snprintf(err, errlen, "%s", a.pipe.err);
-            fail(res, SDK_FAIL_ARCHIVE, a.pipe.rc);
-        }
-        if (res->failure == SDK_FAIL_NONE)
-            res->failure = SDK_FAIL_NETWORK; /* the server kept ignoring the range */
-        keep_part = !a.restart &&
-                    (res->failure == SDK_FAIL_NETWORK || res->failure == SDK_FAIL_INTERRUPTED);
-        goto out;
-    }
-    rc = pipeline_finish(&a.pipe);
-    digest_final_hex(&a.pipe.hash, got);
-    snprintf(res->sha256, sizeof(res->sha256), "%s", got);
-    res->download_bytes = a.pipe.fed;
-    if (rc < 0 && a.pipe.xz_truncated && !local && strcmp(got, want)) {
-        /* The server closed early (e.g. a wrong Content-Length): resumable. */
-        rc = fail(res, SDK_FAIL_NETWORK,
-                  omv_seterr(err, errlen, OMV_EIO,
-                             "the download from %s ended early after %" PRIu64
-                             " bytes (the xz stream is incomplete)",
-                             o->url, a.pipe.fed));
-        keep_part = true;
-        goto out;
-    }
-    if (strcmp(got, want)) {
-        rc = fail(res, SDK_FAIL_CHECKSUM,
-                  omv_seterr(err, errlen, OMV_EPARSE,
-                             "checksum mismatch for %s: expected %s, got %s", o->tarball, want,
-                             got));
-        goto out;
-    }
-    if (rc < 0) {
-        snprintf(err, errlen, "%s", a.pipe.err);
-        fail(res, SDK_FAIL_ARCHIVE, rc);
-        goto out;
-    }
-    strbuf_reset(&stamp);
-    rc = sdk_read_stamp(p.staging.buf, &stamp, NULL, 0);
-    if (rc < 0 || strcmp(stamp.buf, o->version)) {
-        rc = fail(res, SDK_FAIL_ARCHIVE,
-                  rc < 0 ? omv_seterr(err, errlen, OMV_EPARSE,
-                                      "%s has no sdk.version stamp: not an OpenMV SDK", o->tarball)
-                         : omv_seterr(err, errlen, OMV_EPARSE,
-                                      "%s is SDK %s (its sdk.version), not %s", o->tarball,
-                                      stamp.buf, o->version));
-        goto out;
-    }
-    res->unpacked_bytes = a.pipe.stats.bytes;
-    res->files = a.pipe.stats.files + a.pipe.stats.hardlinks;
-
-    /* Commit: the manifest into the tree, then one rename. */
-    {
-        struct strbuf mpath = STRBUF_INIT;
-        int fd;
-
-        if (fflush(manifest) != 0 || fsync(fileno(manifest)) < 0 || fclose(manifest) != 0) {
-            manifest = NULL;
-            rc = fail(res, SDK_FAIL_FS,
-                      omv_seterr(err, errlen, OMV_EIO, "cannot write '%s': %s", p.manifest.buf,
-                                 strerror(errno)));
-            goto out;
-        }
-        manifest = NULL;
-        fs_path_join(&mpath, p.staging.buf, EXTRACT_MANIFEST_NAME);
-        if (rename(p.manifest.buf, mpath.buf) < 0) {
-            rc = fail(res, SDK_FAIL_FS,
-                      omv_seterr(err, errlen, OMV_EIO, "cannot rename '%s': %s", p.manifest.buf,
-                                 strerror(errno)));
-            strbuf_release(&mpath);
-            goto out;
-        }
-        strbuf_release(&mpath);
-        if (cancelled(o)) {
-            rc = fail(res, SDK_FAIL_INTERRUPTED, omv_seterr(err, errlen, OMV_EIO, "interrupted"));
-            keep_part = true;
-            goto out;
-        }
-        strbuf_addf(&p.old, "%s/.%s.old-%ld", p.rparent.buf, p.base.buf, (long)getpid());
-        if (rename(p.final.buf, p.old.buf) < 0 && errno != ENOENT) {
-            rc = fail(res, SDK_FAIL_FS,
-                      omv_seterr(err, errlen, OMV_EIO, "cannot move '%s' aside: %s", p.final.buf,
-                                 strerror(errno)));
-            goto out;
-        }
-        if (rename(p.staging.buf, p.final.buf) < 0) {
-            int e = errno;
-
-            rename(p.old.buf, p.final.buf); /* put the old one back */
-            rc = fail(res, SDK_FAIL_FS,
-                      omv_seterr(err, errlen, OMV_EIO, "cannot rename '%s' to '%s': %s",
-                                 p.staging.buf, p.final.buf, strerror(e)));
-            goto out;
-        }
-        fd = open(p.rparent.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0) {
-            fsync(fd);
-            close(fd);
-        }
-        sdk_remove_tree(p.old.buf, NULL, 0);
-        emit(o, SDK_EV_COMMIT, NULL, o->dir, 0, 0);
-    }
-    /* The download: kept for offline reuse, or dropped. */
-    if (p.part.len) {
-        if (o->keep_download) {
-            struct strbuf line = STRBUF_INIT;
-            char e[256];
-
-            strbuf_addf(&line, "%s  %s\n", got, o->tarball);
-            if (rename(p.part.buf, p.kept.buf) == 0)
-                fs_write_atomic(p.kept_sum.buf, line.buf, line.len, 0644, e, sizeof(e));
-            strbuf_release(&line);
-        }
-        unlink(p.part.buf);
-        unlink(p.meta.buf);
-    }
-    rc = 0;
+    if (rc == 0)
+        rc = install_commit(&t);
+    if (rc == 0)
+        install_keep_download(&t);
+    if (rc > 0)
+        rc = 0; /* installed by another omvdev while we waited */
 out:
-    if (a.part_fd >= 0)
-        close(a.part_fd);
-    if (pipe_live)
-        pipeline_release(&a.pipe);
-    if (manifest)
-        fclose(manifest);
-    if (rc < 0) {
-        if (p.staging.len)
-            sdk_remove_tree(p.staging.buf, NULL, 0);
-        if (p.manifest.len)
-            unlink(p.manifest.buf);
-        if (p.part.len && !keep_part) {
-            unlink(p.part.buf);
-            unlink(p.meta.buf);
-        }
-        /* A kept download that fails its checksum or unpacking is no use. */
-        if (res->from_cache &&
-            (res->failure == SDK_FAIL_CHECKSUM || res->failure == SDK_FAIL_ARCHIVE)) {
-            unlink(p.kept.buf);
-            unlink(p.kept_sum.buf);
-        }
-    }
-    if (lock_fd >= 0)
-        close(lock_fd);
-    free(local);
-    strbuf_release(&stamp);
-    paths_release(&p);
+    install_release(&t, rc);
     return rc;
 }
 
@@ -1283,6 +1747,40 @@ static void walk_extra(struct walk *w, const char *rel)
     strbuf_release(&sub);
 }
 
+static const char MISSING[] = "is missing";
+
+/* What is wrong with one manifest entry on disk (MISSING), or NULL. */
+static const char *entry_problem(const char *dir, const struct sdk_manifest_entry *e,
+                                 unsigned flags, struct strbuf *path)
+{
+    char hex[DIGEST_HEX_LEN + 1], e2[256], target[PATH_MAX];
+    struct stat st;
+    ssize_t n;
+
+    strbuf_reset(path);
+    fs_path_join(path, dir, e->path);
+    if (lstat(path->buf, &st) < 0)
+        return MISSING;
+    if (e->type == 'd')
+        return S_ISDIR(st.st_mode) ? NULL : "is no longer a directory";
+    if (e->type == 'l') {
+        n = S_ISLNK(st.st_mode) ? readlink(path->buf, target, sizeof(target) - 1) : -1;
+        if (n < 0)
+            return "is no longer a symlink";
+        target[n] = '\0';
+        return strcmp(target, e->target) ? "points elsewhere" : NULL;
+    }
+    if (!S_ISREG(st.st_mode))
+        return "is no longer a regular file";
+    if ((uint64_t)st.st_size != e->size)
+        return "has changed size";
+    if (flags & SDK_VERIFY_SIZES_ONLY)
+        return NULL;
+    if (digest_file(path->buf, hex, NULL, e2, sizeof(e2)) < 0)
+        return "cannot be read";
+    return strcmp(hex, e->sha256) ? "has changed content" : NULL;
+}
+
 int sdk_verify(const char *dir, unsigned flags, sdk_problem_fn fn, void *ud,
                struct sdk_verify_result *res, char *err, size_t errlen)
 {
@@ -1304,9 +1802,7 @@ int sdk_verify(const char *dir, unsigned flags, sdk_problem_fn fn, void *ud,
     }
     for (line = text.buf; *line; line = next) {
         struct sdk_manifest_entry e;
-        struct stat st;
-        const char *what = NULL;
-        bool missing = false;
+        const char *what;
 
         next = strchr(line, '\n');
         if (!next) {
@@ -1329,35 +1825,8 @@ int sdk_verify(const char *dir, unsigned flags, sdk_problem_fn fn, void *ud,
         XGROW(w.names, alloc, w.nr + 1);
         w.names[w.nr++] = xstrdup(e.path);
         res->checked++;
-        strbuf_reset(&link);
-        fs_path_join(&link, dir, e.path);
-        if (lstat(link.buf, &st) < 0) {
-            missing = true;
-        } else if (e.type == 'd') {
-            if (!S_ISDIR(st.st_mode))
-                what = "is no longer a directory";
-        } else if (e.type == 'l') {
-            char target[PATH_MAX];
-            ssize_t n = S_ISLNK(st.st_mode) ? readlink(link.buf, target, sizeof(target) - 1) : -1;
-
-            if (n < 0)
-                what = "is no longer a symlink";
-            else if (target[n] = '\0', strcmp(target, e.target))
-                what = "points elsewhere";
-        } else if (!S_ISREG(st.st_mode)) {
-            what = "is no longer a regular file";
-        } else if ((uint64_t)st.st_size != e.size) {
-            what = "has changed size";
-        } else if (!(flags & SDK_VERIFY_SIZES_ONLY)) {
-            char hex[DIGEST_HEX_LEN + 1];
-            char e2[256];
-
-            if (digest_file(link.buf, hex, NULL, e2, sizeof(e2)) < 0)
-                what = "cannot be read";
-            else if (strcmp(hex, e.sha256))
-                what = "has changed content";
-        }
-        if (missing) {
+        what = entry_problem(dir, &e, flags, &link);
+        if (what == MISSING) {
             res->missing++;
             if (fn)
                 fn(ud, SDK_PROB_MISSING, e.path, "is missing");
@@ -1392,6 +1861,7 @@ out:
 int sdk_remove(const char *dir, char *err, size_t errlen)
 {
     struct strbuf parent = STRBUF_INIT, base = STRBUF_INIT, lock = STRBUF_INIT, old = STRBUF_INIT;
+    bool busy = false;
     int fd = -1, rc = 0;
 
     split_dir(dir, &parent, &base);
@@ -1399,22 +1869,27 @@ int sdk_remove(const char *dir, char *err, size_t errlen)
         rc = omv_seterr(err, errlen, OMV_ENOENT, "'%s' does not exist", dir);
         goto out;
     }
-    strbuf_addf(&lock, "%s/.%s.lock", parent.buf, base.buf);
-    fd = open(lock.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        rc = omv_seterr(err, errlen, OMV_EIO, "cannot lock '%s': %s", lock.buf,
-                        errno == EWOULDBLOCK ? "an install is running" : strerror(errno));
+    sdk_lock_path(dir, &lock);
+    rc = lock_open(lock.buf, false, NULL, &busy, &fd, err, errlen);
+    if (rc < 0)
         goto out;
-    }
     strbuf_addf(&old, "%s/.%s.old-%ld", parent.buf, base.buf, (long)getpid());
     if (rename(dir, old.buf) < 0) {
         rc = omv_seterr(err, errlen, OMV_EIO, "cannot move '%s' aside: %s", dir, strerror(errno));
         goto out;
     }
     rc = sdk_remove_tree(old.buf, err, errlen);
+    if (rc == 0) {
+        struct strbuf trash = STRBUF_INIT;
+
+        /* What killed or interrupted installs left beside it goes too. */
+        leftovers_aside(parent.buf, base.buf, &trash);
+        for (size_t i = 0; i < trash.len; i += strlen(trash.buf + i) + 1)
+            sdk_remove_tree(trash.buf + i, NULL, 0);
+        strbuf_release(&trash);
+    }
 out:
-    if (fd >= 0)
-        close(fd);
+    lock_release(lock.buf, fd);
     strbuf_release(&parent);
     strbuf_release(&base);
     strbuf_release(&lock);

@@ -6,9 +6,11 @@
  * directory beside the destination; commit by one rename only when the hash
  * matches, the archive ended cleanly and its sdk.version stamp is the
  * version. An advisory lock (flock) on "<parent>/.<name>.lock" serialises
- * installs of the same directory. Downloaded bytes are also kept in
- * "<cache>/<tarball>.part" (validator in ".part.meta") so a broken download
- * resumes with Range + If-Range.
+ * installs of the same directory; its holder removes the file before letting
+ * go. Downloaded bytes are also kept in "<cache>/<tarball>.part" (validator
+ * in ".part.meta") so a broken download resumes with Range + If-Range: the
+ * request for the rest runs while the part is decoded. What a killed install
+ * left beside the directory is moved aside and removed in the background.
  *
  * The manifest "<SDK_DIR>/.omvdev-manifest" lists every installed entry, one
  * per line, tab-separated: "f <sha256> <size> <path>", "d <path>",
@@ -66,6 +68,9 @@ enum sdk_failure {
     SDK_FAIL_FS,            /* local file-system error */
     SDK_FAIL_INTERRUPTED,   /* SIGINT/SIGTERM; the .part is kept */
     SDK_FAIL_USAGE,         /* refused URL or option combination */
+    SDK_FAIL_REFUSED,       /* a redirect led to a URL the policy refuses (not contacted) */
+    SDK_FAIL_NOSPACE,       /* a file system is full; the .part is kept: rerun resumes */
+    SDK_FAIL_PATH,          /* the SDK directory's path is too long for the system */
 };
 
 struct sdk_install_opts {

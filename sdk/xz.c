@@ -8,8 +8,10 @@
 #include "sdk/xz.h"
 
 #include "lib/error.h"
+#include "lib/libversion.h"
 
 #include <lzma.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -161,9 +163,18 @@ int xz_dec_run(struct xz_dec *x, const uint8_t **in, size_t *in_len, bool finish
         return 0;
     if (r == LZMA_BUF_ERROR && !finish)
         return 0; /* needs more input */
-    if (r == LZMA_BUF_ERROR)
+    if (r == LZMA_BUF_ERROR) {
+        x->truncated = true;
         return omv_seterr(err, errlen, OMV_EPARSE, "truncated xz stream: it ends after %llu bytes",
                           (unsigned long long)x->in_total);
+    }
     return omv_seterr(err, errlen, OMV_EPARSE, "%s (at byte %llu)", lzma_text(r),
                       (unsigned long long)x->in_total);
+}
+
+void xz_libversion(struct libversion *v)
+{
+    v->name = "liblzma";
+    snprintf(v->built, sizeof(v->built), "%s", LZMA_VERSION_STRING);
+    snprintf(v->running, sizeof(v->running), "%s", lzma_version_string());
 }

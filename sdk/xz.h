@@ -10,14 +10,16 @@
 #define OMVDEV_SDK_XZ_H
 
 #include "lib/compat.h"
+#include "lib/libversion.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct xz_dec {
-    void *strm; /* lzma_stream */
-    bool ended; /* the stream's end was decoded */
+    void *strm;     /* lzma_stream */
+    bool ended;     /* the stream's end was decoded */
+    bool truncated; /* the input ended before the stream's end */
     uint64_t in_total, out_total;
 };
 
@@ -34,5 +36,8 @@ void xz_dec_release(struct xz_dec *x);
  */
 int xz_dec_run(struct xz_dec *x, const uint8_t **in, size_t *in_len, bool finish, uint8_t *out,
                size_t out_cap, size_t *out_len, char *err, size_t errlen);
+
+/* liblzma's version: compiled against and loaded. */
+void xz_libversion(struct libversion *v);
 
 #endif

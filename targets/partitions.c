@@ -278,6 +278,7 @@ static void layout_set(struct part_layout *l, const char *file, uint64_t max, co
     l->items[l->nr].file = xstrdup(file);
     l->items[l->nr].max = max;
     l->items[l->nr].define = xstrdup(define);
+    l->items[l->nr].header = NULL;
     l->nr++;
 }
 
@@ -313,10 +314,51 @@ size_t part_layout_parse(struct part_layout *l, const char *text)
     return found;
 }
 
+/* Does `text` have a "#define NAME" line? */
+static bool defines(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = text; (p = strstr(p, name)); p += n) {
+        const char *q = p;
+
+        if (p[n] != ' ' && p[n] != '\t')
+            continue;
+        while (q > text && (q[-1] == ' ' || q[-1] == '\t'))
+            q--;
+        if (q - text >= 7 && !strncmp(q - 7, "#define", 7))
+            return true;
+    }
+    return false;
+}
+
+/* Which header each size's #define is in. */
+static void header_of_defines(struct part_layout *l, const char *board_dir,
+                              const char *const *names, size_t nr)
+{
+    struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
+
+    for (size_t h = 0; h < nr; h++) {
+        strbuf_reset(&path);
+        strbuf_reset(&text);
+        fs_path_join(&path, board_dir, names[h]);
+        if (fs_read_file(path.buf, &text, NULL, 0) < 0)
+            continue;
+        for (size_t i = 0; i < l->nr; i++)
+            if (!l->items[i].header && defines(text.buf, l->items[i].define))
+                l->items[i].header = xstrdup(names[h]);
+    }
+    strbuf_release(&path);
+    strbuf_release(&text);
+}
+
 int part_layout_load(struct part_layout *l, const char *board_dir, char *err, size_t errlen)
 {
-    static const char *const names[] = {"board_config.h", "boot_config.h"};
-    struct strbuf text = STRBUF_INIT, path = STRBUF_INIT;
+    /* v5.0.0 on: board_config.h, boot_config.h; up to v4.8.x: omv_boardconfig.h,
+     * omv_bootconfig.h */
+    static const char *const names[] = {"board_config.h", "boot_config.h", "omv_boardconfig.h",
+                                        "omv_bootconfig.h"};
+    struct strbuf text = STRBUF_INIT, path = STRBUF_INIT, source = STRBUF_INIT;
     int rc = 0, seen = 0;
 
     for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -330,17 +372,24 @@ int part_layout_load(struct part_layout *l, const char *board_dir, char *err, si
         if (rc < 0)
             goto out;
         strbuf_addch(&text, '\n');
+        strbuf_addf(&source, "%s%s", source.len ? " + " : "", names[i]);
         seen++;
     }
     if (!seen) {
-        rc = omv_seterr(err, errlen, OMV_ENOENT, "no board_config.h or boot_config.h in '%s'",
+        rc = omv_seterr(err, errlen, OMV_ENOENT,
+                        "no board_config.h, boot_config.h, omv_boardconfig.h or omv_bootconfig.h "
+                        "in '%s'",
                         board_dir);
         goto out;
     }
     part_layout_parse(l, text.buf);
+    free(l->source);
+    l->source = strbuf_detach(&source, NULL);
+    header_of_defines(l, board_dir, names, ARRAY_SIZE(names));
 out:
     strbuf_release(&text);
     strbuf_release(&path);
+    strbuf_release(&source);
     return rc;
 }
 
@@ -357,9 +406,12 @@ void part_layout_release(struct part_layout *l)
     for (size_t i = 0; i < l->nr; i++) {
         free(l->items[i].file);
         free(l->items[i].define);
+        free(l->items[i].header);
     }
+    free(l->source);
     free(l->items);
     l->items = NULL;
+    l->source = NULL;
     l->nr = l->alloc = 0;
 }
 

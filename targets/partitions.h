@@ -1,6 +1,9 @@
 /*
  * How large each image of a board may be, read from the checked-out firmware
- * repository's board files (boards/<T>/board_config.h and boot_config.h):
+ * repository's board files (boards/<T>/board_config.h and boot_config.h from
+ * v5.0.0 on; omv_boardconfig.h and omv_bootconfig.h up to v4.8.x, under
+ * src/omv/boards/<T> up to v4.6.x; the linker scripts take their sizes from
+ * the same defines):
  * partition layouts change between releases, so the repository wins over
  * omvdev's board database.
  *
@@ -31,16 +34,18 @@ struct part_size {
     char *file;   /* artefact name: firmware.bin, bootloader.bin, romfs0.img */
     uint64_t max; /* bytes */
     char *define; /* the macro it came from, e.g. OMV_FLASH_TXT_LENGTH */
+    char *header; /* the header that defines it (part_layout_load), e.g. omv_boardconfig.h */
 };
 
 struct part_layout {
     struct part_size *items;
     size_t nr, alloc;
+    char *source; /* the headers part_layout_load() read: "board_config.h + boot_config.h" */
 };
 
 #define PART_LAYOUT_INIT                                                                           \
     {                                                                                              \
-        NULL, 0, 0                                                                                 \
+        NULL, 0, 0, NULL                                                                           \
     }
 
 /*
@@ -61,8 +66,9 @@ int part_eval(const char *expr,
 size_t part_layout_parse(struct part_layout *l, const char *text);
 
 /*
- * Read board_config.h and boot_config.h from `board_dir`. OMV_ENOENT when
- * neither exists, OMV_EIO when one cannot be read. Finding no sizes is not an
+ * Read board_config.h and boot_config.h (or omv_boardconfig.h and
+ * omv_bootconfig.h) from `board_dir`; l->source names the ones read.
+ * OMV_ENOENT when none exists, OMV_EIO when one cannot be read. Finding no sizes is not an
  * error (l stays empty).
  */
 int part_layout_load(struct part_layout *l, const char *board_dir, char *err, size_t errlen);

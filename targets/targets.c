@@ -20,7 +20,7 @@ extern const size_t target_files_count;
 static const char *const method_names[] = {
     [TARGET_METHOD_OPENMV_DFU] = "openmv_dfu", [TARGET_METHOD_DFUSE] = "dfuse",
     [TARGET_METHOD_SPSDK] = "spsdk",           [TARGET_METHOD_BOSSAC] = "bossac",
-    [TARGET_METHOD_PICOTOOL] = "picotool",
+    [TARGET_METHOD_PICOTOOL] = "picotool",     [TARGET_METHOD_EMULATOR] = "emulator",
 };
 
 static const char *const recovery_names[] = {
@@ -334,6 +334,12 @@ static int board_field(struct parse_ctx *pc, struct target *t, unsigned *seen)
     } else if (!strcmp(k, "swd_loader")) {
         free(t->swd_loader);
         t->swd_loader = opt_str(v);
+    } else if (!strcmp(k, "qemu_machine")) {
+        free(t->qemu_machine);
+        t->qemu_machine = opt_str(v);
+    } else if (!strcmp(k, "fvp_machine")) {
+        free(t->fvp_machine);
+        t->fvp_machine = opt_str(v);
     } else {
         (void)n;
         return omv_seterr(pc->err, pc->errlen, OMV_EPARSE, "%s:%u: unknown key '%s' in [board]",
@@ -466,6 +472,8 @@ static void target_release(struct target *t)
     free(t->erases);
     free_swd_images(t);
     free(t->swd_loader);
+    free(t->qemu_machine);
+    free(t->fvp_machine);
     memset(t, 0, sizeof(*t));
 }
 

@@ -28,6 +28,7 @@ enum target_method {
     TARGET_METHOD_SPSDK,      /* NXP blhost/sdphost */
     TARGET_METHOD_BOSSAC,
     TARGET_METHOD_PICOTOOL,
+    TARGET_METHOD_EMULATOR, /* a QEMU or FVP machine: nothing to flash, `make run` loads it */
 };
 
 /* How a damaged bootloader is restored (field "recovery"). */
@@ -138,7 +139,12 @@ struct target {
     struct target_swd_image *swd_images; /* optional: what `flash --swd` writes, in order */
     size_t nr_swd_images;
     char *swd_loader; /* optional: STM32CubeProgrammer external loader (.stldr), or NULL */
-    char *source;     /* data file name, for messages */
+    /* Emulated boards (method emulator): the machine `make run` starts, NULL otherwise.
+     * qemu-system-arm -machine <qemu_machine> -kernel firmware.elf, the ROMFS images loaded
+     * at their [image] addresses; from v5.0.0 MPS3_AN547 runs on Arm's FVP_Corstone_<fvp>. */
+    char *qemu_machine;
+    char *fvp_machine;
+    char *source; /* data file name, for messages */
 };
 
 struct target_db {

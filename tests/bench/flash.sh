@@ -13,6 +13,11 @@
 # 3. --all on four cameras against one camera.
 # 4. The ST system bootloader (STM32H743): bootloader.bin at 0x08000000, omvdev and
 #    dfu-util.
+# 5. The ST system bootloader (STM32H743), a 1,650,000-byte image at 0x08000000 (13
+#    sectors, 5 of them in bank 2): Rev Y with page erases, Rev V with page erases (the
+#    default: it keeps what lies past the image), Rev V with --mass-erase; dfu-util 0.11
+#    with page erases on Rev Y and with :mass-erase:force on Rev V (its page erases hang
+#    there). Each against the device-bound floor of its own run.
 set -eu
 build=${1:-build/release}
 runs=${2:-3}
@@ -34,10 +39,15 @@ cp "$work/fw-old.bin" "$bin/firmware.bin"
 cp "$work/fw-old.bin" "$work/fw-edit.bin"
 head -c 4096 /dev/urandom | dd of="$work/fw-edit.bin" bs=1 seek=800000 conv=notrunc 2>/dev/null
 head -c 1600000 /dev/urandom >"$work/fw-new.bin"
+head -c 1650000 /dev/urandom >"$work/rom-image.bin"
 
 # Sum device_bound_us over the logs of one device kind.
 bound() { python3 -c 'import json,sys,glob
 print(sum(json.load(open(f))["device_bound_us"] for f in glob.glob(sys.argv[1] + "/*/log-*-" + sys.argv[2] + ".json")))' "$1" "$2"; }
+
+# Count the requests in the logs of one device kind.
+nreq() { python3 -c 'import json,sys,glob
+print(sum(len(json.load(open(f))["requests"]) for f in glob.glob(sys.argv[1] + "/*/log-*-" + sys.argv[2] + ".json")))' "$1" "$2"; }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
@@ -59,7 +69,7 @@ run() {
     last=$state
     kind=openmv-bl
     case "$name" in rom-*) kind=st-rom ;; esac
-    echo "$((t1 - t0)) $(( $(bound "$state" "$kind") / 1000 ))"
+    echo "$((t1 - t0)) $(( $(bound "$state" "$kind") / 1000 )) $(nreq "$state" "$kind")"
 }
 
 check_fw() { # state serial file: the firmware partition holds the file
@@ -113,6 +123,23 @@ for _ in $(seq "$runs"); do
         "dfu-util -d ,0483:df11 -a 0 -s 0x08000000:leave -D '$work/bootloader.bin'; true" >>"$work/rom-dfu-util.txt"
     cmp -s <(head -c 65536 "$last/R1/internal.bin") "$work/bootloader.bin" ||
         { echo "bench: dfu-util wrote the wrong bootloader" >&2; exit 1; }
+
+    img="$work/rom-image.bin"
+    check_img() { cmp -s <(head -c 1650000 "$last/$1/internal.bin") "$img" ||
+        { echo "bench: $2 wrote the wrong image" >&2; exit 1; }; }
+    om_rom=("$omvdev" -q -C "$work/openmv" flash -t OPENMV4 --file "$img" --address 0x08000000)
+    run rom-y-omvdev --device st-rom:H743,serial=Y1 -- "${om_rom[@]}" >>"$work/rom-y-omvdev.txt"
+    check_img Y1 "omvdev (Rev Y)"
+    run rom-y-dfu-util --device st-rom:H743,serial=Y2 -- sh -c \
+        "dfu-util -d ,0483:df11 -a 0 -s 0x08000000:leave -D '$img'; true" >>"$work/rom-y-dfu-util.txt"
+    check_img Y2 "dfu-util (Rev Y)"
+    run rom-v-omvdev --device st-rom:H743,rev=V,serial=V1 -- "${om_rom[@]}" >>"$work/rom-v-omvdev.txt"
+    check_img V1 "omvdev (Rev V)"
+    run rom-v-mass-omvdev --device st-rom:H743,rev=V,serial=V2 -- "${om_rom[@]}" --mass-erase >>"$work/rom-v-mass-omvdev.txt"
+    check_img V2 "omvdev --mass-erase (Rev V)"
+    run rom-v-mass-dfu-util --device st-rom:H743,rev=V,serial=V3 -- sh -c \
+        "dfu-util -d ,0483:df11 -a 0 -s 0x08000000:mass-erase:force:leave -D '$img'; true" >>"$work/rom-v-mass-dfu-util.txt"
+    check_img V3 "dfu-util :mass-erase (Rev V)"
 done
 
 full=$(col 1 full); lb=$(col 2 full); du=$(col 1 dfu-util)
@@ -139,3 +166,33 @@ printf '   %-40s %8s ms\n' "device-bound lower bound" "$rlb" "omvdev" "$ro" "dfu
 awk -v o="$ro" -v d="$rd" -v l="$rlb" 'BEGIN {
     printf "   omvdev / lower bound %29.3f\n", o / l
     printf "   omvdev / dfu-util %32.3f\n", o / d }'
+
+# The rig's own cost of one request (umockdev's round trips, the host's turnaround), from
+# the flash whose device work was free: what a request costs here beyond the USB time the
+# floor already counts.
+rq=$(awk -v w="$o0" -v n="$(col 3 full-ts0)" 'BEGIN { printf "%.3f", w / n }')
+yo=$(col 1 rom-y-omvdev); yb=$(col 2 rom-y-omvdev); yd=$(col 1 rom-y-dfu-util); ydb=$(col 2 rom-y-dfu-util)
+yn=$(col 3 rom-y-omvdev); vn=$(col 3 rom-v-omvdev); ydn=$(col 3 rom-y-dfu-util)
+vo=$(col 1 rom-v-omvdev); vb=$(col 2 rom-v-omvdev)
+mo=$(col 1 rom-v-mass-omvdev); mb=$(col 2 rom-v-mass-omvdev)
+md=$(col 1 rom-v-mass-dfu-util); mdb=$(col 2 rom-v-mass-dfu-util)
+printf '\n5. ST system bootloader (H743): 1,650,000 B at 0x08000000 (13 sectors, 5 in bank 2), then leave\n'
+printf '   %-46s %8s ms   (floor %s ms, %s requests)\n' \
+    "Rev Y, page erases: omvdev" "$yo" "$yb" "$yn" \
+    "Rev Y, page erases: dfu-util 0.11" "$yd" "$ydb" "$ydn" \
+    "Rev V, page erases: omvdev" "$vo" "$vb" "$vn" \
+    "Rev V, --mass-erase: omvdev" "$mo" "$mb" "$(col 3 rom-v-mass-omvdev)" \
+    "Rev V, :mass-erase:force: dfu-util 0.11" "$md" "$mdb" "$(col 3 rom-v-mass-dfu-util)"
+printf '   the rig costs %s ms a request on its own (section 1, device work free)\n' "$rq"
+awk -v yo="$yo" -v yb="$yb" -v yd="$yd" -v ydb="$ydb" -v vo="$vo" -v vb="$vb" -v mo="$mo" \
+    -v mb="$mb" -v md="$md" -v mdb="$mdb" -v rq="$rq" -v yn="$yn" -v vn="$vn" -v ydn="$ydn" 'BEGIN {
+    printf "   Rev Y omvdev / (its floor + its requests x rig cost) %0.3f\n", yo / (yb + yn * rq)
+    printf "   Rev Y dfu-util / (its floor + its requests x rig cost) %0.3f\n", yd / (ydb + ydn * rq)
+    printf "   Rev V omvdev / (Rev Y floor + its requests x rig cost) %0.3f\n", vo / (yb + vn * rq)
+    printf "   Rev Y omvdev / its floor %25.3f   (target <= 1.10)\n", yo / yb
+    printf "   Rev Y dfu-util / its floor %23.3f\n", yd / ydb
+    printf "   Rev V omvdev / its floor %25.3f\n", vo / vb
+    printf "   Rev V omvdev / the Rev Y page-erase floor %8.3f   (target <= 1.20)\n", vo / yb
+    printf "   Rev V --mass-erase omvdev / its floor %12.3f\n", mo / mb
+    printf "   Rev V dfu-util mass erase / its floor %12.3f\n", md / mdb
+    printf "   Rev V omvdev page erases / dfu-util mass erase %3.3f\n", vo / md }'

@@ -1,132 +1,185 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): `omvdev sdk install` against upstream's recipe
-# (tools/ci.sh: download with wget, then `sha256sum -c`, then
-# `tar --strip-components=1 -xf`), on one SDK-sized tarball served on loopback,
-# unthrottled and throttled to 100 Mbit/s. Also measures, in the same run, the
-# bounds no installer can beat: the download alone (throttled) and
-# `xz -T2 -dc | tar -x` from a local file (unthrottled). Runs alternate
-# (A B C A B C ...) in fresh directories; medians are reported.
+# Benchmark (not a test): `omvdev sdk install` against the bounds no installer
+# can beat, measured in the same rounds on one SDK-like tarball served on
+# loopback (tests/component/server.py):
 #
-#   tests/bench/sdk-install.sh [BUILD_DIR] [PAIRS] [SIZE_MB]
-#       (default build/release, 3 rounds, 1200 MB unpacked)
-#   BENCH_DIR=/somewhere (default: a temporary directory under /tmp)
+#   unthrottled   omvdev           vs  xz -T2 -dc FILE | tar -x   (the decode floor)
+#   100 Mbit/s    omvdev           vs  curl of the whole file      (the wire)
+#   resume        omvdev after a Ctrl-C at 50 %, at 100 Mbit/s
+#                                  vs  curl of the remaining bytes alone
+#
+# Each round runs every command once, in a rotated order; the ratios are taken
+# per round and their median, minimum and maximum printed, with the CPU time
+# other processes used during each run (the noise: "other" is in cores, 0.00
+# means the machine was otherwise idle). Finished trees are moved aside, never
+# deleted between timed runs (deleting a large tree makes the extraction that
+# follows slower on ext4); they are deleted at the end.
+#
+#   tests/bench/sdk-install.sh [BUILD_DIR] [ROUNDS] [SIZE_MB]
+#       (default build/release, 5 rounds, 1400 MB unpacked: upstream's size)
+#   BENCH_DIR=/somewhere    work directory (default: a new one under /tmp)
+#   BENCH_RATE=BYTES/S      the throttle (default 12500000: 100 Mbit/s)
+#   BENCH_TARBALL=FILE      use this tarball (with FILE.sha256) instead of making one
 #
 # The tree is made of real files of this machine's /usr (toolchains, libraries,
-# headers, Python), setuid files and symlinks left out, below one top-level
-# directory with an sdk.version stamp; packed as upstream does:
-# tar -cf - DIR | xz -3 -T2.
+# headers, Python; setuid files and files over 40 MB left out), shuffled, below
+# one top-level directory with an sdk.version stamp, packed as upstream does:
+# tar -cf - DIR | xz -3 -T2 (12 MiB blocks). At a smaller SIZE_MB keep the
+# proportions: the resume goal assumes the remaining half takes longer to
+# download than the whole takes to decode, which holds for upstream's 310 MB
+# tarball at 100 Mbit/s; scale BENCH_RATE with the size.
 set -eu
 build=${1:-build/release}
-rounds=${2:-3}
-size_mb=${3:-1200}
+rounds=${2:-5}
+size_mb=${3:-1400}
+rate=${BENCH_RATE:-12500000}
 here=$(cd "$(dirname "$0")" && pwd)
 omvdev=$(cd "$build" && pwd)/omvdev
 server=$here/../component/server.py
 [ -x "$omvdev" ] || { echo "bench: $omvdev is missing (cmake --preset release && cmake --build --preset release)" >&2; exit 2; }
-for c in wget xz tar sha256sum python3 /usr/bin/time; do
+for c in curl xz tar sha256sum python3 /usr/bin/time; do
     command -v "$c" >/dev/null || { echo "bench: $c is not installed" >&2; exit 2; }
 done
 
 work=${BENCH_DIR:-$(mktemp -d /tmp/omvdev-bench.XXXXXX)}
-mkdir -p "$work"
+mkdir -p "$work/trash"
 spid=
-cleanup() { [ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+    [ -n "$spid" ] && kill "$spid" 2>/dev/null
+    echo "bench: deleting the finished trees ..." >&2
+    rm -rf "$work"
+}
 trap cleanup EXIT
 V=1.6.0
 top=openmv-sdk-$V-linux-x86_64
 TB=$top.tar.xz
 www=$work/www
-mkdir -p "$www" "$work/src/$top"
+mkdir -p "$www"
 
-echo "bench: building a ${size_mb} MB tree from /usr ..." >&2
-find /usr/lib/gcc /usr/include /usr/lib/python3* /usr/lib/llvm-* /usr/share /usr/bin \
-    /usr/lib/x86_64-linux-gnu -xdev -type f ! -perm /6000 -printf '%s %p\n' 2>/dev/null |
-    awk -v max=$((size_mb * 1000 * 1000)) '{ if (total >= max) exit; total += $1; sub(/^[0-9]+ \//, ""); print }' \
-        >"$work/files"
-tar -C / -cf - -T "$work/files" | tar -C "$work/src/$top" -xf -
-echo $V >"$work/src/$top/sdk.version"
-files=$(find "$work/src/$top" -type f | wc -l)
-bytes=$(du -sb "$work/src/$top" | cut -f1)
-echo "bench: packing with tar -cf - DIR | xz -3 -T2 ..." >&2
-tar -C "$work/src" -cf - "$top" | xz -3 -T2 >"$www/$TB"
-(cd "$www" && sha256sum "$TB" >"$TB.sha256")
-rm -rf "$work/src"
+if [ -n "${BENCH_TARBALL:-}" ]; then
+    cp "$BENCH_TARBALL" "$www/$TB" && (cd "$www" && sha256sum "$TB" >"$TB.sha256")
+else
+    echo "bench: building a ${size_mb} MB tree from /usr ..." >&2
+    mkdir -p "$work/src/$top"
+    find /usr/lib/gcc /usr/include /usr/lib/python3* /usr/lib/llvm-* /usr/share /usr/bin /usr/libexec \
+        /usr/lib/x86_64-linux-gnu -xdev -type f ! -perm /6000 -size -40M -printf '%s %p\n' 2>/dev/null |
+        shuf --random-source=<(yes) |
+        awk -v max=$((size_mb * 1000 * 1000)) '{ if (total >= max) exit; total += $1; sub(/^[0-9]+ \//, ""); print }' \
+            >"$work/files"
+    tar -C / -cf - -T "$work/files" 2>/dev/null | tar -C "$work/src/$top" -xf -
+    echo $V >"$work/src/$top/sdk.version"
+    echo "bench: packing with tar -cf - DIR | xz -3 -T2 ..." >&2
+    tar -C "$work/src" -cf - "$top" | xz -3 -T2 >"$www/$TB"
+    (cd "$www" && sha256sum "$TB" >"$TB.sha256")
+    mv "$work/src" "$work/trash/src"
+fi
 tbytes=$(stat -c %s "$www/$TB")
+blocks=$(xz -l --robot "$www/$TB" | awk '$1 == "totals" {print $3}')
+ubytes=$(xz -l --robot "$www/$TB" | awk '$1 == "totals" {print $5}')
+files=$(xz -dc "$www/$TB" | tar -t | grep -vc '/$')
 
 python3 "$server" "$www" "$work/port" 2>"$work/server.log" &
 spid=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port")
 fast="http://127.0.0.1:$port"
-slow="http://127.0.0.1:$port/f/rate=12500000" # 100 Mbit/s
+slow="http://127.0.0.1:$port/f/rate=$rate"
 
-n=0
-fresh() { # a new empty run directory; the previous one is deleted first, then a pause
-    rm -rf "$work/run"
-    sync
-    sleep 3
-    n=$((n + 1))
+# The machine's busy CPU time and the server's, in 1/100 s.
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+srv_cpu() { awk '{print $14 + $15}' "/proc/$spid/stat"; }
+
+run=0
+fresh() { # a new run directory; the previous one is moved aside, not deleted
+    [ -d "$work/run" ] && mv "$work/run" "$work/trash/run$run"
+    run=$((run + 1))
     mkdir -p "$work/run/home"
 }
-# timed NAME CMD...: wall seconds and peak RSS (KiB) appended to $work/NAME.txt
+# timed NAME CMD...: "wall_s peak_rss_kib other_cores" appended to $work/NAME.txt
 timed() {
-    local name=$1
+    local name=$1 b0 b1 s0 s1
     shift
-    /usr/bin/time -f "%e %M" -o "$work/time.out" bash -c '"$@"' bash "$@" >"$work/cmd.log" 2>&1 || {
+    b0=$(busy) s0=$(srv_cpu)
+    /usr/bin/time -f "%e %M %U %S" -o "$work/time.out" bash -c '"$@"' bash "$@" >"$work/cmd.log" 2>&1 || {
         echo "bench: $name failed:" >&2
         tail -5 "$work/cmd.log" >&2
         exit 1
     }
-    cat "$work/time.out" >>"$work/$name.txt"
+    b1=$(busy) s1=$(srv_cpu)
+    awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" '{
+        other = (b - s) / 100 - $3 - $4; if (other < 0) other = 0
+        printf "%s %s %.2f\n", $1, $2, other / ($1 > 0 ? $1 : 1) }' "$work/time.out" >>"$work/$name.txt"
 }
-omv() { # omv MIRROR
+omv() { # omv MIRROR (exec: a background omv's pid is omvdev's, for the Ctrl-C)
     HOME=$work/run/home XDG_CACHE_HOME=$work/run/cache XDG_CONFIG_HOME=$work/run/config \
-        "$omvdev" -q sdk install --version $V --dir "$work/run/sdk" --mirror "$1"
+        exec "$omvdev" -q sdk install --version $V --dir "$work/run/sdk" --mirror "$1"
 }
-upstream() { # upstream's tools/ci.sh ci_install_sdk, minus the version check
-    local url=$1/$TB tmpfile=$work/run/tarball
-    sh -c '
-        set -e
-        wget -q --no-check-certificate -O "$1" "$2"
-        expected=$(wget -q --no-check-certificate -O- "$2.sha256" | awk "{print \$1}")
-        echo "${expected}  $1" | sha256sum -c - >/dev/null
-        mkdir -p "$3"
-        tar --strip-components=1 -xf "$1" -C "$3"
-        rm -f "$1"' sh "$tmpfile" "$url" "$work/run/sdk"
-}
-download_only() { wget -q -O "$work/run/tarball" "$1/$TB"; }
-decode_only() { mkdir -p "$work/run/sdk" && xz -T2 -dc "$www/$TB" | tar -x -C "$work/run/sdk"; }
-export -f omv upstream download_only decode_only
-export work omvdev V TB www
-check_tree() { [ "$(cat "$work/run/sdk/sdk.version")" = $V ] || { echo "bench: no stamp" >&2; exit 1; }; }
+floor() { mkdir -p "$work/run/sdk" && xz -T2 -dc "$www/$TB" | tar -x -C "$work/run/sdk"; }
+download() { curl -sf -o "$work/run/tarball" "$1/$TB"; }
+rest() { curl -sf -r "$(cat "$work/half")-" -o "$work/run/rest" "$slow/$TB"; }
+export -f omv floor download rest
+export work omvdev V TB www slow
+check_tree() { [ "$(cat "$work/run/sdk/sdk.version" 2>/dev/null)" = $V ] || { echo "bench: no stamp" >&2; exit 1; }; }
 
-echo "bench: $rounds rounds each, alternating" >&2
+# Ctrl-C an install at 100 Mbit/s once half the tarball is in its .part.
+interrupt_at_half() {
+    local part=$work/run/cache/omvdev/downloads/$TB.part pid size
+    (omv "$slow" >/dev/null 2>&1) &
+    pid=$!
+    for _ in $(seq 6000); do
+        size=$(stat -c %s "$part" 2>/dev/null || echo 0)
+        [ "$size" -ge $((tbytes / 2)) ] && break
+        sleep 0.02
+    done
+    kill -INT $pid
+    wait $pid || true
+    stat -c %s "$part" >"$work/half"
+}
+
+cmds=(floor omv-fast download omv-slow resume)
+one() {
+    case $1 in
+    floor) fresh; timed floor floor ;;
+    omv-fast) fresh; timed omv-fast omv "$fast"; check_tree ;;
+    download) fresh; timed download download "$slow" ;;
+    omv-slow) fresh; timed omv-slow omv "$slow"; check_tree ;;
+    resume)
+        fresh; interrupt_at_half
+        timed rest rest
+        timed resume omv "$slow"; check_tree ;;
+    esac
+}
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "bench: $rounds rounds; $(nproc) CPUs; load average before: $load_before" >&2
 for i in $(seq "$rounds"); do
-    fresh; timed omv-fast omv "$fast"; check_tree
-    fresh; timed up-fast upstream "$fast"; check_tree
-    fresh; timed bound-fast decode_only
-    fresh; timed omv-slow omv "$slow"; check_tree
-    fresh; timed up-slow upstream "$slow"; check_tree
-    fresh; timed bound-slow download_only "$slow"
+    for j in $(seq 0 $((${#cmds[@]} - 1))); do
+        one "${cmds[$(((i - 1 + j) % ${#cmds[@]}))]}"
+    done
     echo "bench: round $i done" >&2
 done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-median() { cut -d' ' -f1 "$work/$1.txt" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
-maxrss() { cut -d' ' -f2 "$work/$1.txt" | sort -n | tail -1; }
-printf 'tarball: %s bytes xz (-3 -T2), %s bytes in %s files unpacked; %s rounds, medians\n' \
-    "$tbytes" "$bytes" "$files" "$rounds"
-for mode in fast slow; do
-    o=$(median omv-$mode) u=$(median up-$mode) b=$(median bound-$mode)
-    if [ $mode = fast ]; then label="unthrottled loopback" bl="xz -T2 -dc | tar -x (local file)"; else
-        label="throttled to 100 Mbit/s" bl="download alone (wget)"; fi
-    printf '\n%s\n' "$label"
-    printf '  %-36s %7.2f s   (peak RSS %s KiB)\n' "omvdev sdk install" "$o" "$(maxrss omv-$mode)"
-    printf '  %-36s %7.2f s\n' "upstream (wget, sha256sum -c, tar -xf)" "$u" "bound: $bl" "$b"
-    awk -v o="$o" -v u="$u" -v b="$b" 'BEGIN {
-        printf "  upstream / omvdev                    %7.2f x\n", u / o
-        printf "  omvdev / bound                       %7.2f x\n", o / b }'
+col() { cut -d' ' -f"$2" "$work/$1.txt"; }
+stats() { sort -n | awk '{a[NR] = $1} END {printf "%.2f (%.2f-%.2f)", a[int((NR + 1) / 2)], a[1], a[NR]}'; }
+ratios() { paste -d' ' <(col "$1" 1) <(col "$2" 1) | awk '{printf "%.3f\n", $1 / $2}'; }
+printf 'tarball: %s bytes xz -3 -T2 in %s blocks, %s bytes in %s files unpacked\n' "$tbytes" "$blocks" "$ubytes" "$files"
+printf '%s rounds, commands rotated; %s CPUs; load average %s before, %s after\n' \
+    "$rounds" "$(nproc)" "$load_before" "$load_after"
+printf '\n%-44s %s\n' "wall seconds: median (min-max)" "other CPU during the runs, cores: median (max)"
+for n in floor omv-fast download omv-slow rest resume; do
+    case $n in
+    floor) label="xz -T2 -dc FILE | tar -x (floor)" ;; omv-fast) label="omvdev, unthrottled" ;;
+    download) label="curl, whole file, $((rate * 8 / 1000000)) Mbit/s" ;; omv-slow) label="omvdev, $((rate * 8 / 1000000)) Mbit/s" ;;
+    rest) label="curl, remaining bytes after Ctrl-C" ;; resume) label="omvdev, resume after Ctrl-C at 50 %" ;;
+    esac
+    printf '  %-38s %s   %s\n' "$label" "$(col $n 1 | stats)" "$(col $n 3 | stats)"
 done
-printf '\nall runs (wall s, peak RSS KiB):\n'
-for f in omv-fast up-fast bound-fast omv-slow up-slow bound-slow; do
-    printf '  %-11s %s\n' "$f" "$(tr '\n' ';' <"$work/$f.txt")"
+printf '\nper-round ratios: median (min-max)            goal\n'
+printf '  unthrottled: omvdev / floor             %s   <= 1.00\n' "$(ratios omv-fast floor | stats)"
+printf '  %3s Mbit/s: omvdev / download          %s   <= 1.02\n' "$((rate * 8 / 1000000))" "$(ratios omv-slow download | stats)"
+printf '  resume: omvdev / remaining download     %s   <= 1.10\n' "$(ratios resume rest | stats)"
+printf '\npeak RSS of omvdev: %s KiB\n' "$(cat "$work/omv-fast.txt" "$work/omv-slow.txt" "$work/resume.txt" | cut -d' ' -f2 | sort -n | tail -1)"
+printf '\nall runs (wall s, peak RSS KiB, other cores):\n'
+for n in floor omv-fast download omv-slow rest resume; do
+    printf '  %-9s %s\n' "$n" "$(tr '\n' ';' <"$work/$n.txt")"
 done

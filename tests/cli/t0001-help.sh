@@ -46,7 +46,7 @@ expect 2 -C
 
 t "--version, also as JSON"
 expect 0 --version
-grep -Eq '^omvdev [0-9]+\.[0-9]+\.[0-9]+$' "$out" && pass || fail "version line"
+grep -Eq '^omvdev [0-9]+\.[0-9]+\.[0-9]+( \(git [0-9a-f]+(-dirty)?\))?$' "$out" && pass || fail "version line"
 expect 0 --json --version
 out_has '"schema": 1'
 

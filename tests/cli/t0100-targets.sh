@@ -20,7 +20,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["schema"] == 1
 t = {x["name"]: x for x in d["targets"]}
-assert len(t) == 13 and "OPENMV1" not in t, sorted(t)
+assert len(t) == 16 and "OPENMV1" not in t, sorted(t)
 fields = {"name", "camera", "supported", "mcu", "mcu_part", "port", "core", "app_usb",
           "dfu_usb", "method", "jlink_device", "debug_elf", "boots_external_flash",
           "debug_request", "min_gcc", "recovery", "recovery_usb", "runners", "swd_images",
@@ -43,12 +43,13 @@ assert t["OPENMV2"]["runners"] == ["dfu", "st-rom-dfu", "swd-stlink"]
 assert t["OPENMV_N6"]["swd_images"] == [{"file": "openmv.bin", "address": "0x70000000"}]
 assert t["OPENMV_N6"]["swd_loader"] == "MX25UM51245G_STM32N6570-NUCLEO.stldr"
 assert t["ARDUINO_NANO_RP2040_CONNECT"]["runners"] == ["picotool"]
-assert all(b["runners"] for b in t.values())
+assert all(b["runners"] for b in t.values() if b["method"] != "emulator")
+assert t["MPS2_AN500"]["method"] == "emulator" and t["MPS2_AN500"]["runners"] == []
 assert t["ARDUINO_GIGA"]["images"][0]["address"] == "0x08040000"
 PY
 expect 0 --json targets --all
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["targets"])==14' "$out" \
-    && pass || fail "--all JSON has 14 boards"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["targets"])==17' "$out" \
+    && pass || fail "--all JSON has 17 boards"
 
 t "markdown reproduces the firmware guide's tables"
 expect 0 targets --format markdown

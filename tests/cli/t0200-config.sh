@@ -4,7 +4,7 @@
 
 user="$XDG_CONFIG_HOME/omvdev/config.ini"
 repo="$TMPD/openmv"
-mkdir -p "$repo/boards/OPENMV4" "$repo/lib/sub" "$(dirname "$user")"
+mkdir -p "$repo/boards/OPENMV4" "$repo/ports" "$repo/lib/micropython" "$repo/lib/sub" "$(dirname "$user")"
 echo "all:" >"$repo/Makefile"
 
 t "defaults are listed with their origin"

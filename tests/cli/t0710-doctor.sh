@@ -141,7 +141,7 @@ line ok gdb
 out_has "(GNU gdb (Arm GNU Toolchain stand-in) 15.2.90.20241229-git)"
 line ok submodules
 line warn mpy-cross
-out_has "fix: make -j\$(nproc) -C lib/micropython/mpy-cross (omvdev build does it)"
+out_has "fix: make -j\$(nproc) -C $FW/lib/micropython/mpy-cross (omvdev build does it)"
 line ok repo-location
 
 t "SDK missing and stamp mismatched"
@@ -209,8 +209,13 @@ t "submodules of the configured board's port"
 rm -rf lib/micropython/lib/stm32lib/*
 run -c build.target=OPENMV4 doctor
 line fail submodules
-out_has "submodule 'lib/micropython/lib/stm32lib' is not checked out"
-out_has "fix: git submodule update --init --depth=1 --no-single-branch && git -C lib/micropython submodule update --init --depth=1"
+out_has "submodule 'lib/micropython/lib/stm32lib' is not initialised"
+out_has "fix: git -C $FW/lib/micropython submodule update --init --depth=1 lib/stm32lib"
+t "a missing micropython-lib (py/mkrules.mk names it for frozen manifests) is found too"
+rm -rf lib/micropython/lib/micropython-lib
+run -c build.target=OPENMV4 doctor
+out_has "fix: git -C $FW/lib/micropython submodule update --init --depth=1 lib/stm32lib lib/micropython-lib"
+mkdir -p lib/micropython/lib/micropython-lib && echo x >lib/micropython/lib/micropython-lib/README.md
 echo x >lib/micropython/lib/stm32lib/README
 
 t "WSL 1: unsupported"

@@ -8,7 +8,7 @@ data="$TEST_DATA/vscode"
 repo="$TMPD/openmv"
 vs="$repo/.vscode"
 # A throwaway firmware repository: what repo_find() and sdk_repo_version() look at.
-mkdir -p "$repo/boards/OPENMV4" "$repo/lib" "$HOME/openmv-sdk-1.6.0/gcc/bin"
+mkdir -p "$repo/boards/OPENMV4" "$repo/ports" "$repo/lib/micropython" "$HOME/openmv-sdk-1.6.0/gcc/bin"
 echo "all:" >"$repo/Makefile"
 echo "1.6.0" >"$repo/SDK_VERSION"
 # No WSL and no J-Link server unless a test says so (the host's /proc is not read).
@@ -101,7 +101,7 @@ PY
 
 t "boards without a J-Link device are skipped with a note"
 expect 0 -C "$repo" vscode --all --stdout --only launch
-err_has "omvdev: skipped OPENMV2, OPENMV3, ARDUINO_NANO_33_BLE_SENSE, ARDUINO_NANO_RP2040_CONNECT: they have no J-Link device"
+err_has "omvdev: skipped OPENMV2, OPENMV3, ARDUINO_NANO_33_BLE_SENSE, ARDUINO_NANO_RP2040_CONNECT, RPI_PICO, MPS2_AN500, MPS3_AN547: they have no J-Link device"
 python3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))["configurations"]
@@ -265,12 +265,12 @@ t "no SDK_VERSION: the newest installed SDK, said so; none: the path is left out
 rm "$repo/SDK_VERSION"
 mkdir -p "$HOME/openmv-sdk-1.10.0/gcc/bin" "$HOME/openmv-sdk-1.9.2/gcc/bin"
 expect 0 -C "$repo" vscode -t OPENMV4 --stdout --only launch
-err_has "omvdev: warning: '$repo/SDK_VERSION' is missing (releases before 4.7 have none): using the newest installed SDK"
+err_has "omvdev: warning: '$repo/SDK_VERSION' is missing (releases before 5.0 have none): using the newest installed SDK"
 err_has "omvdev: toolchain: $HOME/openmv-sdk-1.10.0/gcc/bin"
 out_has '"gdbPath": "${userHome}/openmv-sdk-1.10.0/gcc/bin/arm-none-eabi-gdb"'
 SDK_DIR="$TMPD/sdk" "$OMVDEV" -C "$repo" vscode -t OPENMV4 --stdout --only launch >"$out" 2>"$err"
 out_has "\"armToolchainPath\": \"$TMPD/sdk/gcc/bin\""
-err_has "SDK_VERSION' is missing (releases before 4.7 have none): using \$SDK_DIR"
+err_has "SDK_VERSION' is missing (releases before 5.0 have none): using \$SDK_DIR"
 printf 'not a version!\n' >"$repo/SDK_VERSION"
 expect 0 -C "$repo" vscode -t OPENMV4 --stdout --only launch
 err_has "omvdev: warning: $repo/SDK_VERSION: not a version: 'not a version!'"
@@ -376,9 +376,9 @@ err_lacks "this repository has no boards/OPENMV4"
 expect 0 -C "$repo" vscode -t OPENMV_N6 --stdout --only launch
 err_has "omvdev: warning: this repository has no boards/OPENMV_N6 (a release without it?): its configuration is written anyway"
 
-t "a release before 4.6 (the tree under src/) debugs src/build/bin/"
+t "a release up to v4.6.x (the tree under src/) debugs src/build/bin/"
 old="$TMPD/openmv-4.5"
-mkdir -p "$old/src/omv/boards/OPENMV4"
+mkdir -p "$old/src/omv/boards/OPENMV4" "$old/src/lib/micropython"
 echo "all:" >"$old/src/Makefile"
 expect 0 -C "$old/src" vscode -t OPENMV4 --only launch
 out_empty
@@ -389,5 +389,14 @@ err_lacks "this repository has no boards/OPENMV4"
 t "the config key [vscode] jlink-host works like the option"
 expect 0 -C "$repo" -c vscode.jlink-host=win:2400 vscode -t OPENMV4 --stdout --only launch
 out_has '"gdbTarget": "win:2400"'
+
+t "a gdbPath that does not exist is written with a warning; none once gdb is there"
+expect 0 -C "$repo" vscode -t OPENMV4 --stdout --only launch
+err_has "omvdev: warning: '$HOME/openmv-sdk-1.6.0/gcc/bin/arm-none-eabi-gdb' does not exist: the gdbPath written will not start"
+printf '#!/bin/sh\n' >"$HOME/openmv-sdk-1.6.0/gcc/bin/arm-none-eabi-gdb"
+chmod +x "$HOME/openmv-sdk-1.6.0/gcc/bin/arm-none-eabi-gdb"
+expect 0 -C "$repo" vscode -t OPENMV4 --stdout --only launch
+err_lacks "gdbPath written will not start"
+rm "$HOME/openmv-sdk-1.6.0/gcc/bin/arm-none-eabi-gdb"
 
 finish

@@ -7,7 +7,7 @@ repo="$TMPD/openmv"
 sdk="$TMPD/sdk"
 se="$TMPD/setools"
 stand="$TEST_DATA/stand-in-tools"
-mkdir -p "$repo/boards/OPENMV4" "$sdk/stcubeprog/bin" "$sdk/python/bin" "$sdk/gcc/bin" "$se"
+mkdir -p "$repo/boards/OPENMV4" "$repo/ports" "$repo/lib/micropython" "$sdk/stcubeprog/bin" "$sdk/python/bin" "$sdk/gcc/bin" "$se"
 : >"$repo/Makefile"
 ln -s "$stand/standin" "$sdk/stcubeprog/bin/STM32_Programmer_CLI"
 ln -s "$stand/standin" "$sdk/python/bin/python3"
@@ -75,8 +75,10 @@ expect 2 recover -t OPENMV_N7 --dry-run
 err_has "unknown board 'OPENMV_N7'"
 expect 2 recover -t OPENMV1 --dry-run
 err_has "OPENMV1 is no longer supported by the firmware"
-expect 2 -C "$repo" recover -t OPENMV4 --wait 0 --dry-run
-err_has "--wait takes whole seconds from 1 to 86400"
+expect 2 -C "$repo" recover -t OPENMV4 --wait 4000 --dry-run
+err_has "invalid value '4000' for --wait: expected a number from 0 to 3600"
+expect 2 -C "$repo" recover -t OPENMV4 --timeout 0 --dry-run
+err_has "invalid value '0' for --timeout: expected a number from 1 to 86400"
 
 t "missing and oversized files are refused before any device is looked for"
 expect 1 -C "$repo" recover -t OPENMV3 --dry-run

@@ -6,7 +6,7 @@
 
 repo="$TMPD/openmv"
 log="$TMPD/tools.log"
-mkdir -p "$repo/boards" "$repo/build/ARDUINO_NANO_33_BLE_SENSE/bin" \
+mkdir -p "$repo/boards" "$repo/ports" "$repo/lib/micropython" "$repo/build/ARDUINO_NANO_33_BLE_SENSE/bin" \
     "$repo/build/ARDUINO_NANO_RP2040_CONNECT/bin" "$TMPD/path"
 : >"$repo/Makefile"
 ble="$repo/build/ARDUINO_NANO_33_BLE_SENSE/bin/firmware.bin"

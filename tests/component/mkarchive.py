@@ -19,7 +19,7 @@ import tarfile
 CASES = ["good", "abs", "dotdot", "symlink-escape", "symlink-abs", "symlink-through", "hardlink-escape",
          "hardlink-abs", "device",
          "fifo", "setuid", "two-top", "no-stamp", "wrong-stamp", "truncated-xz", "garbage",
-         "bomb", "not-tar"]
+         "bomb", "not-tar", "dup", "mode000"]
 
 
 def add_file(tar, name, data, mode=0o644):
@@ -83,6 +83,16 @@ def build(case, version, seed):
             add_file(tar, top + "/bin/su", b"#!/bin/sh\n", 0o4755)
         elif case == "two-top":
             add_file(tar, "other-dir/file", b"x\n")
+        elif case == "dup":
+            # listed twice: tar keeps the later one; so must the SDK and its manifest
+            add_file(tar, top + "/README", b"the later README wins\n")
+            add_file(tar, top + "/python/bin/python3.12", b"#!/bin/sh\necho later\n", 0o755)
+            add_special(tar, top + "/gcc", tarfile.DIRTYPE)
+            add_special(tar, top + "/python/bin/python3", tarfile.SYMTYPE, "python3.12")
+        elif case == "mode000":
+            add_file(tar, top + "/locked", b"nobody may read me\n", 0o000)
+            add_special(tar, top + "/closed", tarfile.DIRTYPE, mode=0o000)
+            add_file(tar, top + "/closed/inside", b"inside a mode-000 directory\n", 0o644)
         elif case == "bomb":
             add_file(tar, top + "/zeros", bytes(64 << 20))
         if case not in ("no-stamp",):

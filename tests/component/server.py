@@ -15,6 +15,8 @@ token may end in xN to hit only the first N requests for that path:
   redirect  302 to /<file> (without the faults)
   loop      302 to the same URL, forever
   tohttp=P  302 (for the tarball) to http://127.0.0.1:P/<file>
+  tohost=H  302 (for the tarball) to http://H/<file> (H is never contacted by the tests)
+  bighdr    a response header of 150 KB before the tarball
   shortlen  Content-Length 1000 bytes short (and only that much)
   longlen   Content-Length 1000 bytes long (then close)
   norange   ignore Range
@@ -123,9 +125,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_status(200, b"0" * 64 + b"  " + os.path.basename(name[:-7]).encode() + b"\n")
         else:
             for t in active:
-                if t.startswith("tohttp="):
+                if t.startswith("tohttp=") or t.startswith("tohost="):
+                    host = "127.0.0.1:" + t[7:] if t.startswith("tohttp=") else t[7:]
                     self.send_response(302)
-                    self.send_header("Location", "http://127.0.0.1:%s/%s" % (t[7:], name))
+                    self.send_header("Location", "http://%s/%s" % (host, name))
                     self.send_header("Content-Length", "0")
                     self.send_header("Connection", "close")
                     self.end_headers()
@@ -170,6 +173,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("ETag", etag)
         self.send_header("Last-Modified", lastmod)
         self.send_header("Accept-Ranges", "bytes")
+        if not is_sum and "bighdr" in active:
+            self.send_header("X-Padding", "x" * 150000)
         self.send_header("Connection", "close")
         self.end_headers()
         if is_sum:

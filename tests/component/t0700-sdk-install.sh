@@ -48,6 +48,7 @@ same_tree() {
         fail "tree differs: $(head -5 "$TMPD/diff")"
     fi
 }
+no_lock() { if ls -A "$HOME" | grep -q '\.lock$'; then fail "lock file left: $(ls -A "$HOME")"; else pass; fi; }
 part_kept() { if [ -s "$cache/$TB.part" ]; then pass; else fail "no $cache/$TB.part"; fi; }
 no_part() { if [ -e "$cache/$TB.part" ]; then fail "$cache/$TB.part is left"; else pass; fi; }
 
@@ -56,6 +57,7 @@ install 0 --mirror "$base"
 err_has "installed SDK $V in $dest"
 same_tree
 no_part
+no_lock
 [ "$(cat "$dest/sdk.version")" = $V ] && pass || fail "stamp"
 
 t "rerun: already installed, no network (the mirror is a closed port)"
@@ -126,7 +128,7 @@ expect 1 sdk path --version $V
 err_has "no SDK in $dest"
 
 t "the version comes from the firmware repository's SDK_VERSION"
-mkdir -p "$TMPD/fw/boards" && : >"$TMPD/fw/Makefile" && echo $V >"$TMPD/fw/SDK_VERSION"
+mkdir -p "$TMPD/fw/boards" "$TMPD/fw/ports" "$TMPD/fw/lib/micropython" && : >"$TMPD/fw/Makefile" && echo $V >"$TMPD/fw/SDK_VERSION"
 expect 0 -C "$TMPD/fw" sdk install --mirror "$base"
 err_has "installed SDK $V"
 expect 0 -C "$TMPD/fw" sdk list
@@ -140,6 +142,35 @@ install 1 --mirror "$base/f/404"
 err_has "error: HTTP 404 from $base/f/404/$TB"
 err_has "hint: is SDK $V published"
 nothing_at_dest
+no_lock
+
+t "a loopback mirror redirecting to plain http:// elsewhere: refused before connecting"
+reset_state
+install 2 --mirror "$base/f/tohost=192.0.2.1"
+err_has "error: refusing plain http:// from 'http://192.0.2.1/$TB' (redirected from '$base/f/tohost=192.0.2.1/$TB'): nothing would protect the download"
+err_has "hint: the mirror redirects to plain http://: use an https:// mirror, or pin the checksum"
+nothing_at_dest
+no_part
+no_lock
+
+t "a response header over libcurl's limit is named, not 'out of memory'"
+reset_state
+install 1 --mirror "$base/f/bighdr" --retries 0
+err_has "error: the response from $base/f/bighdr/$TB has headers larger than libcurl accepts (100 KiB)"
+if grep -qi "out of memory" "$err"; then fail "still 'out of memory'"; else pass; fi
+nothing_at_dest
+
+t "an SDK directory path too long for the system is named as such"
+reset_state
+long=$TMPD
+while [ ${#long} -lt 4000 ]; do long=$long/$(printf 'd%.0s' $(seq 200)); done
+long=$long/$(printf 'e%.0s' $(seq $((4058 - ${#long} - 1))))
+[ ${#long} -eq 4058 ] && pass || fail "long path is ${#long}"
+install 2 --mirror "$base" --dir "$long"
+err_has "is 4058 characters long: too long for this system's paths"
+err_has "hint: install into a shorter path: omvdev sdk install --dir D"
+if grep -q "sdk.version stamp" "$err"; then fail "blames the stamp"; else pass; fi
+[ -e "$TMPD/dddd" ] || [ -e "${long%/*}" ] && fail "created directories" || pass
 
 t "500 once, then success (retried)"
 reset_state
@@ -362,6 +393,81 @@ wait $apid && pass || fail "first install: $(cat "$TMPD/a.err")"
 err_has "waiting for another omvdev installing the same SDK"
 err_has "SDK $V is already installed in $dest"
 same_tree
+no_lock
+
+t "lock: two installs at once (--force) run one after the other, both succeed"
+reset_state
+for i in 1 2; do
+    "$OMVDEV" sdk install --version $V --force --mirror "$base/f/slow,rate=400000" >"$TMPD/p$i.out" 2>"$TMPD/p$i.err" &
+    eval "pid$i=\$!"
+done
+wait $pid1 && wait $pid2 && pass || fail "parallel installs: $(cat "$TMPD/p1.err" "$TMPD/p2.err")"
+cat "$TMPD/p1.err" "$TMPD/p2.err" | grep -c "waiting for another omvdev" | grep -qx 1 && pass || fail "no one waited: $(cat "$TMPD/p1.err" "$TMPD/p2.err")"
+same_tree
+no_lock
+expect 0 sdk verify --version $V
+
+t "lock: after kill -9 of the holder the next install proceeds"
+reset_state
+"$OMVDEV" sdk install --version $V --mirror "$base/f/stall" >"$TMPD/k.out" 2>"$TMPD/k.err" &
+kpid=$!
+for _ in $(seq 100); do [ -s "$cache/$TB.part" ] && break; sleep 0.05; done
+kill -9 $kpid
+wait $kpid 2>/dev/null
+ls -A "$HOME" | grep -q 'staging' && pass || fail "the killed install left no staging tree to test with"
+install 0 --mirror "$base"
+err_has "resuming after the"
+if grep -q "waiting for another" "$err"; then fail "waited for a dead holder"; else pass; fi
+same_tree
+no_lock
+if ls -A "$HOME" | grep -q 'staging\|trash\|manifest-\|\.old-'; then fail "leftovers stayed: $(ls -A "$HOME")"; else pass; fi
+
+t "resume twice: the part grows over two broken runs, the third completes"
+reset_state
+install 1 --mirror "$base/f/trunc" --retries 0
+s1=$(stat -c %s "$cache/$TB.part")
+install 1 --mirror "$base/f/trunc" --retries 0
+err_has "resuming after the"
+s2=$(stat -c %s "$cache/$TB.part")
+[ "$s2" -gt "$s1" ] && pass || fail "the part did not grow ($s1 -> $s2)"
+nothing_at_dest
+install 0 --mirror "$base"
+same_tree
+no_part
+expect 0 sdk verify --version $V
+
+t "Ctrl-C during a resume (the rest downloading while the part is decoded)"
+reset_state
+install 1 --mirror "$base/f/trunc" --retries 0
+s1=$(stat -c %s "$cache/$TB.part")
+"$OMVDEV" sdk install --version $V --mirror "$base/f/stall" >"$TMPD/r.out" 2>"$TMPD/r.err" &
+rpid=$!
+for _ in $(seq 100); do [ "$(stat -c %s "$cache/$TB.part")" -gt "$s1" ] && break; sleep 0.05; done
+sleep 0.2
+kill -INT $rpid
+t0=$(date +%s)
+wait $rpid
+[ $? -eq 1 ] && pass || fail "exit status after SIGINT"
+[ $(($(date +%s) - t0)) -le 5 ] && pass || fail "took $(($(date +%s) - t0)) s to stop"
+grep -q "error: interrupted" "$TMPD/r.err" && pass || fail "no 'interrupted': $(cat "$TMPD/r.err")"
+grep -q "resuming after the" "$TMPD/r.err" && pass || fail "did not resume: $(cat "$TMPD/r.err")"
+[ "$(stat -c %s "$cache/$TB.part")" -gt "$s1" ] && pass || fail "the part did not keep the new bytes"
+nothing_at_dest
+no_lock
+install 0 --mirror "$base"
+same_tree
+no_part
+
+t "resume: a part that does not belong to the file fails the checksum and is dropped"
+reset_state
+install 1 --mirror "$base/f/trunc" --retries 0
+printf 'XXXX' | dd of="$cache/$TB.part" bs=1 seek=2000 conv=notrunc 2>/dev/null
+install 1 --mirror "$base"
+err_has "error: "
+nothing_at_dest
+no_part
+install 0 --mirror "$base"
+same_tree
 
 t "Ctrl-C: rolled back, the part is kept, the rerun resumes"
 reset_state
@@ -375,9 +481,12 @@ wait $cpid
 grep -q "error: interrupted" "$TMPD/c.err" && pass || fail "no 'interrupted': $(cat "$TMPD/c.err")"
 nothing_at_dest
 part_kept
+no_lock
 install 0 --mirror "$base"
 err_has "resuming after the"
 same_tree
+no_lock
+if ls -A "$HOME" | grep -q 'trash\|staging'; then fail "the interrupted tree stayed: $(ls -A "$HOME")"; else pass; fi
 
 # ---- TLS ------------------------------------------------------------------------
 
@@ -405,9 +514,9 @@ same_tree
 
 t "https never follows a redirect to plain http"
 reset_state
-install 1 --mirror "$sbase/f/tohttp=${base##*:}" --cacert "$tls/ca.pem"
-err_has "error: cannot download $sbase/f/tohttp=${base##*:}/$TB"
-err_has 'Protocol "http" not supported'
+install 2 --mirror "$sbase/f/tohttp=${base##*:}" --cacert "$tls/ca.pem"
+err_has "error: refusing plain http:// from '$base/$TB' (redirected from '$sbase/f/tohttp=${base##*:}/$TB'): a redirect never leaves https"
 nothing_at_dest
+no_lock
 
 finish

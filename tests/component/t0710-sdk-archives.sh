@@ -71,4 +71,33 @@ done
 expect 0 sdk verify --version $V
 out_has "0 missing, 0 changed, 0 extra"
 
+# Archives that are odd but not hostile install as tar would extract them, and
+# a fresh install always verifies.
+for name in dup mode000; do
+    t "$name: installs like tar -x, and verifies right after"
+    mkdir -p "$TMPD/$name" "$TMPD/ref-$name"
+    python3 "$comp/mkarchive.py" "$name" "$TMPD/$name/$TB" $V || fail "mkarchive $name"
+    tar -xJf "$TMPD/$name/$TB" --strip-components=1 -C "$TMPD/ref-$name"
+    chmod -R u+rwX "$TMPD/ref-$name"
+    expect 0 sdk install --version $V --force --from "$TMPD/$name/$TB"
+    expect 0 sdk verify --version $V
+    out_has "0 missing, 0 changed, 0 extra"
+    if diff -r --no-dereference -x .omvdev-manifest "$TMPD/ref-$name" "$dest" >"$TMPD/diff" 2>&1; then pass; else
+        fail "differs from tar -x: $(head -5 "$TMPD/diff")"
+    fi
+    # one manifest line per path
+    dups=$(tail -n +2 "$dest/.omvdev-manifest" | awk -F'\t' '{print $NF}' | sort | uniq -d)
+    [ -z "$dups" ] && pass || fail "manifest lists twice: $dups"
+done
+t "dup: the later entry's content and type won"
+expect 0 sdk install --version $V --force --from "$TMPD/dup/$TB"
+[ "$(cat "$dest/README")" = "the later README wins" ] && pass || fail "README: $(cat "$dest/README")"
+[ "$(readlink "$dest/python/bin/python3")" = python3.12 ] && pass || fail "symlink"
+t "mode000: the owner can read what was installed; other bits are kept"
+expect 0 sdk install --version $V --force --from "$TMPD/mode000/$TB"
+[ "$(stat -c %a "$dest/locked")" = 400 ] && pass || fail "locked is $(stat -c %a "$dest/locked")"
+[ "$(stat -c %a "$dest/closed")" = 500 ] && pass || fail "closed is $(stat -c %a "$dest/closed")"
+expect 0 sdk remove $V
+[ -e "$dest" ] && fail "not removed" || pass
+
 finish

@@ -155,9 +155,10 @@ static const uint8_t version_reply[16] = {1, 0, 2, 1, 0, 3, 5, 0, 0};
 /*
  * At any line coding but the debug one, with DTR set, the CDC port is the
  * MicroPython REPL. The model keeps a receive buffer of REPL_RX_BUF bytes:
- * a bulk OUT is accepted only as far as it has room (the rest is NAKed and
- * retried by the host controller), bytes are consumed at once while the REPL
- * reads input, and only scanned for Ctrl-C while a script runs.
+ * a bulk OUT is accepted only in the 64-byte packets it has room for (the
+ * rest is NAKed and retried by the host controller), bytes are consumed at
+ * once while the REPL reads input, and only scanned for Ctrl-C while a script
+ * runs.
  *
  * Friendly REPL: banner, ">>> ", echo, Enter runs the line, Ctrl-C prints
  * KeyboardInterrupt, Ctrl-D on an empty line is a soft reboot, Ctrl-A enters
@@ -940,6 +941,8 @@ static void repl_receive(struct sim_dev *d, const uint8_t *data, size_t *len)
     repl_pump(d);
     room = REPL_RX_BUF - c->repl.rx.len;
     if (*len > room) {
+        /* USB takes or NAKs a 64-byte packet whole */
+        room -= room % 64;
         sim_note(d, "REPL: %zu of %zu bytes accepted (buffer full)", room, *len);
         *len = room;
     }

@@ -23,10 +23,22 @@
  * with a poll timeout (sector erase 1000 ms as the H7 ROM reports it, program
  * and SET_ADDRESS 5 ms: UNCERTAIN, dfu-util's remark that "a non-null
  * bwPollTimeout for SET_ADDRESS seems a common bootloader bug" suggests the
- * ROM reports one), the work is charged with sim_busy() so the next request
- * waits for it, and the second GETSTATUS answers dfuDNLOAD-IDLE, or
- * dfuERROR with the work's status (errPROG for an H7 flash word that was not
- * erased, errWRITE for an injected refuse-write fault).
+ * ROM reports one), given at once: the work starts after that answer and runs
+ * while the host waits the poll timeout (AN3156's dfuDNBUSY; ST's device
+ * library starts the flash operation once the GETSTATUS status stage is
+ * over). A request arriving before the work is done waits for it (the
+ * library's handler is busy and the USB peripheral NAKs), then the GETSTATUS
+ * answers dfuDNLOAD-IDLE, or dfuERROR with the work's status (errPROG for an
+ * H7 flash word that was not erased, errWRITE for an injected refuse-write
+ * fault). With busy=answer the ROM instead answers every GETSTATUS during the
+ * work with (OK, dfuDNBUSY, the same poll timeout), as a ROM polling its flash
+ * controller would; a read (UPLOAD) during the work is held until it ends, as
+ * a CPU read of a flash bank being erased or programmed stalls (RM0433 and
+ * RM0090, "read while write" on the same bank).
+ *
+ * Work times are the parts' datasheet figures (flash_times below): typical by
+ * default, the maximum with fault=slow-erase:max, typical times a factor with
+ * fault=slow-erase:N.
  *
  * Leave: DNLOAD with wLength 0 -> dfuMANIFEST-SYNC; the next GETSTATUS
  * answers dfuMANIFEST (poll 1 ms) and the device leaves the bus (not
@@ -39,10 +51,13 @@
  * re-initialises the DFU class (state, pointers, the rev V wedge).
  *
  * STM32H743 rev V (dfu-protocol.md §4): after an ERASE of a sector at or
- * above 0x08100000 (bank 2) the sector is erased, but every GETSTATUS
- * answers (OK, dfuDNBUSY, 1000 ms) until a CLRSTATUS, which gives
- * (errUNKNOWN, dfuERROR); a second CLRSTATUS gives (OK, dfuIDLE). Mass erase
- * and writes into bank 2 are not affected.
+ * above 0x08100000 (bank 2) the sector is erased (in the erase's time), but
+ * every GETSTATUS answers (OK, dfuDNBUSY, 1000 ms) until a CLRSTATUS, which
+ * gives (errUNKNOWN, dfuERROR); a second CLRSTATUS gives (OK, dfuIDLE). Mass
+ * erase and writes into bank 2 are not affected. Nothing the ROM shows over
+ * USB tells rev V from rev Y: the descriptors are the same, and UPLOAD reads
+ * only the alts' memories, so DBGMCU_IDCODE (0x5C001000) and the bootloader
+ * version byte (0x1FF1E7FE) answer errTARGET.
  */
 #include "lib/compat.h"
 #include "tests/sim/sim.h"
@@ -88,6 +103,45 @@ enum mem_kind {
 
 static const char *const mem_names[] = {NULL, "internal", "option", "qspi"};
 
+/*
+ * Flash timings from ST's datasheets, table "Flash memory programming" in
+ * section "Flash memory characteristics", the x32 parallelism column (the
+ * ROM's: supply 2.7-3.6 V on F4/F7; on the H7 an erase observed through the
+ * ROM takes about 0.9 s, which x8/x16, typically 2.0/1.8 s, cannot do):
+ *   STM32H743 (DS12110) and STM32H747 (DS12930, the same flash): 128 KiB
+ *     sector erase 1.1 s typical, 2.2 s maximum; one 256-bit flash word
+ *     programmed in 130 us typical, 260 us maximum; mass erase 6 s / 12 s.
+ *   STM32F427 (DS9484): sector erase 16 KiB 250/500 ms, 64 KiB 550/1100 ms,
+ *     128 KiB 1/2 s; one 32-bit word 16/100 us; mass erase 8/16 s.
+ *   STM32F765 (DS11532): sector erase 32 KiB 250/500 ms, 128 KiB 550/1100 ms,
+ *     256 KiB 1/2 s; one 32-bit word 16/100 us; mass erase 8/16 s
+ *     (UNCERTAIN: recalled, not checked against the document).
+ */
+struct sector_time {
+    uint32_t size;           /* bytes */
+    uint32_t typ_us, max_us; /* one sector erase */
+};
+
+struct flash_times {
+    struct sector_time sectors[3];
+    uint32_t unit_us;                  /* programming one unit (region unit), typical */
+    uint32_t mass_typ_us, mass_max_us; /* mass erase */
+};
+
+static const struct flash_times h7_times = {
+    {{128 * 1024, 1100000, 2200000}}, 130, 6000000, 12000000};
+/* 16 us a 32-bit word: 4 us a byte, the region's unit being one byte. */
+static const struct flash_times f427_times = {
+    {{16 * 1024, 250000, 500000}, {64 * 1024, 550000, 1100000}, {128 * 1024, 1000000, 2000000}},
+    4,
+    8000000,
+    16000000};
+static const struct flash_times f765_times = {
+    {{32 * 1024, 250000, 500000}, {128 * 1024, 550000, 1100000}, {256 * 1024, 1000000, 2000000}},
+    4,
+    8000000,
+    16000000};
+
 struct dfuse_board {
     const char *kind; /* "st-rom" or "arduino" */
     const char *name;
@@ -100,6 +154,7 @@ struct dfuse_board {
     size_t nr_commands;
     bool h7;                  /* ECC flash: 32-byte flash words, programmed once per erase */
     uint32_t mass_erase_poll; /* ms */
+    const struct flash_times *times;
 };
 
 static const uint8_t rom_commands[] = {CMD_GET_COMMANDS, CMD_SET_ADDRESS, CMD_ERASE, CMD_UNPROTECT};
@@ -134,6 +189,7 @@ static const struct dfuse_board st_boards[] = {
         .nr_commands = sizeof(rom_commands),
         .h7 = true,
         .mass_erase_poll = 1000,
+        .times = &h7_times,
     },
     {
         .kind = "st-rom",
@@ -152,6 +208,7 @@ static const struct dfuse_board st_boards[] = {
         .nr_commands = sizeof(rom_commands),
         .h7 = false,
         .mass_erase_poll = 100,
+        .times = &f427_times,
     },
     {
         .kind = "st-rom",
@@ -169,6 +226,7 @@ static const struct dfuse_board st_boards[] = {
         .nr_commands = sizeof(rom_commands),
         .h7 = false,
         .mass_erase_poll = 100,
+        .times = &f765_times,
     },
 };
 
@@ -196,6 +254,7 @@ static const struct dfuse_board st_boards[] = {
                     "@Bootloader version 22 /0x00000000/0*4Kg"},                                   \
         .mems = {MEM_INTERNAL, MEM_QSPI, MEM_NONE}, .commands = arduino_commands,                  \
         .nr_commands = sizeof(arduino_commands), .h7 = true, .mass_erase_poll = 1000,              \
+        .times = &h7_times,                                                                        \
     }
 
 static const struct dfuse_board arduino_boards[] = {
@@ -252,9 +311,10 @@ struct dfuse {
     uint64_t data_index; /* which data block of the device's life this is */
     uint8_t buf[MAX_XFER];
     /* the work started by the last GETSTATUS */
-    uint8_t result; /* its DFU status, reported by the next GETSTATUS */
-    bool wedged;    /* rev V: dfuDNBUSY until CLRSTATUS */
-    bool unprotect; /* READ_UNPROTECT: the device resets after the answer */
+    uint8_t result;   /* its DFU status, reported by the next GETSTATUS */
+    bool wedged;      /* rev V: dfuDNBUSY until CLRSTATUS */
+    uint64_t done_us; /* busy=answer: when that work ends (0: it is not background work) */
+    bool unprotect;   /* READ_UNPROTECT: the device resets after the answer */
 };
 
 static struct dfuse *model(struct sim_dev *d)
@@ -365,19 +425,38 @@ static bool range_ok(const struct alt *a, uint32_t addr, size_t n, uint8_t type)
  * these flashes have sectors of several sizes (F4: 16/64/128 KiB) and the
  * QSPI NOR costs differ from the internal flash's.
  */
+/* The datasheet erase time of an internal-flash sector of this size (0, 0 if not listed). */
+static struct sector_time sector_time(const struct dfuse *m, uint32_t size)
+{
+    const struct flash_times *t = m->b->times;
+    struct sector_time none = {size, 0, 0};
+
+    for (size_t i = 0; i < ARRAY_SIZE(t->sectors); i++)
+        if (t->sectors[i].size == size)
+            return t->sectors[i];
+    return none;
+}
+
 static int mem_erase(struct sim_dev *d, const struct alt *a, uint32_t addr, uint32_t sector)
 {
     struct sim_region *r = &d->regions[a->region];
     const struct mem_cost *c = &mem_costs[a->mem];
-    uint32_t saved_sector = r->sector, saved_us = d->timing.sector_erase_us;
+    struct sim_timing saved = d->timing;
+    struct sector_time t = sector_time(model(d), sector);
+    uint32_t saved_sector = r->sector;
     int rc;
 
     r->sector = sector;
-    if (c->erase_us)
+    if (c->erase_us) {
         d->timing.sector_erase_us = c->erase_us;
+        d->timing.sector_erase_max_us = 2 * c->erase_us;
+    } else if (a->mem == MEM_INTERNAL && t.typ_us) {
+        d->timing.sector_erase_us = t.typ_us;
+        d->timing.sector_erase_max_us = t.max_us;
+    }
     rc = sim_region_erase_sector(d, r, addr);
     r->sector = saved_sector;
-    d->timing.sector_erase_us = saved_us;
+    d->timing = saved;
     return rc;
 }
 
@@ -385,13 +464,15 @@ static int mem_erase_all(struct sim_dev *d, const struct alt *a)
 {
     struct sim_region *r = &d->regions[a->region];
     const struct mem_cost *c = &mem_costs[a->mem];
-    uint32_t saved_us = d->timing.mass_erase_us;
+    struct sim_timing saved = d->timing;
     int rc;
 
-    if (c->mass_erase_us)
+    if (c->mass_erase_us) {
         d->timing.mass_erase_us = c->mass_erase_us;
+        d->timing.mass_erase_max_us = 2 * c->mass_erase_us;
+    }
     rc = sim_region_erase_all(d, r);
-    d->timing.mass_erase_us = saved_us;
+    d->timing = saved;
     return rc;
 }
 
@@ -631,14 +712,20 @@ static int dfuse_getstatus(struct sim_dev *d, const struct sim_setup *s, uint8_t
     int state;
 
     switch (d->state) {
-    case SIM_DFU_STATE_DNLOAD_SYNC:
+    case SIM_DFU_STATE_DNLOAD_SYNC: {
+        uint64_t before = d->work_until_us;
+
         execute(d);
+        m->done_us = d->work_until_us != before ? d->work_until_us : 0;
         if (d->state == SIM_DFU_STATE_DNBUSY)
             poll = m->poll_ms;
         break;
+    }
     case SIM_DFU_STATE_DNBUSY:
         if (m->wedged) {
             poll = POLL_WEDGE_MS;
+        } else if (m->done_us > d->now_us) {
+            poll = m->poll_ms; /* busy=answer: the work goes on */
         } else if (m->result != SIM_DFU_STATUS_OK) {
             d->state = SIM_DFU_STATE_ERROR;
             m->status = m->result;
@@ -715,6 +802,7 @@ static int dfuse_upload(struct sim_dev *d, const struct sim_setup *s, uint8_t *d
         /* A read running past the end of the memory is cut short (UNCERTAIN). */
         if (addr64 + n > (uint64_t)a->base + a->size)
             n = (size_t)((uint64_t)a->base + a->size - addr64);
+        sim_hold(d);
         sim_region_read(&d->regions[a->region], addr, data, n);
         *len = n;
     }
@@ -869,9 +957,11 @@ static struct sim_dev *dfuse_new(const struct dfuse_board *b, bool rev_v, char *
     }
     sim_dev_build_dfu(d, b->layouts, m->nr_alts, FUNC_ATTRS, DETACH_TIMEOUT, b->transfer_size,
                       BCD_DFUSE);
-    /* F4/F7 flash programs 32-bit words in ~16 µs (x32, UNCERTAIN): 4 µs a byte. */
-    if (!b->h7)
-        d->timing.unit_program_us = 4;
+    d->timing.sector_erase_us = b->times->sectors[0].typ_us;
+    d->timing.sector_erase_max_us = b->times->sectors[0].max_us;
+    d->timing.unit_program_us = b->times->unit_us;
+    d->timing.mass_erase_us = b->times->mass_typ_us;
+    d->timing.mass_erase_max_us = b->times->mass_max_us;
     reset_pointers(m);
     d->ops = !strcmp(b->kind, "st-rom") ? &st_rom_ops : &arduino_ops;
     d->model = m;

@@ -56,6 +56,7 @@ struct slot {
     GList *urbs;    /* struct urb *, in submission order */
     GList *reapers; /* UMockdevIoctlClient *: blocking REAPURBs waiting for a completion */
     guint reap_timer;
+    gint64 reap_due;   /* when reap_timer fires (0: at once) */
     guint retry_timer; /* polls parked URBs while the device's clock runs */
     bool removed;
 };
@@ -320,20 +321,23 @@ static void submit(struct slot *slot, struct urb *u, uint8_t type)
     struct sim_dev *d = slot->dev;
 
     sim_dev_advance(d, vnow(slot->sim));
+    if (slot->sim->timescale <= 0)
+        sim_dev_settle(d);
     if (type == USBDEVFS_URB_TYPE_CONTROL) {
         const uint8_t *p = u->buf->data;
         struct sim_setup s = {p[0], p[1], (uint16_t)(p[2] | p[3] << 8),
                               (uint16_t)(p[4] | p[5] << 8), (uint16_t)(p[6] | p[7] << 8)};
         uint8_t *data = g_malloc0((gsize)s.wLength + 1);
         size_t len = s.wLength;
-        uint64_t wait = sim_dev_wait_us(d), before = d->device_bound_us;
+        uint64_t wait = sim_dev_wait_us(d);
         int rc;
 
         if (!(s.bmRequestType & 0x80) && s.wLength)
             memcpy(data, p + 8, s.wLength);
         rc = sim_dev_control(d, &s, data, &len);
         urb_write_result(u, errno_of(rc), (s.bmRequestType & 0x80) ? data : NULL, len, 8);
-        u->due_us = due_after(slot, wait, d->device_bound_us - before);
+        /* The answer waits for earlier work and its own transfer, not for the work it starts. */
+        u->due_us = due_after(slot, wait, d->reply_us);
         g_free(data);
     } else {
         run_bulk(slot, u);
@@ -353,6 +357,15 @@ static void retry_parked(struct slot *slot)
 
 static gboolean reap_timer_cb(gpointer p);
 
+/* Something completed: let waiting reapers look at once. */
+static void reap_soon(struct slot *slot)
+{
+    if (!slot->reapers || slot->reap_timer)
+        return;
+    slot->reap_timer = slot_timer(slot, 0, reap_timer_cb);
+    slot->reap_due = 0;
+}
+
 static gboolean retry_timer_cb(gpointer p)
 {
     struct slot *slot = p;
@@ -362,8 +375,7 @@ static gboolean retry_timer_cb(gpointer p)
     retry_parked(slot);
     for (GList *l = slot->urbs; l; l = l->next)
         parked = parked || ((struct urb *)l->data)->parked;
-    if (slot->reapers && !slot->reap_timer)
-        slot->reap_timer = slot_timer(slot, 0, reap_timer_cb);
+    reap_soon(slot);
     apply_transition(slot);
     if (parked && !slot->removed && !slot->retry_timer)
         slot->retry_timer = slot_timer(slot, 5, retry_timer_cb);
@@ -392,6 +404,26 @@ static struct urb *ready_urb(struct slot *slot, const void *client, gint64 *next
     return NULL;
 }
 
+/*
+ * ready_urb(), but an URB due within a millisecond is waited for here: the
+ * main loop's timers count whole milliseconds, and rounding every answer up
+ * to the next one would add up to a millisecond to each request.
+ */
+static struct urb *ready_urb_soon(struct slot *slot, const void *client, gint64 *next_due)
+{
+    struct urb *u = ready_urb(slot, client, next_due);
+    gint64 left = *next_due ? *next_due - g_get_monotonic_time() : 0;
+
+    if (u || !*next_due || left >= 1000)
+        return u;
+    if (left > 0)
+        g_usleep((gulong)left);
+    return ready_urb(slot, client, next_due);
+}
+
+/* A timer for the next URB due, at most a millisecond early (ready_urb_soon waits the rest). */
+static guint reap_timer_at(struct slot *slot, gint64 due);
+
 static void complete_reap(struct slot *slot, UMockdevIoctlClient *client, struct urb *u)
 {
     UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
@@ -412,7 +444,7 @@ static gboolean reap_timer_cb(gpointer p)
     for (GList *l = slot->reapers, *next_l; l; l = next_l) {
         UMockdevIoctlClient *client = l->data;
         gint64 next;
-        struct urb *u = ready_urb(slot, client, &next);
+        struct urb *u = ready_urb_soon(slot, client, &next);
 
         next_l = l->next;
         if (u) {
@@ -424,15 +456,22 @@ static gboolean reap_timer_cb(gpointer p)
         }
     }
     if (soonest)
-        slot->reap_timer =
-            slot_timer(slot, (guint)((soonest - g_get_monotonic_time()) / 1000 + 1), reap_timer_cb);
+        slot->reap_timer = reap_timer_at(slot, soonest);
     return G_SOURCE_REMOVE;
+}
+
+static guint reap_timer_at(struct slot *slot, gint64 due)
+{
+    gint64 left = due - g_get_monotonic_time();
+
+    slot->reap_due = due;
+    return slot_timer(slot, left > 0 ? (guint)(left / 1000) : 0, reap_timer_cb);
 }
 
 static void reap(struct slot *slot, UMockdevIoctlClient *client, bool block)
 {
     gint64 next;
-    struct urb *u = ready_urb(slot, client, &next);
+    struct urb *u = ready_urb_soon(slot, client, &next);
 
     if (u) {
         complete_reap(slot, client, u);
@@ -453,9 +492,16 @@ static void reap(struct slot *slot, UMockdevIoctlClient *client, bool block)
         return;
     }
     slot->reapers = g_list_append(slot->reapers, g_object_ref(client));
-    if (next && !slot->reap_timer)
-        slot->reap_timer =
-            slot_timer(slot, (guint)((next - g_get_monotonic_time()) / 1000 + 1), reap_timer_cb);
+    /* The timer goes off for the soonest URB of any waiting client. */
+    if (next && (!slot->reap_timer || (slot->reap_due && next < slot->reap_due))) {
+        GSource *old = slot->reap_timer ? g_main_context_find_source_by_id(slot->sim->ioctl_ctx,
+                                                                           slot->reap_timer)
+                                        : NULL;
+
+        if (old)
+            g_source_destroy(old);
+        slot->reap_timer = reap_timer_at(slot, next);
+    }
 }
 
 /* A process closed the device node: its URBs go with it. */
@@ -548,8 +594,7 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         if (urb->type != USBDEVFS_URB_TYPE_CONTROL)
             retry_parked(slot);
         umockdev_ioctl_client_complete(client, 0, 0);
-        if (slot->reapers && !slot->reap_timer)
-            slot->reap_timer = slot_timer(slot, 0, reap_timer_cb);
+        reap_soon(slot);
         return TRUE;
     }
     case USBDEVFS_REAPURB:

@@ -39,8 +39,10 @@ struct sim_dev *sim_dev_new(uint16_t vid, uint16_t pid, uint16_t bcd_device,
     d->serial_index = sim_dev_add_string(d, serial);
     /* Defaults: USB full speed, H7-class flash (dfu-protocol.md §5). */
     d->timing.sector_erase_us = 1100000;
+    d->timing.sector_erase_max_us = 2200000;
     d->timing.unit_program_us = 130;
     d->timing.mass_erase_us = 16 * 1100000;
+    d->timing.mass_erase_max_us = 2 * 16 * 1100000;
     d->timing.ctrl_fixed_us = 1000;
     d->timing.ctrl_packet_us = 55;
     d->state = SIM_DFU_STATE_IDLE;
@@ -114,6 +116,8 @@ void sim_dev_build_dfu(struct sim_dev *d, const char *const *alt_names, size_t n
     strbuf_addch(&fd, 9);
     strbuf_addch(&fd, 0x21);
     strbuf_addch(&fd, attributes);
+    d->dfu_attributes = attributes;
+    d->has_dfu = true;
     put16(&fd, detach_timeout);
     put16(&fd, transfer_size);
     put16(&fd, bcd_dfu);
@@ -178,11 +182,14 @@ void sim_dev_free(struct sim_dev *d)
 
 /* ---- memory --------------------------------------------------------------------- */
 
-static uint64_t erase_cost(const struct sim_dev *d, uint64_t us)
+/* An erase's time: typical, `factor` times that, or (factor 0) the datasheet maximum. */
+static uint64_t erase_cost(const struct sim_dev *d, uint64_t typ_us, uint64_t max_us)
 {
     const struct sim_fault *f = sim_fault_find(d, SIM_FAULT_SLOW_ERASE);
 
-    return f && f->arg ? us * f->arg : us;
+    if (!f)
+        return typ_us;
+    return f->arg ? typ_us * f->arg : max_us;
 }
 
 int sim_region_erase_sector(struct sim_dev *d, struct sim_region *r, uint32_t addr)
@@ -196,7 +203,7 @@ int sim_region_erase_sector(struct sim_dev *d, struct sim_region *r, uint32_t ad
     start = (addr - r->base) / r->sector * r->sector;
     memset(r->data + start, 0xFF, r->size - start < r->sector ? r->size - start : r->sector);
     r->erases++;
-    sim_busy(d, erase_cost(d, d->timing.sector_erase_us));
+    sim_busy(d, erase_cost(d, d->timing.sector_erase_us, d->timing.sector_erase_max_us));
     sim_note(d, "erase %s 0x%08X+%u", r->name, r->base + start, r->sector);
     return SIM_DFU_STATUS_OK;
 }
@@ -207,7 +214,7 @@ int sim_region_erase_all(struct sim_dev *d, struct sim_region *r)
         return SIM_DFU_STATUS_ERR_ERASE;
     memset(r->data, 0xFF, r->size);
     r->erases++;
-    sim_busy(d, erase_cost(d, d->timing.mass_erase_us));
+    sim_busy(d, erase_cost(d, d->timing.mass_erase_us, d->timing.mass_erase_max_us));
     sim_note(d, "mass erase %s", r->name);
     return SIM_DFU_STATUS_OK;
 }
@@ -257,10 +264,22 @@ void sim_region_read(const struct sim_region *r, uint32_t addr, uint8_t *out, si
 
 void sim_busy(struct sim_dev *d, uint64_t us)
 {
-    uint64_t from = d->busy_until_us > d->now_us ? d->busy_until_us : d->now_us;
+    uint64_t *until = d->answer_while_busy ? &d->work_until_us : &d->busy_until_us;
+    uint64_t from = *until > d->now_us ? *until : d->now_us;
 
-    d->busy_until_us = from + us;
+    *until = from + us;
     d->device_bound_us += us;
+}
+
+void sim_hold(struct sim_dev *d)
+{
+    uint64_t us = sim_dev_working_us(d);
+
+    if (!us)
+        return;
+    sim_note(d, "held %llu us until the flash operation ends", (unsigned long long)us);
+    d->reply_us += us;
+    d->now_us = d->work_until_us;
 }
 
 void sim_dev_advance(struct sim_dev *d, uint64_t now_us)
@@ -272,6 +291,17 @@ void sim_dev_advance(struct sim_dev *d, uint64_t now_us)
 uint64_t sim_dev_wait_us(const struct sim_dev *d)
 {
     return d->busy_until_us > d->now_us ? d->busy_until_us - d->now_us : 0;
+}
+
+uint64_t sim_dev_working_us(const struct sim_dev *d)
+{
+    return d->work_until_us > d->now_us ? d->work_until_us - d->now_us : 0;
+}
+
+void sim_dev_settle(struct sim_dev *d)
+{
+    sim_dev_advance(d, d->busy_until_us);
+    sim_dev_advance(d, d->work_until_us);
 }
 
 const struct sim_fault *sim_fault_find(const struct sim_dev *d, enum sim_fault_kind kind)
@@ -384,7 +414,10 @@ static void log_entry(struct sim_dev *d, const char *what, const struct sim_setu
 /* USB transfer cost: the lower bound of any host, whatever it does. */
 static void charge_transfer(struct sim_dev *d, size_t len)
 {
-    d->device_bound_us += d->timing.ctrl_fixed_us + (len + 63) / 64 * d->timing.ctrl_packet_us;
+    uint64_t us = d->timing.ctrl_fixed_us + (len + 63) / 64 * d->timing.ctrl_packet_us;
+
+    d->device_bound_us += us;
+    d->reply_us += us;
 }
 
 static int get_descriptor(struct sim_dev *d, const struct sim_setup *s, uint8_t *data, size_t *len)
@@ -485,11 +518,17 @@ int sim_dev_control(struct sim_dev *d, const struct sim_setup *s, uint8_t *data,
         return SIM_GONE;
     /* A request that arrives while the device works is answered when it is done. */
     sim_dev_advance(d, d->busy_until_us);
+    d->reply_us = 0;
     if (!(s->bmRequestType & 0x80))
         *len = s->wLength;
     if (sim_fault(d, SIM_FAULT_STALL_REQUEST, s->bRequest)) {
         rc = SIM_STALL;
         *len = 0;
+    } else if (d->has_dfu && !(d->dfu_attributes & 0x02) && s->bmRequestType == 0xA1 &&
+               s->bRequest == SIM_DFU_UPLOAD) {
+        /* DFU 1.1: without bitCanUpload the device does not know UPLOAD. */
+        sim_note(d, "UPLOAD refused: bitCanUpload is 0");
+        rc = SIM_STALL;
     } else if ((s->bmRequestType & 0x60) == 0) {
         rc = standard_request(d, s, data, len);
     } else if (d->ops && d->ops->control) {
@@ -515,6 +554,7 @@ int sim_dev_bulk(struct sim_dev *d, uint8_t ep, uint8_t *data, size_t *len)
     if (d->gone)
         return SIM_GONE;
     sim_dev_advance(d, d->busy_until_us);
+    d->reply_us = 0;
     rc = d->ops && d->ops->bulk ? d->ops->bulk(d, ep, data, len) : SIM_STALL;
     if (rc != SIM_OK)
         *len = 0;
@@ -571,6 +611,23 @@ static int parse_u64(const char *s, uint64_t *out)
     return *s && !*end && !errno ? 0 : -1;
 }
 
+/* Change bmAttributes in the functional descriptor (spec option attrs=0xNN). */
+static int set_dfu_attributes(struct sim_dev *d, const char *v, char *err, size_t errlen)
+{
+    uint8_t *p = (uint8_t *)d->descriptors.buf;
+    uint64_t attrs;
+
+    if (!d->has_dfu || parse_u64(v, &attrs) < 0 || attrs > 0xFF)
+        return omv_seterr(err, errlen, OMV_EINVAL,
+                          "attrs=%s: expected a byte, on a device with a DFU descriptor", v);
+    for (size_t i = 18; i + 2 < d->descriptors.len; i += p[i] ? p[i] : 1) {
+        if (p[i] == 9 && p[i + 1] == 0x21)
+            p[i + 2] = (uint8_t)attrs;
+    }
+    d->dfu_attributes = (uint8_t)attrs;
+    return 0;
+}
+
 static int add_fault(struct sim_dev *d, const char *v, char *err, size_t errlen)
 {
     char name[32];
@@ -596,7 +653,10 @@ static int add_fault(struct sim_dev *d, const char *v, char *err, size_t errlen)
             *c2 = '\0';
             bad |= parse_u64(c2 + 1, &count);
         }
-        bad |= parse_u64(rest, &f.arg);
+        if (f.kind == SIM_FAULT_SLOW_ERASE && !strcmp(rest, "max"))
+            f.arg = 0; /* the part's datasheet maximum */
+        else
+            bad |= parse_u64(rest, &f.arg) || (f.kind == SIM_FAULT_SLOW_ERASE && !f.arg);
         f.count = (unsigned)count;
         free(rest);
         if (bad)
@@ -722,6 +782,12 @@ struct sim_dev *sim_dev_new_from_spec(const char *spec, char *err, size_t errlen
                 break;
             } else if (!strcmp(tok, "rev")) {
                 /* handled above */
+            } else if (!strcmp(tok, "busy")) {
+                if (strcmp(eq, "answer") && strcmp(eq, "nak"))
+                    rc = omv_seterr(err, errlen, OMV_EINVAL, "busy=%s: expected answer or nak", eq);
+                d->answer_while_busy = !strcmp(eq, "answer");
+            } else if (!strcmp(tok, "attrs")) {
+                rc = set_dfu_attributes(d, eq, err, errlen);
             } else {
                 rc = omv_seterr(err, errlen, OMV_EINVAL, "unknown option '%s'", tok);
             }

@@ -114,14 +114,22 @@ struct sim_region {
 
 /*
  * Device time is virtual microseconds. A model charges the cost of work with
- * sim_busy(); a request that arrives while the device is busy is answered when
- * the work is done, as a real device NAKs until then. The bridge turns virtual
- * time into real time with the time scale (0: no waiting at all).
+ * sim_busy(); work starts when the request that started it has been answered
+ * (the answer itself is not held back by it). A request that arrives while
+ * the device is busy is answered when the work is done, as a device whose USB
+ * handler does the work NAKs until then (ST's USB device library). With
+ * d->answer_while_busy set, the work runs in the background instead: requests
+ * are answered meanwhile and the model asks sim_dev_working_us() (a ROM that
+ * answers GETSTATUS with dfuDNBUSY while its flash controller works). The
+ * bridge turns virtual time into real time with the time scale (0: no waiting
+ * at all, every piece of work is over by the next request).
  */
 struct sim_timing {
-    uint32_t sector_erase_us; /* one sector erase */
-    uint32_t unit_program_us; /* one programming unit */
+    uint32_t sector_erase_us;     /* one sector erase (typical) */
+    uint32_t sector_erase_max_us; /* its datasheet maximum (fault=slow-erase:max) */
+    uint32_t unit_program_us;     /* one programming unit */
     uint32_t mass_erase_us;
+    uint32_t mass_erase_max_us;
     uint32_t ctrl_fixed_us;  /* per control transfer: setup + status stages */
     uint32_t ctrl_packet_us; /* per 64-byte data packet */
 };
@@ -134,7 +142,7 @@ enum sim_fault_kind {
     SIM_FAULT_UNPLUG_IN_STATE,    /* disappear when entering DFU state `arg` */
     SIM_FAULT_STALL_REQUEST,      /* STALL request bRequest == `arg` (once per `count`) */
     SIM_FAULT_WRONG_STATE,        /* GETSTATUS reports state `arg` once */
-    SIM_FAULT_SLOW_ERASE,         /* erase takes `arg` times as long */
+    SIM_FAULT_SLOW_ERASE,         /* erase takes `arg` times as long (0: the part's maximum) */
     SIM_FAULT_REFUSE_WRITE,       /* the `arg`-th data block fails with errWRITE */
     SIM_FAULT_LATE,               /* appear `arg` ms after start */
 };
@@ -184,7 +192,9 @@ struct sim_dev {
     uint16_t vid, pid, bcd_device;
     uint8_t dev_class, dev_subclass, dev_protocol; /* device descriptor; 0 for DFU */
     uint8_t max_packet0;
-    uint8_t serial_index; /* string index of the serial number */
+    bool has_dfu;           /* it has a DFU functional descriptor */
+    uint8_t dfu_attributes; /* its bmAttributes */
+    uint8_t serial_index;   /* string index of the serial number */
     char *serial;
     char *spec; /* the spec it was made from */
     /* descriptors: device descriptor followed by the configuration */
@@ -203,6 +213,9 @@ struct sim_dev {
     uint64_t now_us; /* virtual clock, kept by the caller through sim_dev_advance() */
     uint64_t busy_until_us;
     uint64_t device_bound_us; /* sum of the work received: the lower bound of any host */
+    bool answer_while_busy;   /* spec option busy=answer: work runs in the background */
+    uint64_t work_until_us;   /* the end of the background work */
+    uint64_t reply_us;        /* how long the answer to the current request takes */
     /* faults */
     struct sim_fault faults[8];
     size_t nr_faults;
@@ -231,7 +244,9 @@ struct sim_dev {
  *   usb:1FC9:0135                         (enumerates only; see sim_model_usb)
  * Options: serial=S, load=FILE@ADDR (repeatable with '+': load=a@0x08000000+b@0x08040000),
  * fault=KIND:ARG[:COUNT] (unplug-bytes, unplug-state, stall, wrong-state, slow-erase,
- * refuse-write, late), rev=V|Y for st-rom. NULL with a message in err on a bad spec.
+ * refuse-write, late; slow-erase:max is the part's datasheet maximum), rev=V|Y for
+ * st-rom, busy=answer|nak (answer_while_busy), attrs=0xNN (the DFU functional
+ * descriptor's bmAttributes). NULL with a message in err on a bad spec.
  */
 struct sim_dev *sim_dev_new_from_spec(const char *spec, char *err, size_t errlen);
 void sim_dev_free(struct sim_dev *d);
@@ -273,11 +288,18 @@ void sim_dev_reset(struct sim_dev *d);
 void sim_dev_advance(struct sim_dev *d, uint64_t now_us);
 /* Virtual µs until the device answers a request that arrives now (0 if idle). */
 uint64_t sim_dev_wait_us(const struct sim_dev *d);
+/* Virtual µs of background work still to run (answer_while_busy). */
+uint64_t sim_dev_working_us(const struct sim_dev *d);
+/* Move the clock past all work: a device infinitely fast (the bridge at time scale 0). */
+void sim_dev_settle(struct sim_dev *d);
 
 /* ---- for models ---------------------------------------------------------------------- */
 
 /* Charge `us` of device work starting now (or when the current work ends). */
 void sim_busy(struct sim_dev *d, uint64_t us);
+/* The answer to the current request waits for the background work to end
+ * (a CPU read of a flash bank that is being erased stalls until it is done). */
+void sim_hold(struct sim_dev *d);
 /* Record a fact in the current log entry, e.g. sim_note(d, "erase 0x08100000"). */
 void sim_note(struct sim_dev *d, const char *fmt, ...) OMV_PRINTF(2, 3);
 /* Does a fault of this kind fire now? (Consumes one of its count.) */

@@ -56,6 +56,6 @@ t "usage errors"
 expect 2 devices --timeout 3
 err_has "--timeout goes with --watch"
 expect 2 devices --watch --timeout soon
-err_has "--timeout takes a number of seconds above 0, not 'soon'"
+err_has "invalid value 'soon' for --timeout: expected a number from 1 to 86400"
 
 finish

@@ -8,7 +8,7 @@ sim() { "$OMVDEV_SIM" "$@" >"$out" 2>"$err"; code=$?; }
 S="$TMPD/state"
 repo="$TMPD/openmv"
 bin="$repo/build/OPENMV4/bin"
-mkdir -p "$repo/boards/OPENMV4" "$bin" "$repo/build/ARDUINO_PORTENTA_H7/bin" "$repo/build/OPENMV_AE3/bin"
+mkdir -p "$repo/boards/OPENMV4" "$repo/ports" "$repo/lib/micropython" "$bin" "$repo/build/ARDUINO_PORTENTA_H7/bin" "$repo/build/OPENMV_AE3/bin"
 : >"$repo/Makefile"
 head -c 300000 /dev/urandom >"$bin/firmware.bin"
 head -c 70000 /dev/urandom >"$bin/romfs0.img"
@@ -32,7 +32,7 @@ err_has "hint: build it first (make TARGET=OPENMV_N6"
 head -c 200000 /dev/urandom >"$TMPD/big.img"
 expect 1 -C "$repo" flash -t OPENMV4 --romfs "$TMPD/big.img" --dry-run
 err_has "'$TMPD/big.img' is 200000 bytes but the ROMFS0 partition holds 131072"
-expect 1 -C "$repo" flash -t OPENMV4 --file "$bin/romfs0.img" --alt 0 --dry-run
+expect 2 -C "$repo" flash -t OPENMV4 --file "$bin/romfs0.img" --alt 0 --dry-run
 err_has "alt 0 'BOOTLOADER' of OPENMV4 is read-only"
 expect 2 -C "$repo" flash -t OPENMV4 --file "$bin/romfs0.img"
 err_has "--file needs --alt N"

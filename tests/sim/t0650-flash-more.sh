@@ -10,7 +10,7 @@ mkdfu() { python3 "$(dirname "$0")/mkdfu.py" "$@"; }
 S="$TMPD/state"
 repo="$TMPD/openmv"
 bin="$repo/build/OPENMV4/bin"
-mkdir -p "$repo/boards/OPENMV4" "$bin" "$repo/build/ARDUINO_PORTENTA_H7/bin"
+mkdir -p "$repo/boards/OPENMV4" "$repo/ports" "$repo/lib/micropython" "$bin" "$repo/build/ARDUINO_PORTENTA_H7/bin"
 : >"$repo/Makefile"
 head -c 300000 /dev/urandom >"$bin/firmware.bin"
 head -c 70000 /dev/urandom >"$bin/romfs0.img"
@@ -39,11 +39,11 @@ untouched "$S/F2/internal.bin" && pass || fail "memory written"
 mkdfu plain "$TMPD/other.dfu" 37C5:9205 "$bin/firmware.bin"
 sim --device openmv-bl:OPENMV4,serial=F3 --state "$S" -- \
     "$OMVDEV" -C "$repo" flash -t OPENMV4 --file "$TMPD/other.dfu" --alt 2
-[ "$code" -eq 1 ] && pass || fail "exit $code"
+[ "$code" -eq 2 ] && pass || fail "exit $code"
 err_has "'$TMPD/other.dfu' is not for OPENMV4"
 err_has "37C5:9205"
 untouched "$S/F3/internal.bin" && pass || fail "memory written"
-expect 1 -C "$repo" flash -t OPENMV4 --file "$TMPD/fw.dfu" --dry-run
+expect 2 -C "$repo" flash -t OPENMV4 --file "$TMPD/fw.dfu" --dry-run
 err_has "is a plain DFU file: it does not say where it goes (use --alt N)"
 
 t ".dfu (DfuSe, two elements) on the Portenta: each element at its address, then leave"
@@ -83,6 +83,19 @@ sim --device st-rom:H743,rev=V,serial=V1 --state "$S" -- \
 [ "$code" -eq 0 ] && pass || fail "exit $code"
 err_has "stuck erase"
 slice "$S/V1/internal.bin" 0 1200000 >"$TMPD/got"; same_file "$TMPD/got" "$TMPD/openmv.bin"
+
+t "bitCanUpload 0: --verify and --skip-unchanged are refused before anything is erased or read"
+for opt in --verify --skip-unchanged; do
+    sim --device "st-rom:H743,attrs=0x09,serial=N1,load=$TMPD/bootloader.bin@0x08000000" --state "$S" -- \
+        "$OMVDEV" -C "$repo" flash -t OPENMV4 --file "$TMPD/openmv.bin" --address 0x08000000 $opt
+    [ "$code" -eq 3 ] && pass || fail "$opt: exit $code"
+    err_has "$opt needs to read the device's memory back"
+    err_has "bitCanUpload is 0"
+    err_has "hint: flash without $opt"
+    slice "$S/N1/internal.bin" 0 100000 >"$TMPD/got"; same_file "$TMPD/got" "$TMPD/bootloader.bin"
+    erased "$S/N1/internal.bin" 100000 $((0x200000 - 100000)) && pass || fail "$opt: memory written"
+    ! grep -q '"UPLOAD"\|"ERASE\|"DNLOAD"' "$S"/N1/log-*.json && pass || fail "$opt: requests sent"
+done
 
 t "--mass-erase on the ST ROM: whole chip erased, then written without page erases"
 sim --device "st-rom:H743,rev=V,serial=V2,load=$TMPD/qspi.img@0x08180000" --state "$S" -- \

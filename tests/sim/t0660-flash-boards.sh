@@ -10,7 +10,7 @@ if ! command -v dfu-util >/dev/null; then echo "dfu-util is not installed" >&2; 
 sim() { "$OMVDEV_SIM" "$@" >"$out" 2>"$err"; code=$?; }
 S="$TMPD/state"
 repo="$TMPD/openmv"
-mkdir -p "$repo/boards"
+mkdir -p "$repo/boards" "$repo/ports" "$repo/lib/micropython"
 : >"$repo/Makefile"
 
 # board -> the sim's device spec

@@ -8,7 +8,7 @@ if [ -z "${OMVDEV_SIM:-}" ]; then echo "omvdev-sim was not built (no umockdev)" 
 sim() { "$OMVDEV_SIM" "$@" >"$out" 2>"$err"; code=$?; }
 S="$TMPD/state"
 repo="$TMPD/openmv"
-mkdir -p "$repo/boards/OPENMV4"
+mkdir -p "$repo/boards/OPENMV4" "$repo/ports" "$repo/lib/micropython"
 : >"$repo/Makefile"
 head -c 131072 /dev/urandom >"$TMPD/damaged.bin"
 head -c 4096 /dev/urandom >"$TMPD/fs.bin"

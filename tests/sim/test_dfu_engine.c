@@ -434,6 +434,26 @@ static void test_normalise(void)
     CHECK_INT(state_of(r), ==, DFU_STATE_ERROR);
     CHECK_INT(dfu_normalise(&r->dev, err, sizeof(err)), ==, 0);
     CHECK_INT(state_of(r), ==, DFU_STATE_IDLE);
+    rig_close(r);
+
+    /* an erase left running (busy=answer, at its 2.2 s maximum) is waited for, not cleared */
+    r = rig_open("st-rom:H743,busy=answer,fault=slow-erase:max", 0);
+    CHECK_INT(ctl(r, 0x21, 1, 0, 0, (uint8_t[]){0x41, 0x00, 0x00, 0x02, 0x08}, 5), ==, 5);
+    CHECK_INT(state_of(r), ==, DFU_STATE_DNBUSY);
+    memset(r->reqs, 0, sizeof(r->reqs));
+    CHECK_INT(dfu_normalise(&r->dev, err, sizeof(err)), ==, 0);
+    CHECK_INT(r->reqs[4], ==, 0);
+    CHECK_INT(r->slept_ms, >=, 2200);
+    rig_close(r);
+    /* a Rev V stall left behind is cleared once that time has passed */
+    r = rig_open("st-rom:H743,rev=V", 0);
+    CHECK_INT(ctl(r, 0x21, 1, 0, 0, (uint8_t[]){0x41, 0x00, 0x00, 0x10, 0x08}, 5), ==, 5);
+    CHECK_INT(state_of(r), ==, DFU_STATE_DNBUSY);
+    memset(r->reqs, 0, sizeof(r->reqs));
+    CHECK_INT(dfu_normalise(&r->dev, err, sizeof(err)), ==, 0);
+    CHECK_INT(r->reqs[4], ==, 2);
+    CHECK_INT(r->slept_ms, <=, 3000);
+    CHECK_INT(state_of(r), ==, DFU_STATE_IDLE);
     /* an application, not a bootloader */
     rig_close(r);
     r = rig_open("openmv-bl:OPENMV4,fault=wrong-state:0", 2);
@@ -719,9 +739,167 @@ out:
     rig_close(r);
 }
 
+/* ---- erase stalls: healthy slow erases against the STM32H7 Rev V stall ----------------------- */
+
+/*
+ * Write `len` bytes from `addr` (every page erased once) on a model; returns
+ * the stall recoveries, or -1 when the write failed.
+ */
+static int write_all(const char *spec, uint32_t addr, size_t len, struct rig **out)
+{
+    struct rig *r = rig_open(spec, 0);
+    struct dfuse_layout l = DFUSE_LAYOUT_INIT;
+    uint8_t *img = pattern(len, 21);
+    unsigned rec = 0;
+    char err[256] = "";
+    int rc = -1;
+
+    *out = r;
+    if (!r || !parse_alt_layout(r, 0, &l))
+        goto out;
+    /* every page holds data: an erase that did not happen shows */
+    memset(mem(r, addr), 0x00, len);
+    if (dfuse_write(&r->dev, &l, addr, img, len, false, &rec, NULL, err, sizeof(err)) < 0) {
+        test_fail(__FILE__, __LINE__, "%s: %s", spec, err);
+        goto out;
+    }
+    if (memcmp(mem(r, addr), img, len) != 0) {
+        test_fail(__FILE__, __LINE__, "%s: the flash does not hold the image", spec);
+        goto out;
+    }
+    rc = (int)rec;
+out:
+    dfuse_layout_release(&l);
+    free(img);
+    return rc;
+}
+
+/*
+ * Every sector of every modelled part, erased at its typical and at its
+ * datasheet maximum time, with the ROM blocking its requests meanwhile (nak)
+ * or answering dfuDNBUSY (answer): no erase is taken for a stall.
+ */
+static void test_healthy_slow_erases_never_stall(void)
+{
+    static const struct {
+        const char *spec;
+        uint32_t addr, len;
+    } parts[] = {
+        {"st-rom:H743", 0x08000000, 0x200000},
+        {"st-rom:H743,rev=V", 0x08000000, 0x100000}, /* bank 1 of Rev V */
+        {"st-rom:F427", 0x08000000, 0x200000},
+        {"st-rom:F765", 0x08000000, 0x200000},
+        {"arduino:PORTENTA", 0x08020000, 0x1E0000},
+    };
+    static const char *const modes[] = {"busy=nak", "busy=answer", "busy=nak,fault=slow-erase:max",
+                                        "busy=answer,fault=slow-erase:max"};
+    unsigned cases = 0, erases = 0;
+
+    for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+        for (size_t k = 0; k < ARRAY_SIZE(modes); k++) {
+            char spec[128];
+            struct rig *r = NULL;
+            int rec;
+
+            snprintf(spec, sizeof(spec), "%s,%s", parts[i].spec, modes[k]);
+            rec = write_all(spec, parts[i].addr, parts[i].len, &r);
+            if (rec != 0)
+                test_fail(__FILE__, __LINE__, "%s: %d erases taken for stalls", spec, rec);
+            CHECK_INT(r ? r->reqs[4] : 1, ==, 0); /* no CLRSTATUS */
+            if (r)
+                erases += (unsigned)internal(r)->erases;
+            cases++;
+            rig_close(r);
+        }
+    }
+    CHECK_INT(cases, ==, 20);
+    CHECK_INT(erases, >=, 200);
+}
+
+/*
+ * Rev V: every bank-2 erase stalls. The first is declared once it is
+ * dfuDNBUSY past the datasheet maximum (2.2 s), the others at their first
+ * poll; all end, the image is whole, and each recovery read the page back.
+ */
+static void test_rev_v_stalls_end(void)
+{
+    static const char *const modes[] = {"busy=nak", "busy=answer", "busy=nak,fault=slow-erase:max",
+                                        "busy=answer,fault=slow-erase:max"};
+
+    for (size_t k = 0; k < ARRAY_SIZE(modes); k++) {
+        char spec[128];
+        struct rig *r = NULL, *y = NULL;
+        uint64_t rev_y_ms;
+        int rec;
+
+        /* the same write on Rev Y: the time the stalls are measured against */
+        snprintf(spec, sizeof(spec), "st-rom:H743,rev=Y,%s", modes[k]);
+        CHECK_INT(write_all(spec, 0x08000000, 0x200000, &y), ==, 0);
+        rev_y_ms = y ? y->slept_ms : 0;
+        rig_close(y);
+        snprintf(spec, sizeof(spec), "st-rom:H743,rev=V,%s", modes[k]);
+        rec = write_all(spec, 0x08000000, 0x200000, &r);
+        CHECK_INT(rec, ==, 8);
+        if (!r)
+            continue;
+        CHECK_INT(r->reqs[4], ==, 16); /* two CLRSTATUS a stall */
+        CHECK_INT(r->reqs[2], >=, 16); /* a read-back after each */
+        /* Only the first stall waits its datasheet time (2.2 s, where a healthy
+         * erase takes one 1 s poll): the others end at their first poll; a
+         * recovery's own polls cost a few ms. */
+        CHECK_INT(r->slept_ms, <=, rev_y_ms + 1200 + 8 * 10);
+        if (strstr(modes[k], "answer") && strstr(modes[k], "max"))
+            CHECK_CONTAINS(r->d->log.buf, "held"); /* a read-back waited for its erase */
+        rig_close(r);
+    }
+}
+
+/* Without bitCanUpload: every stall waits its full datasheet time, no UPLOAD is sent. */
+static void test_rev_v_stalls_without_upload(void)
+{
+    struct rig *r = NULL;
+    int rec = write_all("st-rom:H743,rev=V,attrs=0x09", 0x08100000, 0x40000, &r);
+
+    CHECK_INT(rec, ==, 2);
+    CHECK_INT(r ? r->reqs[2] : 1, ==, 0);
+    CHECK_INT(r ? r->slept_ms : 0, >=, 2 * 2200);
+    rig_close(r);
+}
+
+/* A device without bitCanUpload: reads are refused before any UPLOAD, not STALLed. */
+static void test_no_upload_refused(void)
+{
+    struct rig *r = rig_open("st-rom:H743,attrs=0x09", 0);
+    struct rig *o = rig_open("openmv-bl:OPENMV4,attrs=0x01", 2);
+    uint8_t back[4096];
+    size_t got = 7;
+    char err[256] = "";
+
+    if (!r || !o)
+        goto out;
+    CHECK_INT(r->dev.attributes & DFU_ATTR_CAN_UPLOAD, ==, 0);
+    CHECK_INT(dfuse_read(&r->dev, 0x08000000, back, sizeof(back), NULL, err, sizeof(err)), ==,
+              OMV_EDEVICE);
+    CHECK_CONTAINS(err, "bitCanUpload is 0");
+    CHECK_INT(r->reqs[2] + r->reqs[1] + r->reqs[3], ==, 0); /* nothing sent */
+    err[0] = '\0';
+    CHECK_INT(dfu_upload(&o->dev, back, sizeof(back), &got, NULL, err, sizeof(err)), ==,
+              OMV_EDEVICE);
+    CHECK_CONTAINS(err, "bitCanUpload is 0");
+    CHECK_INT(got, ==, 0);
+    CHECK_INT(o->reqs[2], ==, 0);
+    CHECK_INT(dfu_check_upload(&o->dev, "--verify", err, sizeof(err)), ==, OMV_EDEVICE);
+    CHECK_CONTAINS(err, "--verify needs to read");
+out:
+    rig_close(r);
+    rig_close(o);
+}
+
 TESTS(TEST(test_names), TEST(test_omv_download_upload), TEST(test_omv_read_only),
       TEST(test_omv_too_large), TEST(test_omv_refuse_write), TEST(test_omv_unplug),
       TEST(test_omv_gone_in_manifest), TEST(test_omv_detach), TEST(test_normalise),
       TEST(test_h743_page0), TEST(test_h743_pages_1_to_3), TEST(test_h743_tail_padding),
       TEST(test_h743_device_error), TEST(test_h743_rev_v), TEST(test_h743_mass_erase),
-      TEST(test_f427_boundary), TEST(test_leave), TEST(test_portenta_qspi))
+      TEST(test_f427_boundary), TEST(test_leave), TEST(test_portenta_qspi),
+      TEST(test_healthy_slow_erases_never_stall), TEST(test_rev_v_stalls_end),
+      TEST(test_rev_v_stalls_without_upload), TEST(test_no_upload_refused))

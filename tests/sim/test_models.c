@@ -579,6 +579,29 @@ static void test_rev_v_wedge(void)
     sim_dev_free(d);
 }
 
+/* Rev V cannot be told from Rev Y before a bank-2 erase: same descriptors and
+ * strings, and the ID registers are outside every alt's memory. */
+static void test_rev_v_looks_like_rev_y(void)
+{
+    struct sim_dev *v = spec("st-rom:H743,rev=V"), *y = spec("st-rom:H743,rev=Y");
+    uint8_t back[4];
+    size_t got = 0;
+
+    CHECK_INT(v->descriptors.len, ==, y->descriptors.len);
+    CHECK(!memcmp(v->descriptors.buf, y->descriptors.buf, v->descriptors.len));
+    CHECK_INT(v->nr_strings, ==, y->nr_strings);
+    for (size_t i = 1; i < v->nr_strings && i < y->nr_strings; i++)
+        CHECK_STR(v->strings[i], y->strings[i]);
+    /* DBGMCU_IDCODE and the bootloader version byte: errTARGET */
+    CHECK_STATUS(set_address(v, 0x5C001000), SIM_DFU_STATUS_ERR_TARGET, SIM_DFU_STATE_ERROR);
+    CHECK_INT(clrstatus(v), ==, SIM_OK);
+    CHECK_STATUS(set_address(v, 0x1FF1E7FE), SIM_DFU_STATUS_ERR_TARGET, SIM_DFU_STATE_ERROR);
+    CHECK_INT(clrstatus(v), ==, SIM_OK);
+    CHECK_INT(upload(v, 0x0FFF, back, sizeof(back), &got), ==, SIM_STALL); /* past the flash */
+    sim_dev_free(v);
+    sim_dev_free(y);
+}
+
 static void test_rev_v_normal_paths(void)
 {
     struct sim_dev *d = spec("st-rom:H743,rev=V");
@@ -1271,12 +1294,118 @@ static void test_usb_plain(void)
     CHECK(sim_dev_new_from_spec("usb:1FC9:0135x", err, sizeof(err)) == NULL);
 }
 
+/*
+ * The ST ROM's timing: the answer that starts an erase costs only its own
+ * transfer (the work runs while the host waits bwPollTimeout), the times
+ * are the parts' datasheet figures, slow-erase:max takes the maximum, and
+ * busy=answer answers dfuDNBUSY until the work is done.
+ */
+static void test_st_timing(void)
+{
+    static const struct {
+        const char *spec;
+        uint32_t addr;
+        uint64_t typ_us, max_us;
+    } sectors[] = {
+        {"st-rom:H743", 0x08020000, 1100000, 2200000},
+        {"st-rom:F427", 0x08004000, 250000, 500000},   /* 16 KiB */
+        {"st-rom:F427", 0x08010000, 550000, 1100000},  /* 64 KiB */
+        {"st-rom:F427", 0x08020000, 1000000, 2000000}, /* 128 KiB */
+        {"st-rom:F765", 0x08008000, 250000, 500000},   /* 32 KiB */
+        {"st-rom:F765", 0x08020000, 550000, 1100000},  /* 128 KiB */
+        {"st-rom:F765", 0x08040000, 1000000, 2000000}, /* 256 KiB */
+        {"arduino:PORTENTA", 0x08020000, 1100000, 2200000},
+    };
+    uint8_t back[64];
+    struct sim_dev *d;
+    struct status st;
+    size_t got = 0;
+
+    for (size_t i = 0; i < ARRAY_SIZE(sectors); i++) {
+        char sp[96];
+
+        for (int slow = 0; slow < 2; slow++) {
+            snprintf(sp, sizeof(sp), "%s%s", sectors[i].spec, slow ? ",fault=slow-erase:max" : "");
+            d = spec(sp);
+            CHECK_STATUS(erase_page(d, sectors[i].addr), SIM_DFU_STATUS_OK,
+                         SIM_DFU_STATE_DNLOAD_IDLE);
+            /* the bound holds the erase once, whatever the transfers */
+            CHECK_INT(d->device_bound_us, >=, slow ? sectors[i].max_us : sectors[i].typ_us);
+            CHECK_INT(d->device_bound_us, <,
+                      (slow ? sectors[i].max_us : sectors[i].typ_us) + 20000);
+            sim_dev_free(d);
+        }
+    }
+
+    /* The answer that starts the erase is not held back by it. */
+    d = spec("st-rom:H743");
+    CHECK_INT(dnload(d, 0, (const uint8_t[]){0x41, 0x00, 0x00, 0x02, 0x08}, 5), ==, SIM_OK);
+    st = getstatus(d);
+    CHECK_STATUS(st, SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNBUSY);
+    CHECK_INT(st.poll, ==, 1000);
+    CHECK_INT(d->reply_us, <, 2000);
+    CHECK_INT(sim_dev_wait_us(d), ==, 1100000);
+    /* the host waits its 1000 ms; the next answer waits the remaining 100 ms */
+    sim_dev_advance(d, d->now_us + 1000000);
+    CHECK_INT(sim_dev_wait_us(d), ==, 100000);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
+    /* mass erase: 6 s typical (DS12110) */
+    CHECK_INT(dnload(d, 0, (const uint8_t[]){0x41}, 1), ==, SIM_OK);
+    getstatus(d);
+    CHECK_INT(sim_dev_wait_us(d), ==, 6000000);
+    sim_dev_free(d);
+
+    /* busy=answer: dfuDNBUSY with the same poll timeout until the work is done */
+    d = spec("st-rom:H743,busy=answer,fault=slow-erase:max");
+    CHECK_INT(dnload(d, 0, (const uint8_t[]){0x41, 0x00, 0x00, 0x02, 0x08}, 5), ==, SIM_OK);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNBUSY);
+    CHECK_INT(sim_dev_wait_us(d), ==, 0);
+    for (int ms = 1000; ms < 2200; ms += 1000) {
+        sim_dev_advance(d, (uint64_t)ms * 1000);
+        st = getstatus(d);
+        CHECK_STATUS(st, SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNBUSY);
+        CHECK_INT(st.poll, ==, 1000);
+    }
+    sim_dev_advance(d, 2200000);
+    CHECK_STATUS(getstatus(d), SIM_DFU_STATUS_OK, SIM_DFU_STATE_DNLOAD_IDLE);
+    /* a read during an erase is held until the erase ends */
+    CHECK_INT(dnload(d, 0, (const uint8_t[]){0x41, 0x00, 0x00, 0x02, 0x08}, 5), ==, SIM_OK);
+    getstatus(d);
+    CHECK_INT(clrstatus(d), ==, SIM_OK);
+    CHECK_INT(clrstatus(d), ==, SIM_OK);
+    CHECK_INT(upload(d, 2, back, sizeof(back), &got), ==, SIM_OK);
+    CHECK_INT(d->reply_us, >=, 2200000);
+    CHECK_INT(sim_dev_working_us(d), ==, 0);
+    sim_dev_free(d);
+
+    /* bad option values are refused */
+    {
+        char err[256] = "";
+
+        CHECK(!sim_dev_new_from_spec("st-rom:H743,busy=maybe", err, sizeof(err)));
+        CHECK_CONTAINS(err, "busy=maybe");
+        CHECK(!sim_dev_new_from_spec("st-rom:H743,fault=slow-erase:0", err, sizeof(err)));
+        CHECK_CONTAINS(err, "bad number");
+        CHECK(!sim_dev_new_from_spec("st-rom:H743,attrs=0x100", err, sizeof(err)));
+        CHECK_CONTAINS(err, "attrs=0x100");
+        CHECK(!sim_dev_new_from_spec("camera:OPENMV4,attrs=0x0B", err, sizeof(err)));
+        CHECK_CONTAINS(err, "DFU descriptor");
+    }
+    /* attrs=: the functional descriptor changes, and UPLOAD is refused without bit 1 */
+    d = spec("st-rom:H743,attrs=0x09");
+    CHECK_INT(funcdesc(d).attrs, ==, 0x09);
+    CHECK_INT(upload(d, 0, back, sizeof(back), &got), ==, SIM_STALL);
+    CHECK_CONTAINS(d->log.buf, "bitCanUpload is 0");
+    sim_dev_free(d);
+}
+
 TESTS(TEST(test_usb_plain), TEST(test_st_identity), TEST(test_st_write_readback),
       TEST(test_st_page_erase), TEST(test_st_h7_errprog), TEST(test_st_get_commands),
       TEST(test_st_address_rule), TEST(test_st_errors), TEST(test_st_leave),
       TEST(test_st_unprotect_and_reset), TEST(test_rev_v_wedge), TEST(test_rev_v_normal_paths),
-      TEST(test_f4_f7_geometry), TEST(test_bad_names), TEST(test_arduino_portenta),
-      TEST(test_arduino_boards), TEST(test_omv4_identity), TEST(test_omv4_firmware),
-      TEST(test_omv4_implicit_erase), TEST(test_omv4_errors), TEST(test_omv4_upload),
-      TEST(test_omv4_leave), TEST(test_omv_alt_tables), TEST(test_omv_memories), TEST(test_omv_ae3),
-      TEST(test_omv_state_machine), TEST(test_faults), TEST(test_timing))
+      TEST(test_rev_v_looks_like_rev_y), TEST(test_f4_f7_geometry), TEST(test_bad_names),
+      TEST(test_arduino_portenta), TEST(test_arduino_boards), TEST(test_omv4_identity),
+      TEST(test_omv4_firmware), TEST(test_omv4_implicit_erase), TEST(test_omv4_errors),
+      TEST(test_omv4_upload), TEST(test_omv4_leave), TEST(test_omv_alt_tables),
+      TEST(test_omv_memories), TEST(test_omv_ae3), TEST(test_omv_state_machine), TEST(test_faults),
+      TEST(test_timing), TEST(test_st_timing))

@@ -4,8 +4,10 @@
 
 #include "flash/elf.h"
 #include "lib/error.h"
+#include "lib/fs.h"
 #include "lib/strbuf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,4 +134,108 @@ static void test_fuzz(void)
     CHECK(ok > 1000 && bad > 1000);
 }
 
-TESTS(TEST(test_sections), TEST(test_fuzz))
+static void test_producer_opt(void)
+{
+    CHECK_INT(elf_producer_opt("GNU C17 12.2.1 -mcpu=cortex-m7 -g -O2"), ==, ELF_OPT_OPTIMISED);
+    CHECK_INT(elf_producer_opt("GNU C17 12.2.1 -mcpu=cortex-m7 -Og -ggdb3"), ==, ELF_OPT_DEBUG);
+    CHECK_INT(elf_producer_opt("GNU C17 -O2 -g -O0"), ==, ELF_OPT_DEBUG); /* the last one wins */
+    CHECK_INT(elf_producer_opt("GNU C17 -Og -Os"), ==, ELF_OPT_OPTIMISED);
+    CHECK_INT(elf_producer_opt("GNU C17 -O -g"), ==, ELF_OPT_OPTIMISED);
+    CHECK_INT(elf_producer_opt("GNU C17 -Ofast"), ==, ELF_OPT_OPTIMISED);
+    CHECK_INT(elf_producer_opt("GNU AS 2.40"), ==, ELF_OPT_UNKNOWN);
+    CHECK_INT(elf_producer_opt("GNU C17 -Owhatever"), ==, ELF_OPT_UNKNOWN);
+}
+
+/* Real programs from a real compiler: Debian's arm-none-eabi-gcc (32-bit, DWARF 5) and the
+ * host's cc (64-bit), each at -Og and -O2, and one without -g. */
+static void check_compiled(const char *cc, const char *extra)
+{
+    char dir[] = "/tmp/omvdev-elf-XXXXXX", cmd[1024], err[256];
+    const char *opts[] = {"-g -Og", "-g -O2", "-O2"};
+    struct strbuf data = STRBUF_INIT, path = STRBUF_INIT;
+    struct elf_producers pr;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(cmd, sizeof(cmd),
+             "printf 'static int f(int x) { return x * 3; }\\nint main(void) { "
+             "return f(2); }\\n' >%s/a.c && printf 'int g(int y) { return y + "
+             "1; }\\n' >%s/b.c",
+             dir, dir);
+    CHECK_INT(system(cmd), ==, 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof(cmd), "%s %s %s %s/a.c %s/b.c -o %s/x 2>/dev/null", cc, opts[i], extra,
+                 dir, dir, dir);
+        if (system(cmd) != 0) {
+            printf("# %s cannot link here: skipped\n", cc);
+            break;
+        }
+        strbuf_reset(&path);
+        strbuf_addf(&path, "%s/x", dir);
+        strbuf_reset(&data);
+        CHECK_INT(fs_read_file(path.buf, &data, err, sizeof(err)), ==, 0);
+        CHECK_INT(elf_producers((const uint8_t *)data.buf, data.len, &pr, err, sizeof(err)), ==, 0);
+        if (i == 2) {
+            CHECK(pr.debug_cus == 0 && pr.optimised_cus == 0);
+            continue;
+        }
+        CHECK(pr.has_debug_info);
+        CHECK(pr.cus >= 2);
+        if (i == 0) {
+            CHECK(pr.debug_cus >= 2 && pr.debug_cus > pr.optimised_cus);
+            CHECK_CONTAINS(pr.sample[0], "-Og");
+        } else {
+            CHECK(pr.optimised_cus >= 2 && pr.debug_cus == 0);
+            CHECK_CONTAINS(pr.sample[1], "-O2");
+        }
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_INT(system(cmd), ==, 0);
+    strbuf_release(&data);
+    strbuf_release(&path);
+}
+
+static void test_producers_compiled(void)
+{
+    if (system("command -v arm-none-eabi-gcc >/dev/null 2>&1") == 0)
+        check_compiled("arm-none-eabi-gcc", "-mcpu=cortex-m7 -mthumb -nostdlib -Wl,-e,main");
+    check_compiled("cc", "");
+}
+
+/* Truncated and bit-flipped DWARF from a real ELF: an error or counts, never a crash. */
+static void test_producers_fuzz(void)
+{
+    char dir[] = "/tmp/omvdev-elf-XXXXXX", cmd[512], err[256];
+    struct strbuf data = STRBUF_INIT, path = STRBUF_INIT;
+    uint64_t st = 0xd1a7;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(cmd, sizeof(cmd),
+             "printf 'int main(void) { return 0; }\\n' >%s/a.c && cc -g -Og "
+             "%s/a.c -o %s/x",
+             dir, dir, dir);
+    CHECK_INT(system(cmd), ==, 0);
+    strbuf_addf(&path, "%s/x", dir);
+    CHECK_INT(fs_read_file(path.buf, &data, err, sizeof(err)), ==, 0);
+    for (int round = 0; round < 3000; round++) {
+        size_t n = data.len;
+        uint8_t *copy = malloc(n);
+        struct elf_producers pr;
+        int rc;
+
+        memcpy(copy, data.buf, n);
+        for (unsigned f = 0; f < 1 + test_rand(&st) % 16; f++)
+            copy[test_rand(&st) % n] ^= (uint8_t)(1u << (test_rand(&st) % 8));
+        if (test_rand(&st) % 4 == 0)
+            n = test_rand(&st) % n;
+        rc = elf_producers(copy, n, &pr, err, sizeof(err));
+        CHECK(rc == 0 || rc == OMV_EPARSE);
+        free(copy);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_INT(system(cmd), ==, 0);
+    strbuf_release(&data);
+    strbuf_release(&path);
+}
+
+TESTS(TEST(test_sections), TEST(test_fuzz), TEST(test_producer_opt), TEST(test_producers_compiled),
+      TEST(test_producers_fuzz))

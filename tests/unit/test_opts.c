@@ -109,16 +109,25 @@ static void test_number(void)
     CHECK_INT(v, ==, 16);
     CHECK_INT(opt_number("--alt", "0XfF", 0, 255, &v, err, sizeof(err)), ==, 0);
     CHECK_INT(v, ==, 255);
-    CHECK_INT(opt_number("--addr", "0xffffffffffffffff", 0, UINT64_MAX, &v, err, sizeof(err)),
-              ==, 0);
+    CHECK_INT(opt_number("--addr", "0xffffffffffffffff", 0, UINT64_MAX, &v, err, sizeof(err)), ==,
+              0);
     CHECK(v == UINT64_MAX);
     v = 7;
     CHECK_INT(opt_number("--wait", "3601", 0, 3600, &v, err, sizeof(err)), ==, OMV_EUSAGE);
     CHECK_STR(err, "invalid value '3601' for --wait: expected a number from 0 to 3600");
     CHECK_INT(v, ==, 7); /* untouched on error */
     CHECK_INT(opt_number("--wait", "1", 2, 9, &v, err, sizeof(err)), ==, OMV_EUSAGE);
-    static const char *const bad[] = {"", "-1", "+1", "1.5", "1s", "0x", "abc", " 1", "010x",
-                                      "18446744073709551616", "0x10000000000000000"};
+    static const char *const bad[] = {"",
+                                      "-1",
+                                      "+1",
+                                      "1.5",
+                                      "1s",
+                                      "0x",
+                                      "abc",
+                                      " 1",
+                                      "010x",
+                                      "18446744073709551616",
+                                      "0x10000000000000000"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         CHECK_INT(opt_number("--n", bad[i], 0, UINT64_MAX, &v, err, sizeof(err)), ==, OMV_EUSAGE);
@@ -129,4 +138,5 @@ static void test_number(void)
     CHECK_INT(v, ==, 10); /* decimal, never octal */
 }
 
-TESTS(TEST(test_number), TEST(test_forms), TEST(test_stop_at_arg), TEST(test_errors), TEST(test_defaults_and_help))
+TESTS(TEST(test_number), TEST(test_forms), TEST(test_stop_at_arg), TEST(test_errors),
+      TEST(test_defaults_and_help))

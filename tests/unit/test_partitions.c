@@ -71,7 +71,7 @@ static void test_load(void)
 
     CHECK(mkdtemp(dir) != NULL);
     CHECK_INT(part_layout_load(&l, dir, err, sizeof(err)), ==, OMV_ENOENT);
-    CHECK_CONTAINS(err, "no board_config.h or boot_config.h");
+    CHECK_CONTAINS(err, "no board_config.h, boot_config.h, omv_boardconfig.h or omv_bootconfig.h");
     fs_path_join(&path, dir, "boot_config.h");
     CHECK_INT(
         fs_write_atomic(path.buf, "#define OMV_FLASH_TXT_LENGTH 3M\n", 32, 0644, err, sizeof(err)),
@@ -79,6 +79,31 @@ static void test_load(void)
     CHECK_INT(part_layout_load(&l, dir, err, sizeof(err)), ==, 0);
     CHECK(part_layout_find(&l, "firmware.bin") &&
           part_layout_find(&l, "firmware.bin")->max == 3 * 1024 * 1024);
+    CHECK_STR(l.source, "boot_config.h");
+    part_layout_release(&l);
+    unlink(path.buf);
+
+    /* up to v4.8.x the header is omv_boardconfig.h, with the lines as v4.6.20's OPENMV4 has them */
+    strbuf_reset(&path);
+    fs_path_join(&path, dir, "omv_boardconfig.h");
+    {
+        const char *h = "// Flash configuration.\n"
+                        "#define OMV_FLASH_ORIGIN                      0x08000000\n"
+                        "#define OMV_FLASH_LENGTH                      2048K\n"
+                        "#define OMV_FLASH_BOOT_ORIGIN                 0x08000000\n"
+                        "#define OMV_FLASH_BOOT_LENGTH                 128K\n"
+                        "#define OMV_FLASH_TXT_ORIGIN                  0x08040000\n"
+                        "#define OMV_FLASH_TXT_LENGTH                  1792K\n";
+
+        CHECK_INT(fs_write_atomic(path.buf, h, strlen(h), 0644, err, sizeof(err)), ==, 0);
+    }
+    CHECK_INT(part_layout_load(&l, dir, err, sizeof(err)), ==, 0);
+    CHECK(part_layout_find(&l, "firmware.bin") &&
+          part_layout_find(&l, "firmware.bin")->max == 1792 * 1024);
+    CHECK(part_layout_find(&l, "bootloader.bin") &&
+          part_layout_find(&l, "bootloader.bin")->max == 128 * 1024);
+    CHECK_STR(l.source, "omv_boardconfig.h");
+    CHECK_STR(part_layout_find(&l, "firmware.bin")->header, "omv_boardconfig.h");
     unlink(path.buf);
     rmdir(dir);
     strbuf_release(&path);

@@ -72,13 +72,13 @@ static void test_refusals(void)
     fs_path_join(&big, dir, "big.img");
     o.romfs = big.buf;
     CHECK_INT(flash_plan_build(&plan, board(&db, "OPENMV4"), dir, &o, err, sizeof(err)), ==,
-              OMV_EINVAL);
+              OMV_ETOOBIG);
     CHECK_CONTAINS(err, "is 131073 bytes but the ROMFS0 partition holds 131072");
     CHECK_INT(plan.nr, ==, 0); /* nothing half-built is left */
 
     o = (struct flash_plan_opts){NULL, NULL, big.buf, 0, -1, false, false};
     CHECK_INT(flash_plan_build(&plan, board(&db, "OPENMV4"), dir, &o, err, sizeof(err)), ==,
-              OMV_EINVAL);
+              OMV_EUSAGE);
     CHECK_STR(err, "alt 0 'BOOTLOADER' of OPENMV4 is read-only");
 
     o = (struct flash_plan_opts){NULL, NULL, NULL, -1, -1, false, false};

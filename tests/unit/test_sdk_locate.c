@@ -99,5 +99,89 @@ static void test_path_prefix(void)
     strbuf_release(&sb);
 }
 
+static void mk(const char *root, const char *rel, const char *stamp)
+{
+    struct strbuf p = STRBUF_INIT;
+    char err[256];
+
+    fs_path_join(&p, root, rel);
+    CHECK_INT(fs_mkdir_p(p.buf, 0755, err, sizeof(err)), ==, 0);
+    if (stamp) {
+        fs_path_join(&p, "", "sdk.version");
+        CHECK_INT(fs_write_atomic(p.buf, stamp, strlen(stamp), 0644, err, sizeof(err)), ==, 0);
+    }
+    strbuf_release(&p);
+}
+
+/* The one place SDKs are found: installed ones by version, and the one a repository uses. */
+static void test_find_and_locate(void)
+{
+    char root[] = "/tmp/omvdev-sdks-XXXXXX", err[256];
+    struct sdk_found_list l = SDK_FOUND_LIST_INIT;
+    struct strbuf dir = STRBUF_INIT, want = STRBUF_INIT, cmd = STRBUF_INIT;
+    enum sdk_pick how;
+
+    CHECK(mkdtemp(root) != NULL);
+    unsetenv("SDK_DIR");
+    mk(root, "openmv-sdk-1.10.0", "1.10.0\n");
+    mk(root, "openmv-sdk-1.9.2", "1.9.2\n");
+    mk(root, "openmv-sdk-1.11.0", NULL); /* no stamp: half installed */
+    mk(root, "openmv-sdk-..", NULL);     /* not a version */
+    mk(root, "other", NULL);
+    mk(root, "repo/boards", NULL);
+    sdk_find_installed(root, &l);
+    CHECK_INT(l.nr, ==, 3);
+    CHECK_CONTAINS(l.items[0].dir, "/openmv-sdk-1.9.2");
+    CHECK_STR(l.items[0].version, "1.9.2");
+    CHECK_CONTAINS(l.items[1].dir, "/openmv-sdk-1.10.0");
+    CHECK_CONTAINS(l.items[2].dir, "/openmv-sdk-1.11.0");
+    CHECK(l.items[2].version == NULL);
+    sdk_found_list_release(&l);
+
+    /* no SDK_VERSION: none, or with `newest` the newest with a stamp */
+    strbuf_addf(&cmd, "%s/repo", root);
+    CHECK_INT(sdk_locate(root, cmd.buf, false, &dir, &how, err, sizeof(err)), ==, 0);
+    CHECK_INT(how, ==, SDK_PICK_NONE);
+    CHECK_INT(dir.len, ==, 0);
+    CHECK_INT(sdk_locate(root, cmd.buf, true, &dir, &how, err, sizeof(err)), ==, 0);
+    CHECK_INT(how, ==, SDK_PICK_NEWEST);
+    CHECK_CONTAINS(dir.buf, "/openmv-sdk-1.10.0");
+    /* SDK_VERSION pins one, installed or not */
+    mk(root, "repo", NULL);
+    strbuf_addstr(&cmd, "/SDK_VERSION");
+    CHECK_INT(fs_write_atomic(cmd.buf, "1.12.0\n", 7, 0644, err, sizeof(err)), ==, 0);
+    strbuf_setlen(&cmd, cmd.len - strlen("/SDK_VERSION"));
+    CHECK_INT(sdk_locate(root, cmd.buf, true, &dir, &how, err, sizeof(err)), ==, 0);
+    CHECK_INT(how, ==, SDK_PICK_PINNED);
+    strbuf_addf(&want, "%s/openmv-sdk-1.12.0", root);
+    CHECK_STR(dir.buf, want.buf);
+    /* $SDK_DIR wins, and is listed last when it is not among them */
+    setenv("SDK_DIR", "/opt/sdk", 1);
+    CHECK_INT(sdk_locate(root, cmd.buf, true, &dir, &how, err, sizeof(err)), ==, 0);
+    CHECK_INT(how, ==, SDK_PICK_ENV);
+    CHECK_STR(dir.buf, "/opt/sdk");
+    sdk_find_installed(root, &l);
+    CHECK_INT(l.nr, ==, 4);
+    CHECK_STR(l.items[3].dir, "/opt/sdk");
+    sdk_found_list_release(&l);
+    unsetenv("SDK_DIR");
+    /* a malformed SDK_VERSION is an error, not a guess */
+    strbuf_addstr(&cmd, "/SDK_VERSION");
+    CHECK_INT(fs_write_atomic(cmd.buf, "one point six\n", 14, 0644, err, sizeof(err)), ==, 0);
+    strbuf_setlen(&cmd, cmd.len - strlen("/SDK_VERSION"));
+    CHECK_INT(sdk_locate(root, cmd.buf, true, &dir, &how, err, sizeof(err)), ==, OMV_EPARSE);
+    CHECK_INT(dir.len, ==, 0);
+
+    CHECK(sdk_vercmp("1.10.0", "1.9.2") > 0);
+    CHECK(sdk_vercmp("1.9.2", "1.9.2") == 0);
+    CHECK(sdk_vercmp("1.9", "1.9.1") < 0);
+    strbuf_reset(&cmd);
+    strbuf_addf(&cmd, "rm -rf '%s'", root);
+    CHECK_INT(system(cmd.buf), ==, 0);
+    strbuf_release(&dir);
+    strbuf_release(&want);
+    strbuf_release(&cmd);
+}
+
 TESTS(TEST(test_platform), TEST(test_version_valid), TEST(test_dir_and_stamp),
-      TEST(test_path_prefix))
+      TEST(test_find_and_locate), TEST(test_path_prefix))

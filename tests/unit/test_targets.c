@@ -56,8 +56,8 @@ static void test_database_invariants(void)
                           t->debug_elf);
         }
     }
-    CHECK_INT(db.nr, ==, 14);
-    CHECK_INT(supported, ==, 13);
+    CHECK_INT(db.nr, ==, 17);
+    CHECK_INT(supported, ==, 16);
     target_db_release(&db);
 }
 
@@ -205,7 +205,9 @@ static void test_runners(void)
     CHECK_INT(target_db_load(&db, err, sizeof(err)), ==, 0);
     for (size_t i = 0; i < db.nr; i++) {
         t = &db.targets[i];
-        CHECK(t->runners != 0);
+        CHECK(t->runners != 0 || t->method == TARGET_METHOD_EMULATOR);
+        if (t->method == TARGET_METHOD_EMULATOR)
+            CHECK(t->qemu_machine != NULL);
         if (t->nr_swd_images)
             CHECK(target_has_runner(t, TARGET_RUNNER_SWD_STLINK) ||
                   target_has_runner(t, TARGET_RUNNER_SWD_JLINK));

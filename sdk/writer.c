@@ -1,0 +1,340 @@
+/*
+ * The file writer thread of an extraction (see writer.h).
+ */
+#include "lib/compat.h"
+
+#include "sdk/writer.h"
+
+#include "lib/error.h"
+#include "lib/strbuf.h"
+#include "lib/fs.h"
+#include "sdk/digest.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Eight 512 KiB buffers: the one libarchive parses, and seven whose data
+ * waits for the writer; past that the parser waits. */
+#define NBUF     8
+#define BUF_SIZE ((size_t)512 << 10)
+#define QLEN     512
+
+enum job_kind { JOB_DATA, JOB_CLOSE, JOB_LINE, JOB_HASH, JOB_STOP };
+
+struct job {
+    enum job_kind kind;
+    int fd;
+    int buf; /* the pool buffer data is in, or -1 */
+    const uint8_t *data;
+    uint8_t *owned; /* a copy of data that was not in the pool */
+    size_t len;
+    uint64_t off, size;
+    char *text; /* CLOSE and HASH: the relative path; LINE: the line */
+    struct timespec times[2];
+};
+
+struct xwriter {
+    pthread_mutex_t mu;
+    pthread_cond_t can_put, can_get, released;
+    struct job q[QLEN];
+    size_t head, len;
+    uint8_t *pool[NBUF];
+    unsigned refs[NBUF];
+    int held, next; /* the buffer libarchive reads (-1: none), the next to give */
+    pthread_t thread;
+    /* the writer thread's own */
+    struct digest d;
+    uint64_t pos;
+    FILE *manifest;
+    char *root;
+    /* set by the writer thread, read under mu */
+    int rc;
+    char err[1024];
+};
+
+static const uint8_t zeros[65536];
+
+static void set_failure(struct xwriter *w, int e, const char *what, const char *rel)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->rc == 0) {
+        if (e == ENOSPC || e == EDQUOT)
+            w->rc = omv_seterr(w->err, sizeof(w->err), OMV_ENOSPC,
+                               "no space left on the file system of '%s' (%s '%s')", w->root, what,
+                               rel);
+        else
+            w->rc = omv_seterr(w->err, sizeof(w->err), OMV_EIO, "cannot %s '%s': %s", what, rel,
+                               strerror(e));
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static bool failed(struct xwriter *w)
+{
+    bool f;
+
+    pthread_mutex_lock(&w->mu);
+    f = w->rc != 0;
+    pthread_mutex_unlock(&w->mu);
+    return f;
+}
+
+static void hash_zeros(struct xwriter *w, uint64_t upto)
+{
+    while (w->pos < upto) {
+        size_t n = upto - w->pos > sizeof(zeros) ? sizeof(zeros) : (size_t)(upto - w->pos);
+
+        digest_update(&w->d, zeros, n);
+        w->pos += n;
+    }
+}
+
+static void do_data(struct xwriter *w, struct job *j)
+{
+    const uint8_t *p = j->data;
+    size_t left = j->len;
+    off_t off = (off_t)j->off;
+
+    hash_zeros(w, j->off);
+    digest_update(&w->d, j->data, j->len);
+    w->pos = j->off + j->len;
+    while (left) {
+        ssize_t n = pwrite(j->fd, p, left, off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            set_failure(w, n < 0 ? errno : EIO, "write", "a file");
+            return;
+        }
+        p += n;
+        off += n;
+        left -= (size_t)n;
+    }
+}
+
+static void manifest_file_line(struct xwriter *w, const char *hex, uint64_t size, const char *rel)
+{
+    fprintf(w->manifest, "f\t%s\t%" PRIu64 "\t%s\n", hex, size, rel);
+}
+
+static void do_close(struct xwriter *w, struct job *j)
+{
+    char hex[DIGEST_HEX_LEN + 1];
+    uint64_t end = w->pos;
+
+    if (!failed(w)) {
+        if (j->size > end) {
+            hash_zeros(w, j->size);
+            end = j->size;
+        }
+        if (ftruncate(j->fd, (off_t)end) < 0)
+            set_failure(w, errno, "write", j->text);
+        else if (futimens(j->fd, j->times) < 0)
+            set_failure(w, errno, "set the times of", j->text);
+        digest_final_hex(&w->d, hex);
+        manifest_file_line(w, hex, end, j->text);
+    }
+    if (close(j->fd) < 0 && !failed(w))
+        set_failure(w, errno, "write", j->text);
+    digest_reset(&w->d);
+    w->pos = 0;
+}
+
+static void do_hash(struct xwriter *w, struct job *j)
+{
+    struct strbuf path = STRBUF_INIT;
+    char hex[DIGEST_HEX_LEN + 1], e[512];
+    uint64_t size;
+
+    fs_path_join(&path, w->root, j->text);
+    if (digest_file(path.buf, hex, &size, e, sizeof(e)) < 0)
+        set_failure(w, EIO, "read", j->text);
+    else
+        manifest_file_line(w, hex, size, j->text);
+    strbuf_release(&path);
+}
+
+static void run_job(struct xwriter *w, struct job *j)
+{
+    switch (j->kind) {
+    case JOB_DATA:
+        if (!failed(w))
+            do_data(w, j);
+        break;
+    case JOB_CLOSE:
+        do_close(w, j);
+        break;
+    case JOB_LINE:
+        if (!failed(w))
+            fputs(j->text, w->manifest);
+        break;
+    case JOB_HASH:
+        if (!failed(w))
+            do_hash(w, j);
+        break;
+    case JOB_STOP:
+        break;
+    }
+}
+
+static void *writer_main(void *ud)
+{
+    struct xwriter *w = ud;
+
+    for (;;) {
+        struct job j;
+
+        pthread_mutex_lock(&w->mu);
+        while (w->len == 0)
+            pthread_cond_wait(&w->can_get, &w->mu);
+        j = w->q[w->head];
+        pthread_mutex_unlock(&w->mu);
+        run_job(w, &j);
+        pthread_mutex_lock(&w->mu);
+        w->head = (w->head + 1) % QLEN;
+        w->len--;
+        if (j.buf >= 0 && --w->refs[j.buf] == 0)
+            pthread_cond_broadcast(&w->released);
+        pthread_cond_signal(&w->can_put);
+        pthread_mutex_unlock(&w->mu);
+        free(j.owned);
+        free(j.text);
+        if (j.kind == JOB_STOP)
+            return NULL;
+    }
+}
+
+static void put(struct xwriter *w, const struct job *j)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->len == QLEN)
+        pthread_cond_wait(&w->can_put, &w->mu);
+    w->q[(w->head + w->len) % QLEN] = *j;
+    w->len++;
+    if (j->buf >= 0)
+        w->refs[j->buf]++;
+    pthread_cond_signal(&w->can_get);
+    pthread_mutex_unlock(&w->mu);
+}
+
+struct xwriter *xwriter_start(const char *root, FILE *manifest, char *err, size_t errlen)
+{
+    struct xwriter *w = xcalloc(1, sizeof(*w));
+
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->can_put, NULL);
+    pthread_cond_init(&w->can_get, NULL);
+    pthread_cond_init(&w->released, NULL);
+    for (int i = 0; i < NBUF; i++)
+        w->pool[i] = xmalloc(BUF_SIZE);
+    w->held = -1;
+    w->manifest = manifest;
+    w->root = xstrdup(root);
+    digest_init(&w->d);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        omv_seterr(err, errlen, OMV_EIO, "cannot start the writer thread");
+        for (int i = 0; i < NBUF; i++)
+            free(w->pool[i]);
+        digest_release(&w->d);
+        free(w->root);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+uint8_t *xwriter_buffer(struct xwriter *w, size_t *cap)
+{
+    int i;
+
+    pthread_mutex_lock(&w->mu);
+    if (w->held >= 0)
+        w->refs[w->held]--;
+    i = w->next;
+    w->next = (w->next + 1) % NBUF;
+    while (w->refs[i])
+        pthread_cond_wait(&w->released, &w->mu);
+    w->refs[i]++;
+    w->held = i;
+    pthread_mutex_unlock(&w->mu);
+    *cap = BUF_SIZE;
+    return w->pool[i];
+}
+
+void xwriter_data(struct xwriter *w, int fd, const void *data, size_t len, uint64_t off)
+{
+    struct job j = {JOB_DATA, fd, -1, data, NULL, len, off, 0, NULL, {{0, 0}, {0, 0}}};
+    const uint8_t *p = data;
+
+    for (int i = 0; i < NBUF; i++)
+        if (p >= w->pool[i] && p + len <= w->pool[i] + BUF_SIZE)
+            j.buf = i;
+    if (j.buf < 0) {
+        /* libarchive's own buffer (an entry's data straddling two of ours) */
+        j.owned = xmalloc(len ? len : 1);
+        memcpy(j.owned, data, len);
+        j.data = j.owned;
+    }
+    put(w, &j);
+}
+
+void xwriter_close(struct xwriter *w, int fd, uint64_t size, const struct timespec times[2],
+                   const char *rel)
+{
+    struct job j = {JOB_CLOSE, fd, -1, NULL, NULL, 0, 0, size, xstrdup(rel), {times[0], times[1]}};
+
+    put(w, &j);
+}
+
+void xwriter_line(struct xwriter *w, const char *line)
+{
+    struct job j = {JOB_LINE, -1, -1, NULL, NULL, 0, 0, 0, xstrdup(line), {{0, 0}, {0, 0}}};
+
+    put(w, &j);
+}
+
+void xwriter_hash_path(struct xwriter *w, const char *rel)
+{
+    struct job j = {JOB_HASH, -1, -1, NULL, NULL, 0, 0, 0, xstrdup(rel), {{0, 0}, {0, 0}}};
+
+    put(w, &j);
+}
+
+int xwriter_failed(struct xwriter *w, char *err, size_t errlen)
+{
+    int rc;
+
+    pthread_mutex_lock(&w->mu);
+    rc = w->rc;
+    if (rc)
+        snprintf(err, errlen, "%s", w->err);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int xwriter_finish(struct xwriter *w, char *err, size_t errlen)
+{
+    struct job stop = {JOB_STOP, -1, -1, NULL, NULL, 0, 0, 0, NULL, {{0, 0}, {0, 0}}};
+    int rc;
+
+    put(w, &stop);
+    pthread_join(w->thread, NULL);
+    rc = xwriter_failed(w, err, errlen);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->can_put);
+    pthread_cond_destroy(&w->can_get);
+    pthread_cond_destroy(&w->released);
+    for (int i = 0; i < NBUF; i++)
+        free(w->pool[i]);
+    digest_release(&w->d);
+    free(w->root);
+    free(w);
+    return rc;
+}

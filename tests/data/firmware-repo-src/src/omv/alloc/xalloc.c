@@ -1,0 +1,7 @@
+#include "omv_boardconfig.h"
+#include "omv_common.h"
+
+int main(void)
+{
+    return OMV_XALLOC_MAGIC;
+}

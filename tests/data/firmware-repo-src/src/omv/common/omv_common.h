@@ -1,0 +1,1 @@
+#define OMV_XALLOC_MAGIC 7

@@ -1,0 +1,1 @@
+# Stand-in for ports/alif/omv_portconfig.mk: the directory tells the repository root apart.

@@ -1,0 +1,205 @@
+/*
+ * extract_run() with its writer thread on tar streams built here (ustar
+ * headers written by hand) and handed over in odd-sized pieces, so that file
+ * data straddles the decode buffers and libarchive's own buffer: every file's
+ * bytes, mode and manifest line must come out right, a path listed twice
+ * keeps its later entry, and the manifest lists each path once.
+ */
+#include "tests/unit/test.h"
+
+#include "lib/error.h"
+#include "lib/fs.h"
+#include "lib/strbuf.h"
+#include "sdk/digest.h"
+#include "sdk/extract.h"
+#include "sdk/sdk.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TOP "openmv-sdk-1.6.0-linux-x86_64/"
+
+static void octal(char *field, size_t len, uint64_t v)
+{
+    snprintf(field, len, "%0*llo", (int)len - 1, (unsigned long long)v);
+}
+
+/* One ustar entry (header, data, padding) appended to tar. */
+static void entry(struct strbuf *tar, const char *name, char type, unsigned mode, const char *link,
+                  const void *data, size_t size)
+{
+    char h[512];
+    unsigned sum = 0;
+
+    memset(h, 0, sizeof(h));
+    snprintf(h, 100, "%s", name);
+    octal(h + 100, 8, mode);
+    octal(h + 108, 8, 0);
+    octal(h + 116, 8, 0);
+    octal(h + 124, 12, size);
+    octal(h + 136, 12, 1700000000);
+    h[156] = type;
+    if (link)
+        snprintf(h + 157, 100, "%s", link);
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    memset(h + 148, ' ', 8);
+    for (size_t i = 0; i < sizeof(h); i++)
+        sum += (unsigned char)h[i];
+    snprintf(h + 148, 8, "%06o", sum);
+    strbuf_add(tar, h, sizeof(h));
+    if (size) {
+        strbuf_add(tar, data, size);
+        while (tar->len % 512)
+            strbuf_addch(tar, '\0');
+    }
+}
+
+struct pieces {
+    const struct strbuf *tar;
+    size_t pos;
+    uint64_t rng;
+};
+
+/* Hand the stream over in pieces of 1..9000 bytes. */
+static int piece_reader(void *ud, void *buf, size_t cap, size_t *len)
+{
+    struct pieces *p = ud;
+    size_t n = 1 + test_rand(&p->rng) % 9000;
+
+    if (n > cap)
+        n = cap;
+    if (n > p->tar->len - p->pos)
+        n = p->tar->len - p->pos;
+    memcpy(buf, p->tar->buf + p->pos, n);
+    p->pos += n;
+    *len = n;
+    return 0;
+}
+
+static void sha(const void *data, size_t len, char hex[DIGEST_HEX_LEN + 1])
+{
+    struct digest d;
+
+    digest_init(&d);
+    digest_update(&d, data, len);
+    digest_final_hex(&d, hex);
+    digest_release(&d);
+}
+
+static int count_lines_ending(const char *text, const char *suffix)
+{
+    int n = 0;
+    size_t sl = strlen(suffix);
+
+    for (const char *l = text; *l;) {
+        const char *nl = strchr(l, '\n');
+        size_t len = nl ? (size_t)(nl - l) : strlen(l);
+
+        if (len >= sl && !memcmp(l + len - sl, suffix, sl) &&
+            (len == sl || l[len - sl - 1] == '\t'))
+            n++;
+        l += len + (nl ? 1 : 0);
+    }
+    return n;
+}
+
+static void test_extract_pieces(void)
+{
+    char dir[] = "/tmp/omvdev-writer-XXXXXX", err[1024], hex[DIGEST_HEX_LEN + 1];
+    struct strbuf tar = STRBUF_INIT, path = STRBUF_INIT, got = STRBUF_INIT, line = STRBUF_INIT;
+    size_t big_len = (size_t)1500 * 1000 + 7;
+    uint8_t *big = xmalloc(big_len);
+    uint64_t rng = 42;
+    struct pieces pc = {&tar, 0, 7};
+    struct extract_opts xo = {(uint64_t)1 << 30, 1000};
+    struct extract_stats st;
+    struct stat sb;
+    FILE *m;
+    int rc;
+
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (uint8_t)test_rand(&rng);
+    entry(&tar, TOP, '5', 0755, NULL, NULL, 0);
+    entry(&tar, TOP "bin/", '5', 0755, NULL, NULL, 0);
+    entry(&tar, TOP "bin/big", '0', 0755, NULL, big, big_len);
+    entry(&tar, TOP "README", '0', 0644, NULL, "first\n", 6);
+    entry(&tar, TOP "locked", '0', 0000, NULL, "secret\n", 7);
+    entry(&tar, TOP "bin/link", '2', 0777, "big", NULL, 0);
+    entry(&tar, TOP "hard", '1', 0644, TOP "README", NULL, 0);
+    entry(&tar, TOP "README", '0', 0644, NULL, "the later one\n", 14);
+    entry(&tar, TOP "implicit/dir/file", '0', 0644, NULL, "x", 1);
+    entry(&tar, TOP "sdk.version", '0', 0644, NULL, "1.6.0\n", 6);
+    strbuf_add(&tar, big, 1024); /* stands for the two zero blocks' place */
+    memset(tar.buf + tar.len - 1024, 0, 1024);
+
+    CHECK(mkdtemp(dir) != NULL);
+    fs_path_join(&path, dir, "manifest");
+    m = fopen(path.buf, "w+e");
+    CHECK(m != NULL);
+    if (!m)
+        goto out;
+    fprintf(m, "%s\n", SDK_MANIFEST_HEADER);
+    strbuf_reset(&path);
+    fs_path_join(&path, dir, "sdk");
+    CHECK_INT(mkdir(path.buf, 0755), ==, 0);
+    rc = extract_run(path.buf, piece_reader, &pc, &xo, m, &st, err, sizeof(err));
+    CHECK_INT(rc, ==, 0);
+    if (rc)
+        fprintf(stderr, "%s\n", err);
+    CHECK_INT(st.files, ==, 6);
+    CHECK_INT(st.hardlinks, ==, 1);
+    CHECK_INT(st.symlinks, ==, 1);
+
+    /* the big file straddled every kind of buffer and is intact */
+    strbuf_reset(&path);
+    fs_path_join(&path, dir, "sdk/bin/big");
+    strbuf_reset(&got);
+    CHECK_INT(fs_read_file(path.buf, &got, err, sizeof(err)), ==, 0);
+    CHECK_INT(got.len, ==, big_len);
+    CHECK(got.len == big_len && !memcmp(got.buf, big, big_len));
+    /* a path listed twice: the later entry */
+    strbuf_reset(&path);
+    fs_path_join(&path, dir, "sdk/README");
+    strbuf_reset(&got);
+    CHECK_INT(fs_read_file(path.buf, &got, err, sizeof(err)), ==, 0);
+    CHECK_STR(got.buf, "the later one\n");
+    /* mode 000: the owner can read it */
+    strbuf_reset(&path);
+    fs_path_join(&path, dir, "sdk/locked");
+    CHECK_INT(stat(path.buf, &sb), ==, 0);
+    CHECK_INT(sb.st_mode & 0777, ==, 0400);
+
+    /* the manifest: one line per path, the hashes of what is on disk */
+    fflush(m);
+    strbuf_reset(&path);
+    fs_path_join(&path, dir, "manifest");
+    strbuf_reset(&got);
+    CHECK_INT(fs_read_file(path.buf, &got, err, sizeof(err)), ==, 0);
+    CHECK_INT(count_lines_ending(got.buf, "README"), ==, 1);
+    sha("the later one\n", 14, hex);
+    strbuf_addf(&line, "f\t%s\t14\tREADME\n", hex);
+    CHECK_CONTAINS(got.buf, line.buf);
+    sha(big, big_len, hex);
+    strbuf_reset(&line);
+    strbuf_addf(&line, "f\t%s\t%zu\tbin/big\n", hex, big_len);
+    CHECK_CONTAINS(got.buf, line.buf);
+    /* the hardlink was made to the first README and keeps its content */
+    sha("first\n", 6, hex);
+    strbuf_reset(&line);
+    strbuf_addf(&line, "f\t%s\t6\thard\n", hex);
+    CHECK_CONTAINS(got.buf, line.buf);
+    CHECK_CONTAINS(got.buf, "l\tbig\tbin/link\n");
+    CHECK_CONTAINS(got.buf, "d\timplicit/dir\n");
+    fclose(m);
+out:
+    sdk_remove_tree(dir, err, sizeof(err));
+    free(big);
+    strbuf_release(&tar);
+    strbuf_release(&path);
+    strbuf_release(&got);
+    strbuf_release(&line);
+}
+
+TESTS(TEST(test_extract_pieces))
