@@ -6,6 +6,7 @@
  * console is watched from the first byte the firmware prints.
  */
 #include "lib/compat.h"
+#include "cmd/buildcmd.h"
 #include "cmd/cmd.h"
 #include "cmd/monitor.h"
 
@@ -15,7 +16,6 @@
 #include "lib/error.h"
 #include "lib/fs.h"
 #include "lib/proc.h"
-#include "targets/fwtree.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -81,21 +81,16 @@ static int read_emulate_opts(struct omv_ctx *ctx, struct omv_invocation *inv,
 static int locate_images(struct omv_ctx *ctx, const struct emulate_args *a, struct strbuf *elf,
                          struct strbuf romfs[QEMU_ROMFS_PARTS])
 {
-    struct fw_tree tree;
-    struct strbuf bin = STRBUF_INIT;
-    char err[256];
-
     if (a->elf) {
         strbuf_addstr(elf, a->elf);
     } else {
-        if (!ctx->project_root || fw_tree_open(&tree, ctx->project_root, err, sizeof(err)) < 0) {
-            error(ctx, "not inside an openmv firmware repository");
-            hint(ctx, "run omvdev emulate in a clone of github.com/openmv/openmv, or pass --elf "
-                      "FILE");
-            return OMV_EXIT_USAGE;
+        struct strbuf bin = STRBUF_INIT;
+
+        /* build/<TARGET>/bin of the firmware tree, as flash finds its images */
+        if (cmd_images_dir(ctx, a->board->target, &bin) != 0) {
+            strbuf_release(&bin);
+            return OMV_EXIT_FAILURE;
         }
-        fw_tree_bin_dir(&tree, a->board->target, &bin);
-        fw_tree_release(&tree);
         fs_path_join(elf, bin.buf, "firmware.elf");
         for (int i = 0; i < QEMU_ROMFS_PARTS; i++) {
             char name[16];

@@ -417,9 +417,14 @@ static int session_loop(struct console_session *s, int64_t deadline)
         size_t got = 0;
         int rc;
 
-        if (console_signal || (deadline && progress_now_ms() >= deadline) ||
-            (s->alive && !s->alive(s->alive_ud)))
+        if (console_signal || (deadline && progress_now_ms() >= deadline))
             return 0;
+        if (s->alive && !s->alive(s->alive_ud)) {
+            /* what the emulator wrote just before it exited */
+            while (console_read(s->con, buf, sizeof(buf), &got, 100, err, sizeof(err)) == 0 && got)
+                sink_bytes(&s->sink, buf, got);
+            return 0;
+        }
         rc = console_read(s->con, buf, sizeof(buf), &got, console_fd(s->con) >= 0 ? 0 : 20, err,
                           sizeof(err));
         if (rc == OMV_EDEVICE) {
