@@ -73,6 +73,16 @@ PATH=/nonexistent expect 1 emulate -t MPS2_AN500 --elf "$QEMU_FW_DIR/mps2-an500.
 err_has "'qemu-system-arm' not found on PATH"
 err_has "hint: sudo apt-get install qemu-system-arm"
 
+t "doctor checks QEMU for the emulated boards only"
+run -c build.target=MPS2_AN500 doctor --quick
+grep -q "^ok  *qemu  *.*qemu-system-arm$" "$out" "$err" && pass || fail "no qemu check"
+PATH=/nonexistent run -c build.target=MPS3_AN547 doctor --quick
+grep -q "^fail  *qemu  *qemu-system-arm not found (qemu-system-arm emulates MPS3_AN547)" "$out" "$err" &&
+    pass || fail "missing QEMU not reported"
+grep -q "fix: sudo apt-get install qemu-system-arm" "$out" "$err" && pass || fail "no fix"
+run -c build.target=OPENMV4 doctor --quick
+grep -q "^skip  *qemu  *needed only for the emulated boards" "$out" "$err" && pass || fail "not skipped"
+
 t "the firmware tree's build directory: firmware.elf and the ROMFS image make run loads"
 repo="$TMPD/openmv"
 mkdir -p "$repo/boards/MPS2_AN500" "$repo/build/MPS2_AN500/bin"
