@@ -285,6 +285,7 @@ static void sink_event(struct omv_ctx *ctx, struct sink *s, bool on_tty, const c
         sink_json_line(s, NULL);
     if (s->json)
         sink_json_line(s, msg);
+    s->line_start = true; /* what comes after an event starts a line (and its timestamp) */
     /* In raw terminal mode a line needs its carriage return. */
     if (ctx->verbosity >= 0)
         fprintf(stderr, "%somvdev: %s%s", on_tty ? "\r\n" : "", msg, on_tty ? "\r\n" : "\n");
@@ -401,7 +402,7 @@ static int reattach(struct console_session *s, int64_t deadline)
         }
         poll(NULL, 0, 100);
     }
-    snprintf(msg, sizeof(msg), "%s %s is back after %.1f s", s->port ? "port" : "camera",
+    snprintf(msg, sizeof(msg), "%s %s is back after %.2f s", s->port ? "port" : "camera",
              s->port ? s->port : s->ref.serial, (double)(progress_now_ms() - gone) / 1000.0);
     sink_event(s->ctx, &s->sink, s->on_tty, msg);
     return 0;

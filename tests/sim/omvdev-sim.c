@@ -72,6 +72,7 @@ struct sim {
     /* Where umockdev handles ioctls (its own thread): the timers that touch URBs run
      * there too, so no two threads ever work on a device's URBs at once. */
     GMainContext *ioctl_ctx;
+    bool stopping; /* set on the ioctl thread: no new timers, the slots are going */
 };
 
 static void urb_free(struct urb *u)
@@ -280,9 +281,12 @@ static gboolean retry_timer_cb(gpointer p);
 /* A timeout (ms > 0) or idle callback for `slot` in the ioctl thread's context. */
 static guint slot_timer(struct slot *slot, guint ms, GSourceFunc fn)
 {
-    GSource *src = ms ? g_timeout_source_new(ms) : g_idle_source_new();
+    GSource *src;
     guint id;
 
+    if (slot->sim->stopping)
+        return 0;
+    src = ms ? g_timeout_source_new(ms) : g_idle_source_new();
     g_source_set_callback(src, fn, slot, NULL);
     id = g_source_attach(src, slot->sim->ioctl_ctx);
     g_source_unref(src);
@@ -640,6 +644,59 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
 
 /* ---- main -------------------------------------------------------------------------- */
 
+struct stop {
+    struct sim *sim;
+    GMutex lock;
+    GCond cond;
+    bool done;
+};
+
+static void drop_source(GMainContext *ctx, guint *id)
+{
+    GSource *src = *id ? g_main_context_find_source_by_id(ctx, *id) : NULL;
+
+    if (src)
+        g_source_destroy(src);
+    *id = 0;
+}
+
+/* On the ioctl thread: cancel every device's timers before the slots are freed. */
+static gboolean stop_timers_cb(gpointer p)
+{
+    struct stop *st = p;
+
+    st->sim->stopping = true;
+    for (guint k = 0; k < st->sim->slots->len; k++) {
+        struct slot *slot = st->sim->slots->pdata[k];
+
+        drop_source(st->sim->ioctl_ctx, &slot->reap_timer);
+        drop_source(st->sim->ioctl_ctx, &slot->retry_timer);
+    }
+    g_mutex_lock(&st->lock);
+    st->done = true;
+    g_cond_signal(&st->cond);
+    g_mutex_unlock(&st->lock);
+    return G_SOURCE_REMOVE;
+}
+
+static void stop_timers(struct sim *sim)
+{
+    struct stop st = {sim, {0}, {0}, false};
+    gint64 until = g_get_monotonic_time() + G_TIME_SPAN_SECOND;
+
+    if (!sim->ioctl_ctx)
+        return;
+    g_mutex_init(&st.lock);
+    g_cond_init(&st.cond);
+    g_main_context_invoke(sim->ioctl_ctx, stop_timers_cb, &st);
+    g_mutex_lock(&st.lock);
+    while (!st.done && g_cond_wait_until(&st.cond, &st.lock, until))
+        ;
+    g_mutex_unlock(&st.lock);
+    g_mutex_clear(&st.lock);
+    g_cond_clear(&st.cond);
+}
+
 struct late {
     struct sim *sim;
     struct sim_dev *dev;
@@ -697,7 +754,7 @@ static void reexec_with_preload(char **argv)
 
 int main(int argc, char **argv)
 {
-    struct sim sim = {NULL, NULL, 0, 0, 2, 0, 0, NULL};
+    struct sim sim = {NULL, NULL, 0, 0, 2, 0, 0, NULL, false};
     const char *state_dir = NULL;
     GPtrArray *specs = g_ptr_array_new();
     gint status = -1;
@@ -767,6 +824,7 @@ int main(int argc, char **argv)
      * shows what the hardware would be doing now. */
     while (sim.pending)
         g_main_context_iteration(NULL, TRUE);
+    stop_timers(&sim);
 
     if (state_dir) {
         for (guint k = 0; k < sim.slots->len; k++) {
