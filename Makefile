@@ -14,8 +14,9 @@
 PACKAGES := gcc make cmake pkg-config libcurl4-openssl-dev libarchive-dev libssl-dev libumockdev-dev \
             libinih-dev libusb-1.0-0-dev liblzma-dev umockdev python3 xz-utils git
 CHECK_PACKAGES := $(PACKAGES) clang-format python3 zsh fish libumockdev-dev umockdev dfu-util openssl xz-utils \
-                  gcc-arm-none-eabi git strace lintian dpkg-dev \
-                  qemu-system-arm
+                  gcc-arm-none-eabi git strace lintian dpkg-dev
+# debug and vscode: the real GDB servers, gdb, the emulator and clangd
+CHECK_PACKAGES += qemu-system-arm gdb-multiarch openocd clangd
 
 DEMO_BUILD ?= build/release
 DEMO := $(DEMO_BUILD)/omvdev

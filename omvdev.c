@@ -5,6 +5,7 @@
 #include "lib/compat.h"
 
 #include "cmd/cmd.h"
+#include "cmd/compiledb.h"
 #include "lib/error.h"
 #include "lib/fs.h"
 #include "lib/strbuf.h"
@@ -49,24 +50,27 @@ static const struct omv_cmd commands[] = {
      "at the root of the firmware repository), the environment (OMVDEV_<SECTION>_<KEY>)\n"
      "and the command line (-c section.key=value, then each command's own options).\n"
      "Keys are the long option names under [command] sections, e.g. [targets] format.",
-     NULL, config_subcommands, "list", CMD_JSON, COMPLETE_NONE},
+     NULL, config_subcommands, "list", CMD_JSON | CMD_LAX_CONFIG, COMPLETE_NONE},
     {"sdk", NULL, "install, check and locate the OpenMV SDK (toolchains, make, python)", "",
      "The SDK the firmware's Makefile needs (SDK_VERSION at the repository root), in\n"
      "~/openmv-sdk-<version> as upstream's 'make sdk' puts it: installed in one streamed\n"
      "pass of download, SHA-256 and extraction that leaves nothing behind on failure,\n"
      "verified against a manifest, removed, and exported for running make by hand.",
      NULL, sdk_subcommands, "list", CMD_JSON, COMPLETE_NONE},
-    {"vscode", cmd_vscode, "set up VS Code for debugging with Cortex-Debug and a J-Link",
-     "[-t TARGET... | --all] [--stdout] [--only FILE] [--dry-run] [--diff] [--force]\n"
-     "                     [--template-dir DIR] [--jlink-host HOST[:PORT]] [--svd FILE]",
-     "Write .vscode/launch.json (a Cortex-Debug configuration per board: its J-Link device,\n"
-     "debug ELF and the SDK's arm-none-eabi-gdb; attach for boards that boot from external\n"
-     "flash), tasks.json (build, release build, flash, clean), extensions.json and\n"
-     "settings.json into the firmware repository. Existing files are merged, not replaced:\n"
-     "omvdev only touches the entries it generated (they carry an \"omvdev\" marker with a\n"
-     "hash of their content), keeps entries you edited unless --force, and keeps comments,\n"
-     "order and layout of everything else byte for byte. In WSL without a Linux J-Link, or\n"
-     "with --jlink-host, the configuration uses a J-Link GDB server running on Windows.",
+    {"vscode", cmd_vscode, "set up VS Code for debugging with Cortex-Debug and for clangd",
+     "[-t TARGET... | --all] [--probe PROBE [--server st]] [--stdout] [--only FILE]\n"
+     "                     [--dry-run] [--diff] [--force] [--template-dir DIR]\n"
+     "                     [--jlink-host HOST[:PORT]] [--svd FILE]",
+     "Write .vscode/launch.json (a Cortex-Debug configuration per board for its probe: a\n"
+     "J-Link, OpenOCD for an ST-Link or CMSIS-DAP probe, ST-LINK_gdbserver, or QEMU for the\n"
+     "emulated boards; attach for boards that boot from external flash), tasks.json (build,\n"
+     "release build, flash, clean), extensions.json and settings.json (the build's\n"
+     "compile_commands.json for the C/C++ extension and clangd) into the firmware\n"
+     "repository. Existing files are merged, not replaced: omvdev only touches the entries\n"
+     "it generated (a \"// omvdev: generated HASH\" comment marks them), keeps entries you\n"
+     "edited unless --force, and keeps comments, order and layout of everything else byte\n"
+     "for byte. In WSL without a Linux J-Link, or with --jlink-host, the configuration uses\n"
+     "a J-Link GDB server running on Windows.",
      vscode_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"devices", cmd_devices, "list connected cameras and bootloaders",
      "[--watch [--timeout SECONDS]] [--all]",
@@ -153,12 +157,16 @@ static const struct omv_cmd commands[] = {
      "terminal it asks before starting; elsewhere it needs --yes. --dry-run prints every step\n"
      "and command.",
      recover_opts, NULL, NULL, 0, COMPLETE_NONE},
-    {"debug", cmd_debug, "debug the firmware over a J-Link with gdb (make debug)",
-     "-t TARGET [--server-only] [--port PORT] [--gdb PROGRAM] [--speed KHZ] [--elf FILE]",
-     "Start JLinkGDBServer for the board's device, wait for its port, then run the SDK's\n"
-     "arm-none-eabi-gdb on the board's debug ELF (build/<TARGET>/bin) against it; the server\n"
-     "stops when gdb exits. --server-only runs just the server until Ctrl-C (VS Code's\n"
-     "external mode). Warns when the ELF has no debug information (not a DEBUG=1 build).",
+    {"debug", cmd_debug, "debug the firmware with gdb over a probe or in QEMU (make debug)",
+     "-t TARGET [--probe PROBE [--server st]] [--server-only] [--port PORT] [--gdb PROGRAM]\n"
+     "                    [--speed KHZ] [--elf FILE] [--batch] [--gdb-commands FILE]",
+     "Start the GDB server of the board's probe (JLinkGDBServer, OpenOCD for an ST-Link or\n"
+     "CMSIS-DAP probe, ST-LINK_gdbserver with --server st, or qemu-system-arm halted for the\n"
+     "emulated boards), wait for its port, then run gdb (the SDK's arm-none-eabi-gdb, else\n"
+     "gdb-multiarch) on the board's debug ELF (build/<TARGET>/bin) against it; the server\n"
+     "stops when gdb exits. --batch with --gdb-commands runs a scripted session.\n"
+     "--server-only runs just the server until Ctrl-C (VS Code's external mode). Warns when\n"
+     "the ELF has no debug information (not a DEBUG=1 build).",
      debug_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"ci", NULL, "write CI configuration that builds every board", "",
      "Generate CI configuration for the firmware repository: 'omvdev ci github' writes a\n"
@@ -204,11 +212,11 @@ static const struct omv_cmd commands[] = {
      "        ~/.local/share/bash-completion/completions/omvdev)\n"
      "  zsh:  omvdev completion zsh > \"${fpath[1]}/_omvdev\"\n"
      "  fish: omvdev completion fish > ~/.config/fish/completions/omvdev.fish",
-     completion_opts, NULL, NULL, 0, COMPLETE_SHELLS},
+     completion_opts, NULL, NULL, CMD_LAX_CONFIG, COMPLETE_SHELLS},
     {"help", cmd_help, "show help for omvdev or one of its commands", "[COMMAND [SUBCOMMAND]]",
      "Show the help of a command (the same as 'omvdev COMMAND --help'), or the overview.\n"
      "--man prints the omvdev(1) manual page in roff, generated from the command table.",
-     help_opts, NULL, NULL, 0, COMPLETE_COMMANDS},
+     help_opts, NULL, NULL, CMD_LAX_CONFIG, COMPLETE_COMMANDS},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, COMPLETE_NONE},
 };
 
@@ -268,8 +276,38 @@ static void collect_key(void *ud, const char *section, const struct opt *o)
     k->n++;
 }
 
-/* Warn about keys nobody reads; reject values a known key cannot take. */
-static int check_config(struct omv_ctx *ctx)
+/* The command that removes or fixes the bad value `e`. */
+static void bad_value_hint(struct omv_ctx *ctx, const struct cfg_entry *e)
+{
+    struct strbuf cmd = STRBUF_INIT;
+
+    switch (e->level) {
+    case CFG_LEVEL_USER:
+    case CFG_LEVEL_PROJECT:
+        strbuf_addstr(&cmd, "omvdev");
+        if (e->level == CFG_LEVEL_USER && ctx->config_file)
+            strbuf_addf(&cmd, " --config %s", ctx->config_file);
+        strbuf_addstr(&cmd, " config");
+        hint(ctx, "set it with '%s set%s %s.%s VALUE', or remove it with '%s unset%s %s.%s'",
+             cmd.buf, e->level == CFG_LEVEL_PROJECT ? " --project" : "", e->section, e->name,
+             cmd.buf, e->level == CFG_LEVEL_PROJECT ? " --project" : "", e->section, e->name);
+        break;
+    case CFG_LEVEL_ENV:
+        hint(ctx, "unset %s, or give it a valid value", e->origin ? e->origin : "it");
+        break;
+    case CFG_LEVEL_DEFAULT:
+    case CFG_LEVEL_CMDLINE:
+        break;
+    }
+    strbuf_release(&cmd);
+}
+
+/*
+ * Warn about keys nobody reads; reject values a known key cannot take. With
+ * `lax` (the config command, which must be able to repair them) a bad value
+ * is a warning.
+ */
+static int check_config(struct omv_ctx *ctx, bool lax)
 {
     struct key_names keys = {{0}, {0}, 0};
     int rc = 0;
@@ -278,7 +316,7 @@ static int check_config(struct omv_ctx *ctx)
     for (size_t i = 0; i < ctx->cfg.nr && rc == 0; i++) {
         const struct cfg_entry *e = &ctx->cfg.entries[i];
         const struct opt *o = config_key_opt(ctx, e->section, e->name);
-        char where[512], choices[256];
+        char where[512], err[512];
 
         if (!o) {
             struct strbuf key = STRBUF_INIT;
@@ -292,10 +330,14 @@ static int check_config(struct omv_ctx *ctx)
             strbuf_release(&key);
             continue;
         }
-        if (!opt_choice_ok(o, e->value)) {
-            error(ctx, "%s: invalid value '%s' for '%s.%s' (expected %s)",
-                  cfg_entry_where(e, where, sizeof(where)), e->value, e->section, e->name,
-                  opt_choices_text(o, choices, sizeof(choices)));
+        if (config_value_check(ctx, e->section, e->name, e->value, err, sizeof(err)) < 0) {
+            cfg_entry_where(e, where, sizeof(where));
+            if (lax) {
+                warning(ctx, "%s: %s", where, err);
+                continue;
+            }
+            error(ctx, "%s: %s", where, err);
+            bad_value_hint(ctx, e);
             rc = -1;
         }
     }
@@ -304,7 +346,7 @@ static int check_config(struct omv_ctx *ctx)
     return rc;
 }
 
-static int load_config(struct omv_ctx *ctx, const char *const *sets)
+static int load_config(struct omv_ctx *ctx, const char *const *sets, bool lax)
 {
     struct defaults_ud d = {&ctx->cfg};
     struct strbuf sb = STRBUF_INIT;
@@ -382,7 +424,7 @@ static int load_config(struct omv_ctx *ctx, const char *const *sets)
             return rc;
         }
     }
-    return check_config(ctx);
+    return check_config(ctx, lax);
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */
@@ -553,6 +595,10 @@ int main(int argc, char **argv)
     char err[512];
     int rc;
 
+    /* make runs the compiler through omvdev (where omvdev-cc is missing) to record
+     * compile_commands.json: no config. */
+    if (argc > 1 && !strcmp(argv[1], "__cc"))
+        return cdb_wrapper_main(argc - 2, argv + 2);
     memset(&ctx, 0, sizeof(ctx));
     ctx.commands = commands;
     ctx.global_opts = global_opts;
@@ -585,7 +631,10 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    if (load_config(&ctx, opt_values(&g, global_opts, "set")) < 0) {
+    /* config (to repair them), help and completion run with bad values in the files. */
+    cmd = g.nr_args ? cmd_lookup(commands, g.args[0]) : NULL;
+    if (load_config(&ctx, opt_values(&g, global_opts, "set"),
+                    g.help || (cmd && (cmd->flags & CMD_LAX_CONFIG))) < 0) {
         rc = OMV_EXIT_USAGE;
         goto out;
     }

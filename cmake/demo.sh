@@ -7,7 +7,7 @@ omvdev=$(cd "$(dirname "$DEMO")" && pwd)/$(basename "$DEMO")
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 export HOME="$scratch/home" XDG_CONFIG_HOME="$scratch/home/.config"
-mkdir -p "$HOME" "$scratch/openmv/boards/OPENMV4"
+mkdir -p "$HOME" "$scratch/openmv/boards/OPENMV4" "$scratch/openmv/ports" "$scratch/openmv/lib/micropython"
 : >"$scratch/openmv/Makefile"
 cd "$scratch/openmv"
 

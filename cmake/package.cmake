@@ -12,6 +12,7 @@
 target_compile_definitions(libomvdev PRIVATE
   $<$<CONFIG:Release,RelWithDebInfo,MinSizeRel>:_FORTIFY_SOURCE=2>)
 target_link_options(omvdev PRIVATE $<$<CONFIG:Release,RelWithDebInfo,MinSizeRel>:LINKER:-z,relro,-z,now>)
+target_link_options(omvdev-cc PRIVATE $<$<CONFIG:Release,RelWithDebInfo,MinSizeRel>:LINKER:-z,relro,-z,now>)
 
 set(pkg_gen ${CMAKE_CURRENT_BINARY_DIR}/gen)
 add_custom_command(

@@ -13,6 +13,7 @@
 #include "cmd/cmd.h"
 
 #include "cmd/buildcmd.h"
+#include "cmd/compiledb.h"
 #include "cmd/docker.h"
 #include "cmd/sizediff.h"
 #include "flash/elf.h"
@@ -1073,7 +1074,7 @@ static const char **make_argv(struct omv_ctx *ctx, const struct build_options *o
 
     for (size_t i = 0; o->make_opt[i]; i++)
         n++;
-    argv = xcalloc(n + (size_t)o->nr_args + 8, sizeof(char *));
+    argv = xcalloc(n + (size_t)o->nr_args + 10, sizeof(char *)); /* + CC=, CXX= */
     n = 0;
     argv[n++] = "make";
     argv[n++] = "-w";
@@ -1096,8 +1097,10 @@ static int run_make(struct omv_ctx *ctx, const struct build_options *o, const st
 {
     struct make_watch w;
     struct strbuf tgt = STRBUF_INIT;
+    struct cdb_capture cdb;
     const char **argv;
     char jobs[32];
+    size_t n = 0;
     int status;
 
     memset(&w, 0, sizeof(w));
@@ -1106,7 +1109,12 @@ static int run_make(struct omv_ctx *ctx, const struct build_options *o, const st
     snprintf(jobs, sizeof(jobs), "-j%u", o->jobs);
     strbuf_addf(&tgt, "TARGET=%s", target);
     argv = make_argv(ctx, o, jobs, tgt.buf);
+    while (argv[n])
+        n++;
+    cdb_capture_begin(ctx, b->tree.make_dir, target, &cdb); /* compile_commands.json */
+    argv[cdb_capture_args(&cdb, argv, n)] = NULL;
     status = run_tool(ctx, b, argv, b->tree.make_dir, &w, NULL);
+    cdb_capture_end(ctx, &cdb);
     if (status != 0) {
         const char *why = make_why(&w);
 

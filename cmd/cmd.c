@@ -2,6 +2,7 @@
 #include "cmd/cmd.h"
 
 #include "lib/error.h"
+#include "lib/term.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,17 +21,19 @@
 static void emit(const struct omv_ctx *ctx, const char *prefix, const char *color, const char *fmt,
                  va_list ap)
 {
+    struct strbuf line = STRBUF_INIT;
     char buf[2048];
-    int n;
 
     if (ctx->color_err && color)
-        n = snprintf(buf, sizeof(buf), "%s%s%s", color, prefix, RESET);
+        strbuf_addf(&line, "%s%s%s", color, prefix, RESET);
     else
-        n = snprintf(buf, sizeof(buf), "%s", prefix);
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        n = 0;
-    vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
-    fprintf(stderr, "%s\n", buf);
+        strbuf_addstr(&line, prefix);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    /* Messages quote outside input (keys, values, paths, device strings): no escapes pass. */
+    term_escape(&line, buf, strlen(buf), 0);
+    strbuf_addch(&line, '\n');
+    fputs(line.buf, stderr);
+    strbuf_release(&line);
 }
 
 int error(struct omv_ctx *ctx, const char *fmt, ...)
@@ -145,7 +148,12 @@ const char *cfg_entry_where(const struct cfg_entry *e, char *buf, size_t len)
 
 void out_write(const char *s, size_t len)
 {
-    fwrite(s, 1, len, stdout);
+    struct strbuf sb = STRBUF_INIT;
+
+    /* Results carry outside input too; only omvdev's own bold and reset pass. */
+    term_escape(&sb, s, len, TERM_KEEP_NEWLINES | TERM_KEEP_OWN_SGR);
+    fwrite(sb.buf, 1, sb.len, stdout);
+    strbuf_release(&sb);
 }
 
 const struct target_db *ctx_targets(struct omv_ctx *ctx)
@@ -243,6 +251,39 @@ const struct opt *config_key_opt(const struct omv_ctx *ctx, const char *section,
 
     config_keys_foreach(ctx, key_find_cb, &kf);
     return kf.found;
+}
+
+/* Kept in step with each command's option reader. */
+static const struct config_number config_numbers[] = {
+    {"sdk", "retries", 0, 20},     {"sdk", "stall-timeout", 1, 3600}, {"flash", "wait", 0, 3600},
+    {"recover", "wait", 1, 86400}, {"recover", "timeout", 1, 86400},  {"debug", "port", 1, 65535},
+    {"debug", "speed", 1, 100000}, {"debug", "wait", 1, 600},
+};
+
+const struct config_number *config_key_number(const char *section, const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(config_numbers); i++)
+        if (!strcasecmp(config_numbers[i].section, section) &&
+            !strcasecmp(config_numbers[i].name, name))
+            return &config_numbers[i];
+    return NULL;
+}
+
+int config_value_check(const struct omv_ctx *ctx, const char *section, const char *name,
+                       const char *value, char *err, size_t errlen)
+{
+    const struct opt *o = config_key_opt(ctx, section, name);
+    const struct config_number *num = config_key_number(section, name);
+    char what[128], choices[256];
+    uint64_t v;
+
+    snprintf(what, sizeof(what), "'%s.%s'", section, name);
+    if (o && !opt_choice_ok(o, value))
+        return omv_seterr(err, errlen, OMV_EUSAGE, "invalid value '%s' for %s (expected %s)", value,
+                          what, opt_choices_text(o, choices, sizeof(choices)));
+    if (num)
+        return opt_number(what, value, num->min, num->max, &v, err, errlen);
+    return 0;
 }
 
 /* ---- help ------------------------------------------------------------------ */

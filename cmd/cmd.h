@@ -14,6 +14,7 @@
 #include "targets/targets.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit statuses: documented in README.md and omvdev(1), asserted by tests. */
@@ -28,7 +29,8 @@ struct omv_ctx;
 struct omv_invocation;
 
 enum omv_cmd_flags {
-    CMD_JSON = 1 << 0, /* supports --json */
+    CMD_JSON = 1 << 0,       /* supports --json */
+    CMD_LAX_CONFIG = 1 << 1, /* runs when a config value is invalid (warned): config, help */
 };
 
 /* What a command's positional arguments complete to. */
@@ -126,6 +128,22 @@ void config_keys_foreach(const struct omv_ctx *ctx,
                          void (*fn)(void *ud, const char *section, const struct opt *o), void *ud);
 /* The option behind section.name, or NULL for an unknown key. */
 const struct opt *config_key_opt(const struct omv_ctx *ctx, const char *section, const char *name);
+
+/*
+ * The config keys that hold numbers, with the range their command accepts
+ * (the same range its option reader gives opt_number), or NULL for a key
+ * that is not a number.
+ */
+struct config_number {
+    const char *section, *name;
+    uint64_t min, max;
+};
+const struct config_number *config_key_number(const char *section, const char *name);
+
+/* Can section.name take `value` (its option's choices, its number range)?
+ * OMV_EUSAGE with "invalid value 'x' for 'section.name': expected ..." if not. */
+int config_value_check(const struct omv_ctx *ctx, const char *section, const char *name,
+                       const char *value, char *err, size_t errlen);
 
 /* Where a config value came from, for messages: "FILE:LINE", "OMVDEV_X in the
  * environment", "-c on the command line" or "the built-in default". */

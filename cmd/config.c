@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 
 #include "lib/error.h"
+#include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/strbuf.h"
 
@@ -231,29 +232,33 @@ static const char *target_file(struct omv_ctx *ctx, struct omv_invocation *inv, 
 static int edit(struct omv_ctx *ctx, struct omv_invocation *inv, const char *key, const char *value)
 {
     char *section = NULL, *name = NULL;
-    char err[1024], choices[256];
+    struct strbuf real = STRBUF_INIT;
+    char err[1024];
     const char *file;
-    const struct opt *o;
     int rc;
 
     rc = known_key(ctx, inv, key, &section, &name);
     if (rc)
         return rc;
-    o = config_key_opt(ctx, section, name);
-    if (value && !opt_choice_ok(o, value)) {
-        rc = usage_error(ctx, inv, "invalid value '%s' for '%s' (expected %s)", value, key,
-                         opt_choices_text(o, choices, sizeof(choices)));
+    if (value && config_value_check(ctx, section, name, value, err, sizeof(err)) < 0) {
+        rc = usage_error(ctx, inv, "%s", err);
         goto out;
     }
     file = target_file(ctx, inv, &rc);
     if (rc)
         goto out;
-    rc = cfg_edit_file(file, section, name, value, err, sizeof(err));
+    /* Through a symlink (dotfiles), never replacing one; the project file stays in the repository.
+     */
+    rc = fs_resolve_for_write(file == ctx->project_config_path ? ctx->project_root : NULL, file,
+                              &real, err, sizeof(err));
+    if (rc == 0)
+        rc = cfg_edit_file(real.buf, section, name, value, err, sizeof(err));
     if (rc == OMV_ENOENT && !value) {
         error(ctx, "'%s' is not set in '%s'", key, file);
         rc = OMV_EXIT_FAILURE;
     } else if (rc == OMV_EINVAL) {
-        rc = usage_error(ctx, inv, "cannot store '%s': %s", value ? value : "", err);
+        rc = usage_error(ctx, inv, "cannot set '%s' to that value: %s; nothing was changed", key,
+                         err);
     } else if (rc < 0) {
         error(ctx, "%s", err);
         if (rc == OMV_EPARSE)
@@ -265,6 +270,7 @@ static int edit(struct omv_ctx *ctx, struct omv_invocation *inv, const char *key
         note(ctx, "removed %s.%s from '%s'", section, name, file);
     }
 out:
+    strbuf_release(&real);
     free(section);
     free(name);
     return rc;

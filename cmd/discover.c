@@ -16,9 +16,23 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Say which root was chosen when the working directory lies in one of its submodules. */
+static void note_submodule(struct omv_ctx *ctx, const char *cwd, const char *root)
+{
+    struct strbuf found = STRBUF_INIT, inside = STRBUF_INIT;
+
+    if (!ctx->dir_given && repo_find(cwd, &found, &inside, NULL, 0) == 0 && inside.len)
+        note(ctx,
+             "inside the submodule '%s': using the firmware repository at '%s' (-C DIR picks "
+             "another)",
+             inside.buf, root);
+    strbuf_release(&found);
+    strbuf_release(&inside);
+}
+
 int cmd_tree_open(struct omv_ctx *ctx, struct fw_tree *t, bool quiet)
 {
-    struct strbuf root = STRBUF_INIT, inside = STRBUF_INIT;
+    struct strbuf root = STRBUF_INIT;
     char err[1024], cwd[4096];
     int rc = 0;
 
@@ -41,14 +55,10 @@ int cmd_tree_open(struct omv_ctx *ctx, struct fw_tree *t, bool quiet)
         rc = OMV_EXIT_USAGE;
         goto out;
     }
-    if (!quiet && !ctx->dir_given && repo_find(cwd, &root, &inside, NULL, 0) == 0 && inside.len)
-        note(ctx,
-             "inside the submodule '%s': using the firmware repository at '%s' (-C DIR picks "
-             "another)",
-             inside.buf, t->root);
+    if (!quiet)
+        note_submodule(ctx, cwd, t->root);
 out:
     strbuf_release(&root);
-    strbuf_release(&inside);
     return rc;
 }
 
@@ -62,6 +72,12 @@ int cmd_images_dir(struct omv_ctx *ctx, const char *target, struct strbuf *dir)
     if (!ctx->project_root || cmd_tree_open(ctx, &t, true)) {
         strbuf_addf(dir, "build/%s/bin", target);
         return 0;
+    }
+    {
+        char cwd[4096];
+
+        if (getcwd(cwd, sizeof(cwd)))
+            note_submodule(ctx, cwd, t.root);
     }
     fw_tree_bin_dir(&t, target, dir);
     if (fw_tree_check_owner(&t, target, err, sizeof(err)) < 0) {

@@ -32,6 +32,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -831,6 +832,7 @@ int cmd_udev(struct omv_ctx *ctx, struct omv_invocation *inv)
     const struct embedded_file *rules = udev_rules();
     const char *root = getenv("OMVDEV_SYSROOT");
     struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT, old = STRBUF_INIT;
+    struct stat st;
     char err[1024];
     int rc = OMV_EXIT_OK;
 
@@ -861,11 +863,13 @@ int cmd_udev(struct omv_ctx *ctx, struct omv_invocation *inv)
         goto out;
     }
     if (fs_read_file(path.buf, &old, NULL, 0) == 0 && old.len == rules->len &&
-        !memcmp(old.buf, rules->data, rules->len)) {
+        !memcmp(old.buf, rules->data, rules->len) && stat(path.buf, &st) == 0 &&
+        (st.st_mode & 07777) == 0644) {
         note(ctx, "'%s' is already up to date", path.buf);
         goto out;
     }
-    if (fs_write_atomic(path.buf, rules->data, rules->len, 0644, err, sizeof(err)) < 0) {
+    /* 0644 whatever the umask: udev and 'omvdev doctor' read it as any user. */
+    if (fs_write_atomic_mode(path.buf, rules->data, rules->len, 0644, err, sizeof(err)) < 0) {
         error(ctx, "%s", err);
         hint(ctx,
              "it needs root: sudo omvdev udev install (or: omvdev udev install --print > %s "

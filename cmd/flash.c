@@ -21,6 +21,7 @@
 #include "lib/fs.h"
 #include "lib/progress.h"
 #include "lib/strbuf.h"
+#include "lib/term.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -28,7 +29,8 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const probe_choices[] = {"jlink", "stlink", NULL};
+static const char *const probe_choices[] = {"jlink", "stlink", "cmsis-dap", NULL};
+static const char *const server_choices[] = {"openocd", "st", NULL};
 
 const struct opt flash_opts[] = {
     {"target", 't', OPT_VALUE, "TARGET",
@@ -58,8 +60,13 @@ const struct opt flash_opts[] = {
      0, NULL},
     {"dry-run", 'n', OPT_FLAG, NULL, "print the plan and touch nothing", NULL, 0, NULL},
     {"swd", 0, OPT_FLAG, NULL, "flash over a debug probe (SWD) instead of USB", NULL, 0, NULL},
-    {"probe", 0, OPT_VALUE, "PROBE", "with --swd: jlink or stlink", probe_choices, 0, NULL},
-    {"speed", 0, OPT_VALUE, "KHZ", "with --swd and a J-Link: the SWD clock in kHz", NULL, 0, NULL},
+    {"probe", 0, OPT_VALUE, "PROBE", "with --swd: the debug probe (config debug.probe)",
+     probe_choices, 0, NULL},
+    {"speed", 0, OPT_VALUE, "KHZ", "with --swd and a J-Link or OpenOCD: the SWD clock in kHz", NULL,
+     0, NULL},
+    {"server", 0, OPT_VALUE, "TOOL",
+     "with --swd --probe stlink: STM32_Programmer_CLI (default) or OpenOCD", server_choices, 0,
+     NULL},
     {"monitor", 0, OPT_FLAG, NULL, "then be the camera's console when its firmware is up", NULL, 0,
      NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
@@ -408,13 +415,16 @@ static void make_jobs(struct flash_run *r, const struct usb_device_info *devs, c
     for (size_t i = 0; i < nr_picked; i++) {
         struct flash_job *j = &r->jobs[i];
         const struct usb_device_info *d = &devs[picked[i]];
+        struct strbuf safe = STRBUF_INIT;
         uint16_t v = d->bcd_device;
         char ver[16];
 
         j->r = r;
         j->d = d;
+        /* The serial is a device string: escaped here, as the progress lines print it raw. */
         snprintf(j->name, sizeof(j->name), "%s",
-                 d->serial && *d->serial ? d->serial : d->port_path);
+                 term_safe(&safe, d->serial && *d->serial ? d->serial : d->port_path));
+        strbuf_release(&safe);
         /* The OpenMV bootloader packs major.minor.patch into bcdDevice. */
         if (!r->rom && r->t->method == TARGET_METHOD_OPENMV_DFU)
             snprintf(ver, sizeof(ver), "%u.%u.%u", v >> 8, (v >> 4) & 15, v & 15);
@@ -538,7 +548,11 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
                          fo.all        ? "--all"
                          : fo.no_reset ? "--no-reset"
                                        : "--swd");
-    if (rc == 0 && fo.swd)
+    /* An external tool's output on stdout is not JSON: refuse rather than print text. */
+    if (rc == 0 && fo.swd && ctx->json)
+        rc = usage_error(ctx, inv,
+                         "--json does not go with --swd (the probe tool prints its own output)");
+    else if (rc == 0 && fo.swd)
         rc = cmd_flash_swd(ctx, inv);
     if (rc || fo.swd)
         goto out;
@@ -554,6 +568,14 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     rc = cmd_images_dir(ctx, r.t->name, &bin);
     if (rc)
         goto out;
+    if ((r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL) &&
+        ctx->json) {
+        rc = usage_error(ctx, inv,
+                         "--json does not go with %s, which is flashed by an external tool that "
+                         "prints its own output",
+                         r.t->name);
+        goto out;
+    }
     if (r.t->method == TARGET_METHOD_BOSSAC || r.t->method == TARGET_METHOD_PICOTOOL)
         rc = flash_with_tool(ctx, inv, &fo, r.t, bin.buf);
     else

@@ -258,12 +258,58 @@ const struct flash_session_hooks flash_show_hooks = {NULL, hook_begin, job_progr
 
 /* ---- after the run ---------------------------------------------------------------- */
 
+/* --dry-run --json: the plan as one "plan" event of the newline-delimited stream. */
+static void print_plan_json(const struct flash_run *r)
+{
+    const struct flash_plan *plan = r->plan;
+    struct strbuf out = STRBUF_INIT;
+    struct json_writer jw;
+    char id[16];
+
+    json_init(&jw, &out);
+    jw.compact = true;
+    json_object_begin(&jw, NULL);
+    json_int(&jw, "schema", 1);
+    json_string(&jw, "event", "plan");
+    json_string(&jw, "target", plan->target->name);
+    json_string(&jw, "through",
+                r->rom ? "st-system-bootloader" : target_method_name(plan->target->method));
+    json_string(&jw, "usb", usb_id_str(r->usb, id, sizeof(id)));
+    json_bool(&jw, "mass_erase", r->sopts.mass_erase);
+    json_array_begin(&jw, "steps");
+    for (size_t i = 0; i < plan->nr; i++) {
+        const struct flash_step *st = &plan->steps[i];
+
+        json_object_begin(&jw, NULL);
+        json_string(&jw, "label", st->label);
+        json_string(&jw, "path", st->path);
+        json_int(&jw, "bytes", (int64_t)st->len);
+        if (st->alt >= 0 && !r->rom)
+            json_int(&jw, "alt", st->alt);
+        if (st->address >= 0)
+            json_int(&jw, "address", st->address);
+        if (st->limit)
+            json_int(&jw, "limit", (int64_t)st->limit);
+        json_object_end(&jw);
+    }
+    json_array_end(&jw);
+    json_bool(&jw, "verify", r->sopts.verify);
+    json_string(&jw, "then", r->sopts.no_reset ? "stay" : r->sopts.dfuse ? "leave" : "reset");
+    json_object_end(&jw);
+    out_write(out.buf, out.len);
+    strbuf_release(&out);
+}
+
 void flash_print_plan(const struct flash_run *r)
 {
     const struct flash_plan *plan = r->plan;
     struct strbuf out = STRBUF_INIT;
     char id[16];
 
+    if (r->ctx->json) {
+        print_plan_json(r);
+        return;
+    }
     strbuf_addf(&out, "flash %s (%s) through %s %s:\n", plan->target->name, plan->target->camera,
                 r->rom ? "the ST system bootloader" : target_method_name(plan->target->method),
                 usb_id_str(r->usb, id, sizeof(id)));

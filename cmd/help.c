@@ -106,7 +106,10 @@ static void man_page(struct omv_ctx *ctx, struct strbuf *sb)
                       "\\fICOMMAND\\fR [\\fIARGS\\fR]\n"
                       ".SH DESCRIPTION\n"
                       "omvdev runs the loop of a developer who changes the C firmware of OpenMV "
-                      "cameras: the board database, configuration and shell completion. "
+                      "cameras: install the pinned SDK, build a board, set up VS Code for "
+                      "on\\-chip debugging, flash the camera over USB DFU or a debug probe, "
+                      "recover it when it is bricked, watch its console and run scripts on it, "
+                      "and explain every failure. "
                       "Results go to standard output (as JSON with \\fB\\-\\-json\\fR, always "
                       "with \\fB\"schema\": 1\\fR); messages go to standard error, each error "
                       "followed where it helps by a \\fBhint:\\fR line with the command that "
@@ -140,7 +143,8 @@ static void man_page(struct omv_ctx *ctx, struct strbuf *sb)
                       "board or key, or a malformed configuration file.\n"
                       ".TP\n.B 3\nno device appeared, or the device failed (a USB or DFU error).\n"
                       ".SH SEE ALSO\n"
-                      "\\fBdfu\\-util\\fR(1), the OpenMV firmware guide.\n");
+                      "\\fBdfu\\-util\\fR(1), \\fBopenocd\\fR(1), \\fBqemu\\-system\\-arm\\fR(1), "
+                      "\\fBgdb\\fR(1), and the files under \\fIdocs/\\fR in omvdev's source.\n");
 }
 
 int cmd_help(struct omv_ctx *ctx, struct omv_invocation *inv)

@@ -24,6 +24,7 @@
 #include "lib/proc.h"
 #include "lib/progress.h"
 #include "lib/strbuf.h"
+#include "lib/term.h"
 #include "sdk/locate.h"
 
 #include <signal.h>
@@ -506,10 +507,16 @@ static void print_plan(struct recover *r, FILE *f)
         if (s->cwd)
             strbuf_addf(&out, "       (in %s)\n", s->cwd);
     }
-    if (f == stdout)
+    if (f == stdout) {
         out_write(out.buf, out.len);
-    else
-        fputs(out.buf, f);
+    } else {
+        struct strbuf safe = STRBUF_INIT;
+
+        /* The plan names the user's paths: escaped as every message is. */
+        term_escape(&safe, out.buf, out.len, TERM_KEEP_NEWLINES);
+        fputs(safe.buf, f);
+        strbuf_release(&safe);
+    }
     strbuf_release(&out);
 }
 
@@ -839,8 +846,12 @@ static int run_steps(struct recover *r)
         struct rstep *s = &r->steps[i];
         int rc = 0;
 
-        if (r->ctx->verbosity >= 0)
-            fprintf(stderr, "\n[%zu/%zu] %s\n", i + 1, r->nr, s->text);
+        if (r->ctx->verbosity >= 0) {
+            struct strbuf safe = STRBUF_INIT;
+
+            fprintf(stderr, "\n[%zu/%zu] %s\n", i + 1, r->nr, term_safe(&safe, s->text));
+            strbuf_release(&safe);
+        }
         switch (s->kind) {
         case RS_WAIT:
             rc = do_wait(r, s);

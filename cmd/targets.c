@@ -249,6 +249,11 @@ static void json_target(struct json_writer *jw, const char *key, const struct ta
     }
     json_array_end(jw);
     json_string(jw, "swd_loader", t->swd_loader);
+    json_array_begin(jw, "probes");
+    for (size_t i = 0; i < t->nr_probes; i++)
+        json_string(jw, NULL, t->probes[i]);
+    json_array_end(jw);
+    json_string(jw, "openocd_target", t->openocd_target);
     json_array_begin(jw, "artefacts");
     for (size_t i = 0; i < t->nr_artefacts; i++)
         json_string(jw, NULL, t->artefacts[i]);
@@ -424,6 +429,14 @@ static void show_text(struct omv_ctx *ctx, const struct target *t, struct strbuf
         strbuf_addch(out, '\n');
     }
     strbuf_addf(out, "  j-link device    %s\n", t->jlink_device ? t->jlink_device : "(none)");
+    if (t->nr_probes) {
+        strbuf_addstr(out, "  debug probes    ");
+        for (size_t i = 0; i < t->nr_probes; i++)
+            strbuf_addf(out, " %s", t->probes[i]);
+        if (t->openocd_target)
+            strbuf_addf(out, " (OpenOCD: %s)", t->openocd_target);
+        strbuf_addch(out, '\n');
+    }
     strbuf_addf(out, "  debug elf        build/%s/bin/%s (%s)\n", t->name, t->debug_elf,
                 t->boots_external_flash ? "attach: boots from external flash" : "launch");
     if (t->min_gcc)

@@ -1,16 +1,20 @@
 /*
  * omvdev vscode: .vscode/launch.json, tasks.json, extensions.json and
- * settings.json for debugging the firmware with Cortex-Debug and a J-Link,
- * generated from templates/vscode/ and merged into what is there without
- * losing a byte of the user's own configuration (lib/jsonc.c does the
- * merging; this file knows the boards, the SDK and WSL).
+ * settings.json for debugging the firmware with Cortex-Debug (a J-Link,
+ * OpenOCD for an ST-Link or CMSIS-DAP probe, ST-LINK_gdbserver, or QEMU for
+ * the emulated boards) and for the C/C++ and clangd extensions (the build's
+ * compile_commands.json), generated from templates/vscode/ and merged into
+ * what is there without losing a byte of the user's own configuration
+ * (lib/jsonc.c does the merging; this file knows the boards, the SDK and WSL).
  */
 #include "lib/compat.h"
 #include "cmd/cmd.h"
 
 #include "cmd/buildcmd.h"
+#include "cmd/probe.h"
+#include "flash/runners.h"
+#include "lib/config.h"
 #include "lib/proc.h"
-
 #include "lib/diff.h"
 #include "lib/embed.h"
 #include "lib/error.h"
@@ -42,7 +46,11 @@ static const char *const only_choices[] = {"launch", "tasks", "extensions", "set
 const struct opt vscode_opts[] = {
     {"target", 't', OPT_VALUE, "TARGET", "a board to configure (may be given many times)", NULL,
      OPT_REPEAT, NULL},
-    {"all", 'a', OPT_FLAG, NULL, "every board that has a J-Link device", NULL, 0, NULL},
+    {"all", 'a', OPT_FLAG, NULL, "every board a debug probe serves", NULL, 0, NULL},
+    {"probe", 0, OPT_VALUE, "PROBE",
+     "the debug probe (default: debug.probe, else each board's first)", probe_choices, 0, NULL},
+    {"server", 0, OPT_VALUE, "SERVER",
+     "with --probe stlink: OpenOCD (default) or ST-LINK_gdbserver", probe_server_choices, 0, NULL},
     {"stdout", 0, OPT_FLAG, NULL, "print the generated JSON and touch no file", NULL, 0, NULL},
     {"only", 0, OPT_VALUE, "FILE", "generate only this file", only_choices, 0, NULL},
     {"dry-run", 'n', OPT_FLAG, NULL, "say what would change and write nothing", NULL, 0, NULL},
@@ -100,6 +108,21 @@ struct vs_file_out {
     bool *added;                      /* extensions */
 };
 
+/* The options, read once. */
+struct vs_options {
+    const char *const *targets; /* -t, NULL-terminated */
+    bool all, to_stdout, dry, diff, force;
+    const char *only, *host, *svd, *template_dir, *probe, *server;
+};
+
+/* One board to configure and the probe it is debugged with. */
+struct vs_board {
+    const struct target *t;      /* NULL: an emulated board the database lacks */
+    const struct qemu_board *qb; /* an emulated board, or NULL */
+    const char *name;
+    struct probe_pick pk;
+};
+
 struct vs_run {
     struct omv_ctx *ctx;
     const char *root; /* NULL outside a repository (--stdout only) */
@@ -108,8 +131,13 @@ struct vs_run {
     /* the toolchain */
     char *toolchain_dir; /* portable (${userHome}/...), or NULL */
     char *toolchain_abs;
-    char *gdb_path;
+    char *gdb_path;     /* as written: portable */
+    char *gcc_abs;      /* the C compiler, for the C/C++ extension and clangd, or NULL */
     char *jlink_server; /* absolute path of a Linux J-Link GDB server, or NULL */
+    char *openocd;      /* absolute paths of the other servers, or NULL */
+    char *stlink_server;
+    char *qemu;
+    char *cubeprog_dir; /* the SDK's STM32CubeProgrammer bin directory, or NULL */
     /* the server on another host (WSL) */
     bool external;
     char *gdb_target; /* host:port */
@@ -251,8 +279,7 @@ static void find_toolchain(struct vs_run *r)
             warning(ctx, "'%s/SDK_VERSION' is missing (releases before 5.0 have none): %s", r->root,
                     how);
         if (!dir.len) {
-            warning(ctx, "the configuration leaves armToolchainPath out: Cortex-Debug will look "
-                         "for arm-none-eabi-gdb on PATH");
+            warning(ctx, "the configuration leaves armToolchainPath out (no SDK)");
             if (r->root && rc == OMV_ENOENT)
                 hint(ctx, "this release builds with the toolchain on PATH: put the Arm GNU "
                           "Toolchain's bin/ there (it has arm-none-eabi-gdb), or set SDK_DIR");
@@ -271,16 +298,44 @@ static void find_toolchain(struct vs_run *r)
     r->toolchain_abs = xstrdup(gcc.buf);
     r->toolchain_dir = portable_path(gcc.buf, NULL);
     strbuf_reset(&gcc);
-    strbuf_addf(&gcc, "%s/arm-none-eabi-gdb", r->toolchain_abs);
-    if (fs_is_dir(r->toolchain_abs) && !fs_is_file(gcc.buf))
-        warning(ctx, "'%s' does not exist: the gdbPath written will not start", gcc.buf);
-    strbuf_reset(&gcc);
-    strbuf_addf(&gcc, "%s/arm-none-eabi-gdb", r->toolchain_dir);
-    r->gdb_path = strbuf_detach(&gcc, NULL);
+    fs_path_join(&gcc, dir.buf, "stcubeprog/bin");
+    r->cubeprog_dir = strbuf_detach(&gcc, NULL);
 out:
     strbuf_release(&version);
     strbuf_release(&dir);
     strbuf_release(&gcc);
+}
+
+/*
+ * The gdb and gcc the configuration names: the SDK's when the repository's
+ * SDK is known (its gdbPath is written even before the SDK is installed, with
+ * a warning), else Debian's gdb-multiarch and arm-none-eabi-gcc.
+ */
+static void find_gdb_gcc(struct vs_run *r)
+{
+    struct strbuf p = STRBUF_INIT;
+    char *multiarch = NULL;
+
+    if (r->toolchain_abs) {
+        fs_path_join(&p, r->toolchain_abs, "arm-none-eabi-gdb");
+        r->gdb_path = portable_path(p.buf, NULL);
+        if (!fs_is_file(p.buf)) {
+            warning(r->ctx, "the gdbPath written, '%s', does not exist", p.buf);
+            hint(r->ctx, "install the SDK (omvdev sdk install), then press F5");
+        }
+        strbuf_reset(&p);
+        fs_path_join(&p, r->toolchain_abs, "arm-none-eabi-gcc");
+        r->gcc_abs = strbuf_detach(&p, NULL);
+    } else if ((multiarch = which("gdb-multiarch"))) {
+        r->gdb_path = multiarch;
+        note(r->ctx, "gdb: %s (no SDK)", multiarch);
+    } else {
+        warning(r->ctx, "no gdb for Arm: the configuration leaves gdbPath out");
+        hint(r->ctx, "omvdev sdk install, or sudo apt-get install gdb-multiarch");
+    }
+    if (!r->gcc_abs)
+        r->gcc_abs = which("arm-none-eabi-gcc");
+    strbuf_release(&p);
 }
 
 /* "HOST[:PORT]" into "host:port"; NULL when malformed. */
@@ -468,59 +523,133 @@ static char *board_svd(struct vs_run *r, const struct target *t, const char *svd
     return result;
 }
 
-static int generate(struct vs_run *r, const struct target *const *boards, size_t nr,
-                    const char *svd_arg)
+/* What Cortex-Debug calls the server, and the name the entry carries. */
+static const char *servertype(const struct vs_run *r, const struct vs_board *vb)
+{
+    switch (vb->pk.probe) {
+    case PROBE_JLINK:
+        return r->external ? "external" : "jlink";
+    case PROBE_QEMU:
+        return "qemu";
+    default:
+        return vb->pk.st ? "stlink" : "openocd";
+    }
+}
+
+static const char *probe_title(const struct vs_board *vb)
+{
+    static const char *const titles[] = {"J-Link", "ST-Link", "CMSIS-DAP", "QEMU"};
+
+    return vb->pk.st ? "ST-Link, ST-LINK_gdbserver" : titles[vb->pk.probe];
+}
+
+static const char *server_path(const struct vs_run *r, const struct vs_board *vb)
+{
+    switch (vb->pk.probe) {
+    case PROBE_JLINK:
+        return NULL; /* cortex-debug.JLinkGDBServerPath in settings.json */
+    case PROBE_QEMU:
+        return r->qemu;
+    default:
+        return vb->pk.st ? r->stlink_server : r->openocd;
+    }
+}
+
+/* Instantiate the four templates for one board. */
+static int generate_board(struct vs_run *r, const struct vs_board *vb, bool first,
+                          const char *svd_arg, const char *build_dir, const char *cc_dir)
+{
+    const struct target *t = vb->t;
+    bool jlink = vb->pk.probe == PROBE_JLINK, attach = t && t->boots_external_flash;
+    struct strbuf debug = STRBUF_INIT, release = STRBUF_INIT, flash = STRBUF_INIT,
+                  clean = STRBUF_INIT, glob = STRBUF_INIT, romfs = STRBUF_INIT;
+    char *svd = t ? board_svd(r, t, svd_arg) : NULL;
+    int rc;
+
+    strbuf_addf(&debug, "omvdev: build %s (debug)", vb->name);
+    strbuf_addf(&release, "omvdev: build %s (release)", vb->name);
+    /* An emulated board is not flashed: its task runs it in QEMU. */
+    strbuf_addf(&flash, "omvdev: %s %s", vb->qb ? "emulate" : "flash", vb->name);
+    strbuf_addf(&clean, "omvdev: clean %s", vb->name);
+    /* QEMU loads the ROMFS image where the firmware's make run does. */
+    if (vb->qb && vb->qb->romfs_origin[0])
+        strbuf_addf(&romfs,
+                    "loader,file=${workspaceFolder}/%s/bin/romfs0.img,addr=0x%08X,force-raw=on",
+                    build_dir, (unsigned)vb->qb->romfs_origin[0]);
+    /* clangd asks the cross gcc for its system headers only when allowed to run it. */
+    if (r->gcc_abs && strlen(r->gcc_abs) > 3)
+        strbuf_addf(&glob, "%.*s*", (int)(strlen(r->gcc_abs) - 3), r->gcc_abs); /* ...-gcc */
+    {
+        const struct template_var vars[] = {
+            {"TARGET", vb->name},
+            {"CAMERA", t ? t->camera : vb->qb->machine},
+            {"PROBE", probe_title(vb)},
+            {"BUILD_DIR", build_dir},
+            {"DEVICE", jlink && !r->external ? t->jlink_device : NULL},
+            {"DEBUG_ELF", t && t->debug_elf ? t->debug_elf : "firmware.elf"},
+            {"REQUEST", attach ? "attach" : "launch"},
+            {"RUN_TO_ENTRY", attach ? NULL : "main"},
+            {"SERVERTYPE", servertype(r, vb)},
+            {"INTERFACE", jlink && !r->external ? "swd" : NULL},
+            {"GDB_TARGET", jlink && r->external ? r->gdb_target : NULL},
+            {"SERVER_PATH", server_path(r, vb)},
+            {"OPENOCD_INTERFACE", vb->pk.openocd_interface},
+            {"OPENOCD_TARGET", vb->pk.openocd_target},
+            {"QEMU_MACHINE", vb->qb ? vb->qb->machine : NULL},
+            {"QEMU_CPU", vb->qb ? vb->qb->cpu : NULL},
+            {"QEMU_ROMFS", romfs.len ? romfs.buf : NULL},
+            {"CUBEPROG_DIR", vb->pk.st ? r->cubeprog_dir : NULL},
+            {"RTT_ADDRESS", vb->qb ? NULL : "auto"},
+            {"TOOLCHAIN_DIR", r->toolchain_dir},
+            {"GDB_PATH", r->gdb_path},
+            {"SVD_FILE", svd},
+            {"BUILD_TASK", debug.buf},
+            {"DEBUG_TASK", debug.buf},
+            {"RELEASE_TASK", release.buf},
+            {"FLASH_TASK", flash.buf},
+            {"FLASH_COMMAND", vb->qb ? "emulate" : "flash"},
+            {"CLEAN_TASK", clean.buf},
+            {"TOOLCHAIN_DIR_ABS", r->toolchain_abs},
+            {"JLINK_SERVER", r->external ? NULL : r->jlink_server},
+            {"COMPILE_COMMANDS_DIR", cc_dir},
+            {"COMPILER_PATH", r->gcc_abs},
+            {"QUERY_DRIVER", glob.len ? glob.buf : NULL},
+        };
+
+        rc = instantiate(r, VS_LAUNCH, vars, ARRAY_SIZE(vars));
+        if (rc == 0)
+            rc = instantiate(r, VS_TASKS, vars, ARRAY_SIZE(vars));
+        if (rc == 0 && first)
+            rc = instantiate(r, VS_EXTENSIONS, vars, ARRAY_SIZE(vars));
+        if (rc == 0 && first)
+            rc = instantiate(r, VS_SETTINGS, vars, ARRAY_SIZE(vars));
+    }
+    free(svd);
+    strbuf_release(&debug);
+    strbuf_release(&release);
+    strbuf_release(&flash);
+    strbuf_release(&clean);
+    strbuf_release(&glob);
+    strbuf_release(&romfs);
+    return rc;
+}
+
+static int generate(struct vs_run *r, const struct vs_board *boards, size_t nr, const char *svd_arg)
 {
     for (size_t b = 0; b < nr; b++) {
-        const struct target *t = boards[b];
-        struct strbuf debug = STRBUF_INIT, release = STRBUF_INIT, flash = STRBUF_INIT,
-                      clean = STRBUF_INIT, build_dir = STRBUF_INIT;
-        char *svd = board_svd(r, t, svd_arg);
+        struct strbuf build_dir = STRBUF_INIT, cc_dir = STRBUF_INIT;
         int rc;
 
-        cmd_build_dir_rel(r->ctx, t->name, &build_dir);
-        strbuf_addf(&debug, "omvdev: build %s (debug)", t->name);
-        strbuf_addf(&release, "omvdev: build %s (release)", t->name);
-        strbuf_addf(&flash, "omvdev: flash %s", t->name);
-        strbuf_addf(&clean, "omvdev: clean %s", t->name);
-        {
-            const struct template_var vars[] = {
-                {"TARGET", t->name},
-                {"CAMERA", t->camera},
-                {"BUILD_DIR", build_dir.buf},
-                {"DEVICE", r->external ? NULL : t->jlink_device},
-                {"DEBUG_ELF", t->debug_elf},
-                {"REQUEST", t->boots_external_flash ? "attach" : "launch"},
-                {"RUN_TO_ENTRY", t->boots_external_flash ? NULL : "main"},
-                {"SERVERTYPE", r->external ? "external" : "jlink"},
-                {"INTERFACE", r->external ? NULL : "swd"},
-                {"GDB_TARGET", r->external ? r->gdb_target : NULL},
-                {"TOOLCHAIN_DIR", r->toolchain_dir},
-                {"GDB_PATH", r->gdb_path},
-                {"SVD_FILE", svd},
-                {"BUILD_TASK", debug.buf},
-                {"DEBUG_TASK", debug.buf},
-                {"RELEASE_TASK", release.buf},
-                {"FLASH_TASK", flash.buf},
-                {"CLEAN_TASK", clean.buf},
-                {"TOOLCHAIN_DIR_ABS", r->toolchain_abs},
-                {"JLINK_SERVER", r->external ? NULL : r->jlink_server},
-            };
-
-            rc = instantiate(r, VS_LAUNCH, vars, ARRAY_SIZE(vars));
-            if (rc == 0)
-                rc = instantiate(r, VS_TASKS, vars, ARRAY_SIZE(vars));
-            if (rc == 0 && b == 0)
-                rc = instantiate(r, VS_EXTENSIONS, vars, ARRAY_SIZE(vars));
-            if (rc == 0 && b == 0)
-                rc = instantiate(r, VS_SETTINGS, vars, ARRAY_SIZE(vars));
-        }
-        free(svd);
-        strbuf_release(&debug);
-        strbuf_release(&release);
-        strbuf_release(&flash);
-        strbuf_release(&clean);
+        /* make's output directory (build/<T>, or a shared build or src/build up to v4.8);
+         * the compilation database of a board is always <make dir>/build/<T>/. */
+        cmd_build_dir_rel(r->ctx, boards[b].name, &build_dir);
+        strbuf_addstr(&cc_dir, build_dir.buf);
+        if (cc_dir.len <= strlen(boards[b].name) ||
+            strcmp(cc_dir.buf + cc_dir.len - strlen(boards[b].name), boards[b].name))
+            strbuf_addf(&cc_dir, "/%s", boards[b].name);
+        rc = generate_board(r, &boards[b], b == 0, svd_arg, build_dir.buf, cc_dir.buf);
         strbuf_release(&build_dir);
+        strbuf_release(&cc_dir);
         if (rc < 0)
             return rc;
     }
@@ -593,33 +722,25 @@ static char *entry_id(const char *json, const char *key)
 }
 
 /* A symlinked file (dotfiles) is updated where it points, not replaced by a file. */
-static void follow_link(struct strbuf *path)
+/* Write through a symlink inside the repository; refuse one that leaves it or dangles. */
+static int resolve_in_repo(struct vs_run *r, struct vs_file_out *o)
 {
-    for (int hops = 0; hops < 8; hops++) {
-        struct strbuf target = STRBUF_INIT, abs = STRBUF_INIT;
-        struct stat st;
-        ssize_t n;
+    struct strbuf real = STRBUF_INIT;
+    char err[1024];
+    int rc = fs_resolve_for_write(r->root, o->path.buf, &real, err, sizeof(err));
 
-        if (lstat(path->buf, &st) < 0 || !S_ISLNK(st.st_mode))
-            return;
-        strbuf_grow(&target, 4096);
-        n = readlink(path->buf, target.buf, target.alloc - 1);
-        if (n <= 0) {
-            strbuf_release(&target);
-            return;
-        }
-        strbuf_setlen(&target, (size_t)n);
-        if (target.buf[0] != '/') {
-            strbuf_add(&abs, path->buf, (size_t)(strrchr(path->buf, '/') - path->buf));
-            fs_path_join(&abs, "", target.buf);
-        } else {
-            strbuf_addstr(&abs, target.buf);
-        }
-        strbuf_reset(path);
-        fs_absolute(path, abs.buf);
-        strbuf_release(&target);
-        strbuf_release(&abs);
+    if (rc < 0) {
+        error(r->ctx, "%s", err);
+        hint(r->ctx,
+             "nothing was written; replace %s with a regular file to let omvdev merge "
+             "into it",
+             o->display.buf);
+    } else {
+        strbuf_reset(&o->path);
+        strbuf_add(&o->path, real.buf, real.len);
     }
+    strbuf_release(&real);
+    return rc < 0 ? -1 : 0;
 }
 
 static int prepare(struct vs_run *r, int f, struct vs_file_out *o, bool read_old)
@@ -643,28 +764,29 @@ static int prepare(struct vs_run *r, int f, struct vs_file_out *o, bool read_old
     if (rc < 0)
         return error(r->ctx, "%s", err);
     {
-        /* What omvdev writes into a new file is strict JSON, whatever the templates hold. */
+        /* What omvdev writes into a new file is strict JSON, whatever the templates hold, but
+         * for the marker comments that own the entries of launch.json and tasks.json. */
         struct jsonc_doc strict;
 
         jsonc_doc_init(&strict);
-        rc = jsonc_parse(&strict, o->fresh.buf, o->fresh.len, o->display.buf, JSONC_STRICT, err,
-                         sizeof(err));
+        rc = jsonc_parse(&strict, o->fresh.buf, o->fresh.len, o->display.buf,
+                         files[f].id_key ? 0 : JSONC_STRICT, err, sizeof(err));
         jsonc_doc_release(&strict);
         if (rc < 0)
-            return error(r->ctx, "BUG: the generated %s is not strict JSON: %s", files[f].name,
-                         err);
+            return error(r->ctx, "BUG: the generated %s does not parse: %s", files[f].name, err);
     }
     if (!read_old)
         return 0;
     fs_path_join(&o->path, r->root, o->display.buf);
-    rc = fs_read_file(o->path.buf, &o->old, err, sizeof(err));
+    if (resolve_in_repo(r, o) < 0)
+        return -1;
+    rc = fs_read_file_max(o->path.buf, &o->old, FS_MAX_TEXT, err, sizeof(err));
     if (rc == OMV_ENOENT) {
         rc = 0;
     } else if (rc < 0) {
         return error(r->ctx, "%s", err);
     } else {
         o->exists = true;
-        follow_link(&o->path);
     }
     rc = merge_one(r, f, o, o->old.buf, o->old.len, o->path.buf, &o->new, err, sizeof(err));
     if (rc < 0) {
@@ -754,7 +876,7 @@ static int write_file(struct vs_run *r, struct vs_file_out *o)
 
     if (o->exists) {
         strbuf_addf(&bak, "%s.bak", o->path.buf);
-        rc = fs_write_atomic(bak.buf, o->old.buf, o->old.len, new_file_mode(), err, sizeof(err));
+        rc = fs_backup(o->path.buf, bak.buf, err, sizeof(err));
     }
     if (rc == 0)
         rc =
@@ -774,12 +896,36 @@ out:
     return rc;
 }
 
+/* The text without omvdev's marker comment lines: --stdout prints strict JSON. */
+static void strip_markers(struct strbuf *sb)
+{
+    static const char lead[] = "// " MARKER_KEY ": generated ";
+    size_t w = 0;
+
+    for (size_t i = 0; i < sb->len;) {
+        const char *nl = memchr(sb->buf + i, '\n', sb->len - i);
+        size_t end = nl ? (size_t)(nl - sb->buf) + 1 : sb->len, j = i;
+
+        while (j < end && (sb->buf[j] == ' ' || sb->buf[j] == '\t'))
+            j++;
+        if (end - j < sizeof(lead) - 1 || memcmp(sb->buf + j, lead, sizeof(lead) - 1)) {
+            memmove(sb->buf + w, sb->buf + i, end - i);
+            w += end - i;
+        }
+        i = end;
+    }
+    strbuf_setlen(sb, w);
+}
+
 /* --stdout: one document as it is, several as one object keyed by file name. */
 static void print_fresh(struct vs_file_out *outs, size_t nr_wanted)
 {
     struct strbuf sb = STRBUF_INIT;
     bool first = true;
 
+    for (int f = 0; f < VS_NR_FILES; f++)
+        if (outs[f].wanted)
+            strip_markers(&outs[f].fresh);
     if (nr_wanted == 1) {
         for (int f = 0; f < VS_NR_FILES; f++)
             if (outs[f].wanted)
@@ -820,7 +966,7 @@ static const char *status_key(enum jsonc_merge_status s)
 }
 
 static void print_json(const struct vs_run *r, const struct vs_file_out *outs,
-                       const struct target *const *boards, size_t nr_boards, const char *skipped,
+                       const struct vs_board *boards, size_t nr_boards, const char *skipped,
                        bool dry, struct strbuf *sb)
 {
     struct json_writer jw;
@@ -832,7 +978,16 @@ static void print_json(const struct vs_run *r, const struct vs_file_out *outs,
     json_bool(&jw, "dry_run", dry);
     json_array_begin(&jw, "boards");
     for (size_t b = 0; b < nr_boards; b++)
-        json_string(&jw, NULL, boards[b]->name);
+        json_string(&jw, NULL, boards[b].name);
+    json_array_end(&jw);
+    json_array_begin(&jw, "probes");
+    for (size_t b = 0; b < nr_boards; b++) {
+        json_object_begin(&jw, NULL);
+        json_string(&jw, "board", boards[b].name);
+        json_string(&jw, "probe", probe_name(boards[b].pk.probe));
+        json_string(&jw, "servertype", servertype(r, &boards[b]));
+        json_object_end(&jw);
+    }
     json_array_end(&jw);
     json_array_begin(&jw, "skipped");
     for (const char *p = skipped; *p;) {
@@ -846,7 +1001,7 @@ static void print_json(const struct vs_run *r, const struct vs_file_out *outs,
     }
     json_array_end(&jw);
     json_string(&jw, "toolchain", r->toolchain_abs);
-    json_string(&jw, "servertype", r->external ? "external" : "jlink");
+    json_string(&jw, "servertype", nr_boards ? servertype(r, &boards[0]) : NULL);
     json_string(&jw, "gdb_target", r->external ? r->gdb_target : NULL);
     json_array_begin(&jw, "files");
     for (int f = 0; f < VS_NR_FILES; f++) {
@@ -894,6 +1049,11 @@ static void vs_run_release(struct vs_run *r)
     free(r->gdb_path);
     free(r->jlink_server);
     free(r->gdb_target);
+    free(r->gcc_abs);
+    free(r->openocd);
+    free(r->stlink_server);
+    free(r->qemu);
+    free(r->cubeprog_dir);
     for (int f = 0; f < VS_NR_FILES; f++) {
         strbuf_release(&r->tmpl[f]);
         strbuf_release(&r->tmpl_name[f]);
@@ -910,171 +1070,179 @@ static void vs_run_release(struct vs_run *r)
     free(r->values);
 }
 
-/* The boards to configure: -t ones or --all, less those without a J-Link device. */
-static int pick_boards(struct omv_ctx *ctx, struct omv_invocation *inv, const struct target ***out,
-                       size_t *nr, struct strbuf *skipped_out)
+/* Add board `name` (t and/or qb) to v when a probe serves it; note it in skipped otherwise. */
+static bool add_board(struct vs_run *r, const struct vs_options *o, const struct target *t,
+                      const struct qemu_board *qb, struct vs_board *v, size_t *n)
 {
-    const struct opt *o = inv->cmd->opts;
-    const char *const *names = opt_values(&inv->opts, o, "target");
-    const struct target_db *db = ctx_targets(ctx);
-    struct strbuf skipped = STRBUF_INIT;
-    const struct target **v;
-    size_t n = 0, nskip = 0;
+    struct vs_board *vb = &v[*n];
+
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp(v[i].name, qb ? qb->target : t->name))
+            return true; /* named twice */
+    vb->t = t;
+    vb->qb = qb;
+    vb->name = qb ? qb->target : t->name;
+    if (!probe_serves(t, qb, o->probe, o->server, PROBE_FOR_DEBUG, &vb->pk))
+        return false;
+    if (!o->all && r->root && t && !qb && !repo_has_board(r->root, t->name))
+        warning(r->ctx,
+                "this repository has no boards/%s (a release without it?): its configuration is "
+                "written anyway",
+                t->name);
+    (*n)++;
+    return true;
+}
+
+/* -t boards: each must be served by the probe (its refusal is an error). */
+static int named_boards(struct vs_run *r, const struct vs_options *o, struct vs_board *v, size_t *n,
+                        struct strbuf *skipped)
+{
+    size_t nskip = 0;
+
+    for (const char *const *name = o->targets; *name; name++) {
+        const struct target *t;
+        const struct qemu_board *qb;
+        struct probe_pick pk;
+        int rc = probe_board(r->ctx, *name, &t, &qb);
+
+        if (rc != OMV_EXIT_OK)
+            return rc;
+        if (!qb && !t->supported) {
+            strbuf_addf(skipped, "%s%s", nskip++ ? ", " : "", t->name);
+            continue;
+        }
+        if (!add_board(r, o, t, qb, v, n)) /* say why */
+            return probe_pick(r->ctx, t, qb, o->probe, o->server, PROBE_FOR_DEBUG, &pk);
+    }
+    if (nskip)
+        note(r->ctx, "skipped %s: the firmware no longer supports %s", skipped->buf,
+             nskip > 1 ? "them" : "it");
+    return OMV_EXIT_OK;
+}
+
+/* The boards to configure: -t ones, or every supported board a probe serves (--all). */
+static int pick_boards(struct vs_run *r, const struct vs_options *o, struct vs_board **out,
+                       size_t *nr, struct strbuf *skipped)
+{
+    const struct target_db *db = ctx_targets(r->ctx);
+    size_t n = 0, nskip = 0, nq = 0;
+    const struct qemu_board *qbs = qemu_boards(&nq);
+    struct vs_board *v;
+    int rc = OMV_EXIT_OK;
 
     if (!db)
         return OMV_EXIT_FAILURE;
-    v = xcalloc(db->nr + 1, sizeof(*v));
-    if (opt_count(&inv->opts, o, "all")) {
+    /* every board at most once: named twice, it is added once */
+    v = xcalloc(db->nr + nq + 1, sizeof(*v));
+    if (!o->all) {
+        rc = named_boards(r, o, v, &n, skipped);
+    } else {
         for (size_t i = 0; i < db->nr; i++) {
             const struct target *t = &db->targets[i];
+            const struct qemu_board *qb = qemu_board_find(t->name);
 
-            if (!t->supported)
-                continue;
-            if (t->jlink_device) {
-                v[n++] = t;
-            } else {
-                strbuf_addf(&skipped, "%s%s", nskip++ ? ", " : "", t->name);
-            }
+            if ((t->supported || qb) && !add_board(r, o, t, qb, v, &n))
+                strbuf_addf(skipped, "%s%s", nskip++ ? ", " : "", t->name);
         }
-    } else {
-        for (; *names; names++) {
-            const struct target *t = ctx_target(ctx, *names);
-            bool dup = false;
-
-            if (!t) {
-                free(v);
-                strbuf_release(&skipped);
-                return OMV_EXIT_USAGE;
-            }
-            for (size_t i = 0; i < n; i++)
-                dup |= v[i] == t;
-            if (dup)
-                continue;
-            if (ctx->project_root && t->jlink_device && t->supported &&
-                !repo_has_board(ctx->project_root, t->name))
-                warning(ctx,
-                        "this repository has no boards/%s (a release without it?): its "
-                        "configuration is written anyway",
-                        t->name);
-            if (t->jlink_device && t->supported)
-                v[n++] = t;
-            else
-                strbuf_addf(&skipped, "%s%s", nskip++ ? ", " : "", t->name);
-        }
+        for (size_t i = 0; i < nq; i++)
+            if (!target_find(db, qbs[i].target) && !add_board(r, o, NULL, &qbs[i], v, &n))
+                strbuf_addf(skipped, "%s%s", nskip++ ? ", " : "", qbs[i].target);
+        if (nskip)
+            note(r->ctx, "skipped %s: %s", skipped->buf,
+                 o->probe ? "the probe cannot serve them (omvdev debug -t BOARD --probe ... "
+                            "says why)"
+                          : "no debug probe serves them");
     }
-    if (nskip)
-        note(ctx,
-             "skipped %s: %s no J-Link device (no OMV_JLINK_ARGS in board_config.mk), so "
-             "there is nothing to debug with",
-             skipped.buf, nskip > 1 ? "they have" : "it has");
-    strbuf_addstr(skipped_out, skipped.buf);
-    strbuf_release(&skipped);
-    if (n == 0) {
+    if (rc == OMV_EXIT_OK && n == 0) {
+        error(r->ctx, "no board to configure");
+        hint(r->ctx, "'omvdev targets' lists the boards");
+        rc = OMV_EXIT_FAILURE;
+    }
+    if (rc != OMV_EXIT_OK) {
         free(v);
-        error(ctx, "no board to configure");
-        hint(ctx, "'omvdev targets' lists the boards; those with a J-Link device can be debugged");
-        return OMV_EXIT_FAILURE;
+        return rc;
     }
     *out = v;
     *nr = n;
     return OMV_EXIT_OK;
 }
 
-int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv)
+static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct vs_options *vo)
 {
     const struct opt *o = inv->cmd->opts;
-    struct opt_result *res = &inv->opts;
-    bool to_stdout = opt_count(res, o, "stdout") > 0;
-    bool dry = opt_count(res, o, "dry-run") > 0, diff = opt_count(res, o, "diff") > 0;
-    const char *only = opt_value(res, o, "only");
-    const char *host = opt_value(res, o, "jlink-host");
-    const char *svd = opt_value(res, o, "svd");
-    struct vs_run r;
-    struct vs_file_out outs[VS_NR_FILES];
-    const struct target **boards = NULL;
-    size_t nr_boards = 0, nr_wanted = 0;
-    struct strbuf report = STRBUF_INIT, skipped = STRBUF_INIT;
-    int rc = OMV_EXIT_OK;
+    const struct opt_result *res = &inv->opts;
+    const struct cfg_entry *probe_cfg = cfg_lookup(&ctx->cfg, "debug", "probe");
 
-    memset(&r, 0, sizeof(r));
-    for (int f = 0; f < VS_NR_FILES; f++)
-        file_out_init(&outs[f]);
-    r.ctx = ctx;
-    r.root = ctx->project_root;
-    r.force = opt_count(res, o, "force") > 0;
-    r.template_dir = opt_value(res, o, "template-dir");
-
-    if (res->nr_args > 0) {
-        rc = usage_error(ctx, inv, "unexpected argument '%s'", res->args[0]);
-        goto out;
-    }
-    if (!*opt_values(res, o, "target") == !opt_count(res, o, "all")) {
-        rc = usage_error(ctx, inv, "%s",
-                         opt_count(res, o, "all")
-                             ? "-t and --all do not go together"
-                             : "which boards? name them with -t TARGET, or --all");
-        goto out;
-    }
-    if (ctx->json && (to_stdout || diff)) {
-        rc = usage_error(ctx, inv, "--json does not go with %s",
-                         to_stdout ? "--stdout (which prints the files themselves)" : "--diff");
-        goto out;
-    }
-    if (r.template_dir && !fs_is_dir(r.template_dir)) {
-        rc = usage_error(ctx, inv, "--template-dir '%s' is not a directory", r.template_dir);
-        goto out;
-    }
-    if (host && !(r.gdb_target = parse_host(host))) {
-        rc = usage_error(ctx, inv, "--jlink-host '%s' is not HOST or HOST:PORT", host);
-        goto out;
-    }
-    if (!r.root && !to_stdout) {
+    memset(vo, 0, sizeof(*vo));
+    vo->targets = opt_values(res, o, "target");
+    vo->all = opt_count(res, o, "all") > 0;
+    vo->to_stdout = opt_count(res, o, "stdout") > 0;
+    vo->dry = opt_count(res, o, "dry-run") > 0;
+    vo->diff = opt_count(res, o, "diff") > 0;
+    vo->force = opt_count(res, o, "force") > 0;
+    vo->only = opt_value(res, o, "only");
+    vo->host = opt_value(res, o, "jlink-host");
+    vo->svd = opt_value(res, o, "svd");
+    vo->template_dir = opt_value(res, o, "template-dir");
+    vo->probe = opt_value(res, o, "probe");
+    if (!vo->probe && probe_cfg)
+        vo->probe = probe_cfg->value;
+    vo->server = opt_value(res, o, "server");
+    if (res->nr_args > 0)
+        return usage_error(ctx, inv, "unexpected argument '%s'", res->args[0]);
+    if (!*vo->targets == !vo->all)
+        return usage_error(ctx, inv, "%s",
+                           vo->all ? "-t and --all do not go together"
+                                   : "which boards? name them with -t TARGET, or --all");
+    if (ctx->json && (vo->to_stdout || vo->diff))
+        return usage_error(ctx, inv, "--json does not go with %s",
+                           vo->to_stdout ? "--stdout (which prints the files themselves)"
+                                         : "--diff");
+    if (vo->template_dir && !fs_is_dir(vo->template_dir))
+        return usage_error(ctx, inv, "--template-dir '%s' is not a directory", vo->template_dir);
+    if (!ctx->project_root && !vo->to_stdout) {
         error(ctx, "not inside an openmv firmware repository (no Makefile and boards/ here or "
                    "above): where should .vscode/ go?");
         hint(ctx, "run it in your clone of openmv/openmv (omvdev -C ~/openmv vscode ...), or "
                   "print the JSON with --stdout");
-        rc = OMV_EXIT_FAILURE;
-        goto out;
+        return OMV_EXIT_FAILURE;
     }
-    rc = pick_boards(ctx, inv, &boards, &nr_boards, &skipped);
-    if (rc != OMV_EXIT_OK)
-        goto out;
-    if (svd && nr_boards != 1) {
-        rc = usage_error(ctx, inv, "--svd names the file of one board, not %zu", nr_boards);
-        goto out;
-    }
-    if (svd && !fs_is_file(svd)) {
-        rc = error(ctx, "cannot open '%s': No such file", svd);
-        hint(ctx, "SVD files come with the vendor's CMSIS pack (ST, NXP) or the Cortex-Debug "
-                  "SVD registry");
-        rc = OMV_EXIT_FAILURE;
-        goto out;
-    }
+    return OMV_EXIT_OK;
+}
 
-    find_toolchain(&r);
-    r.jlink_server = which(JLINK_SERVER_CL);
-    if (!r.jlink_server)
-        r.jlink_server = which("JLinkGDBServer");
-    if (!r.jlink_server && fs_is_file("/opt/SEGGER/JLink/" JLINK_SERVER_CL) &&
+/* The servers the configurations name, the toolchain, and WSL's J-Link on Windows. */
+static void find_servers(struct vs_run *r, const struct vs_options *o)
+{
+    struct omv_ctx *ctx = r->ctx;
+
+    find_toolchain(r);
+    find_gdb_gcc(r);
+    r->jlink_server = which(JLINK_SERVER_CL);
+    if (!r->jlink_server)
+        r->jlink_server = which("JLinkGDBServer");
+    if (!r->jlink_server && fs_is_file("/opt/SEGGER/JLink/" JLINK_SERVER_CL) &&
         !getenv("OMVDEV_SYSROOT"))
-        r.jlink_server = xstrdup("/opt/SEGGER/JLink/" JLINK_SERVER_CL);
-    if (r.gdb_target) {
-        r.external = true;
-    } else if (running_in_wsl() && !r.jlink_server) {
+        r->jlink_server = xstrdup("/opt/SEGGER/JLink/" JLINK_SERVER_CL);
+    r->openocd = which("openocd");
+    r->stlink_server = which("ST-LINK_gdbserver");
+    r->qemu = which(QEMU_PROGRAM);
+    if (r->gdb_target) {
+        r->external = true;
+    } else if (running_in_wsl() && !r->jlink_server) {
         char *gw = default_gateway();
 
-        r.external = true;
-        r.gdb_target = parse_host(gw ? gw : "localhost");
+        r->external = true;
+        r->gdb_target = parse_host(gw ? gw : "localhost");
         note(ctx,
              "WSL without a Linux J-Link GDB server: using the one on Windows at %s "
              "(the Windows host)",
-             r.gdb_target);
+             r->gdb_target);
         hint(ctx, "with networkingMode=mirrored use --jlink-host localhost; a Linux J-Link "
                   "install (JLinkGDBServerCLExe on PATH) is used instead when there is one");
         free(gw);
     }
-    verbose(ctx, "J-Link GDB server: %s", r.jlink_server ? r.jlink_server : "not found");
-    if (!to_stdout && (!only || !strcmp(only, "tasks"))) {
+    verbose(ctx, "J-Link GDB server: %s", r->jlink_server ? r->jlink_server : "not found");
+    if (!o->to_stdout && (!o->only || !strcmp(o->only, "tasks"))) {
         char *self = which("omvdev");
 
         if (!self) {
@@ -1083,94 +1251,178 @@ int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv)
         }
         free(self);
     }
+}
 
-    if (load_templates(&r) < 0 || generate(&r, boards, nr_boards, svd) < 0) {
-        rc = OMV_EXIT_FAILURE;
-        goto out;
+/* Servers a configuration needs but this machine lacks: say so once per kind. */
+static void warn_missing_servers(const struct vs_run *r, const struct vs_board *boards, size_t nr)
+{
+    bool openocd = false, qemu = false;
+
+    for (size_t b = 0; b < nr; b++) {
+        openocd |= boards[b].pk.openocd_interface != NULL;
+        qemu |= boards[b].pk.probe == PROBE_QEMU;
     }
+    if (openocd && !r->openocd) {
+        warning(r->ctx, "OpenOCD is not on PATH: Cortex-Debug cannot start the GDB server");
+        hint(r->ctx, "sudo apt-get install openocd");
+    }
+    if (qemu && !r->qemu) {
+        warning(r->ctx, "%s is not on PATH: Cortex-Debug cannot start the emulator", QEMU_PROGRAM);
+        hint(r->ctx, "sudo apt-get install " QEMU_DEBIAN_PACKAGE);
+    }
+}
+
+/* Expand, merge and check every wanted file; nr_wanted says how many. */
+static int prepare_all(struct vs_run *r, const struct vs_options *o, struct vs_file_out *outs,
+                       size_t *nr_wanted)
+{
     for (int f = 0; f < VS_NR_FILES; f++) {
-        outs[f].wanted = !only || !strncmp(files[f].name, only, strlen(only));
-        if (f == VS_SETTINGS && r.nr_keys == 0)
+        outs[f].wanted = !o->only || !strncmp(files[f].name, o->only, strlen(o->only));
+        if (f == VS_SETTINGS && r->nr_keys == 0)
             outs[f].wanted = false; /* nothing to set: no settings.json */
         if (!outs[f].wanted)
             continue;
-        nr_wanted++;
-        if (prepare(&r, f, &outs[f], !to_stdout) < 0) {
+        (*nr_wanted)++;
+        if (prepare(r, f, &outs[f], !o->to_stdout) < 0)
+            return OMV_EXIT_FAILURE;
+    }
+    if (*nr_wanted == 0) {
+        error(r->ctx, "nothing to write into settings.json: no toolchain and no J-Link server "
+                      "were found");
+        return OMV_EXIT_FAILURE;
+    }
+    return OMV_EXIT_OK;
+}
+
+/* Write the files, or say what would change (--dry-run, --diff, --json). */
+static int write_or_report(struct vs_run *r, const struct vs_options *o, struct vs_file_out *outs,
+                           const struct vs_board *boards, size_t nr_boards, const char *skipped)
+{
+    struct omv_ctx *ctx = r->ctx;
+    struct strbuf report = STRBUF_INIT;
+    int rc = OMV_EXIT_OK;
+
+    for (int f = 0; f < VS_NR_FILES; f++) {
+        struct vs_file_out *fo = &outs[f];
+        bool changed;
+
+        if (!fo->wanted)
+            continue;
+        changed = is_changed(fo);
+        if (o->diff && changed) {
+            struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+
+            strbuf_addf(&a, "a/%s", fo->display.buf);
+            strbuf_addf(&b, "b/%s", fo->display.buf);
+            diff_unified(fo->old.buf, fo->old.len, fo->new.buf, fo->new.len,
+                         fo->exists ? a.buf : "/dev/null", b.buf, &report);
+            strbuf_release(&a);
+            strbuf_release(&b);
+        }
+        if (o->dry && !o->diff)
+            strbuf_addf(&report, "%s: %s\n", fo->display.buf,
+                        !changed     ? "up to date"
+                        : fo->exists ? "would be updated"
+                                     : "would be created");
+        report_entries(r, f, fo, o->dry && !o->diff, &report);
+    }
+    for (int f = 0; !o->dry && !o->diff && f < VS_NR_FILES && rc == OMV_EXIT_OK; f++) {
+        if (!outs[f].wanted)
+            continue;
+        if (!is_changed(&outs[f]))
+            note(ctx, "%s is up to date", outs[f].display.buf);
+        else if (write_file(r, &outs[f]) < 0)
             rc = OMV_EXIT_FAILURE;
-            goto out;
-        }
     }
-    if (nr_wanted == 0) {
-        rc = error(ctx, "nothing to write into settings.json: no toolchain and no J-Link server "
-                        "were found");
-        rc = OMV_EXIT_FAILURE;
-        goto out;
+    if (ctx->json) {
+        strbuf_reset(&report);
+        print_json(r, outs, boards, nr_boards, skipped, o->dry, &report);
     }
+    if (o->dry || o->diff || ctx->json)
+        out_write(report.buf, report.len);
+    strbuf_release(&report);
+    return rc;
+}
 
-    if (to_stdout) {
-        print_fresh(outs, nr_wanted);
-    } else {
-        for (int f = 0; f < VS_NR_FILES; f++) {
-            struct vs_file_out *fo = &outs[f];
-            bool changed;
+/* WSL: the J-Link GDB server runs on Windows and must be started there by hand. */
+static void print_external_hint(const struct vs_run *r, const struct vs_options *o,
+                                const struct vs_board *boards, size_t nr_boards)
+{
+    const char *colon = strrchr(r->gdb_target, ':');
 
-            if (!fo->wanted)
-                continue;
-            changed = is_changed(fo);
-            if (diff && changed) {
-                struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
-
-                strbuf_addf(&a, "a/%s", fo->display.buf);
-                strbuf_addf(&b, "b/%s", fo->display.buf);
-                diff_unified(fo->old.buf, fo->old.len, fo->new.buf, fo->new.len,
-                             fo->exists ? a.buf : "/dev/null", b.buf, &report);
-                strbuf_release(&a);
-                strbuf_release(&b);
-            }
-            if (dry && !diff)
-                strbuf_addf(&report, "%s: %s\n", fo->display.buf,
-                            !changed     ? "up to date"
-                            : fo->exists ? "would be updated"
-                                         : "would be created");
-            report_entries(&r, f, fo, dry && !diff, &report);
-        }
-        if (!dry && !diff) {
-            for (int f = 0; f < VS_NR_FILES && rc == OMV_EXIT_OK; f++) {
-                if (!outs[f].wanted)
-                    continue;
-                if (!is_changed(&outs[f]))
-                    note(ctx, "%s is up to date", outs[f].display.buf);
-                else if (write_file(&r, &outs[f]) < 0)
-                    rc = OMV_EXIT_FAILURE;
-            }
-        }
-        if (ctx->json) {
-            strbuf_reset(&report);
-            print_json(&r, outs, boards, nr_boards, skipped.buf, dry, &report);
-        }
-        if (dry || diff || ctx->json)
-            out_write(report.buf, report.len);
-    }
-    if (r.external && ctx->verbosity >= 0) {
-        if (host)
-            note(ctx,
-                 "start the J-Link GDB server on %.*s before pressing F5; on Windows (cmd or "
-                 "PowerShell, in the J-Link install directory):",
-                 (int)(strrchr(r.gdb_target, ':') - r.gdb_target), r.gdb_target);
-        else
-            note(ctx, "start the J-Link GDB server on Windows (cmd or PowerShell, in the J-Link "
-                      "install directory) before pressing F5:");
-        for (size_t b = 0; b < nr_boards; b++) {
-            const char *colon = strrchr(r.gdb_target, ':');
-
+    if (o->host)
+        note(r->ctx,
+             "start the J-Link GDB server on %.*s before pressing F5; on Windows (cmd or "
+             "PowerShell, in the J-Link install directory):",
+             (int)(colon - r->gdb_target), r->gdb_target);
+    else
+        note(r->ctx, "start the J-Link GDB server on Windows (cmd or PowerShell, in the J-Link "
+                     "install directory) before pressing F5:");
+    for (size_t b = 0; b < nr_boards; b++)
+        if (boards[b].pk.probe == PROBE_JLINK)
             fprintf(stderr,
                     "    JLinkGDBServerCL.exe -nolocalhostonly -device %s -if SWD "
                     "-speed 4000 -port %s\n",
-                    boards[b]->jlink_device, colon + 1);
-        }
+                    boards[b].t->jlink_device, colon + 1);
+}
+
+/* The checks that need the boards: --svd names one board's existing file. */
+static int check_svd(struct omv_ctx *ctx, struct omv_invocation *inv, const char *svd,
+                     size_t nr_boards)
+{
+    if (svd && nr_boards != 1)
+        return usage_error(ctx, inv, "--svd names the file of one board, not %zu", nr_boards);
+    if (svd && !fs_is_file(svd)) {
+        error(ctx, "cannot open '%s': No such file", svd);
+        hint(ctx, "SVD files come with the vendor's CMSIS pack (ST, NXP) or the Cortex-Debug "
+                  "SVD registry");
+        return OMV_EXIT_FAILURE;
     }
+    return OMV_EXIT_OK;
+}
+
+int cmd_vscode(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    struct vs_options o;
+    struct vs_run r;
+    struct vs_file_out outs[VS_NR_FILES];
+    struct vs_board *boards = NULL;
+    size_t nr_boards = 0, nr_wanted = 0;
+    struct strbuf skipped = STRBUF_INIT;
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    for (int f = 0; f < VS_NR_FILES; f++)
+        file_out_init(&outs[f]);
+    r.ctx = ctx;
+    r.root = ctx->project_root;
+    rc = read_options(ctx, inv, &o);
+    r.force = o.force;
+    r.template_dir = o.template_dir;
+    if (rc == OMV_EXIT_OK && o.host && !(r.gdb_target = parse_host(o.host)))
+        rc = usage_error(ctx, inv, "--jlink-host '%s' is not HOST or HOST:PORT", o.host);
+    if (rc == OMV_EXIT_OK)
+        rc = pick_boards(&r, &o, &boards, &nr_boards, &skipped);
+    if (rc == OMV_EXIT_OK)
+        rc = check_svd(ctx, inv, o.svd, nr_boards);
+    if (rc != OMV_EXIT_OK)
+        goto out;
+    find_servers(&r, &o);
+    warn_missing_servers(&r, boards, nr_boards);
+    if (load_templates(&r) < 0 || generate(&r, boards, nr_boards, o.svd) < 0) {
+        rc = OMV_EXIT_FAILURE;
+        goto out;
+    }
+    rc = prepare_all(&r, &o, outs, &nr_wanted);
+    if (rc != OMV_EXIT_OK)
+        goto out;
+    if (o.to_stdout)
+        print_fresh(outs, nr_wanted);
+    else
+        rc = write_or_report(&r, &o, outs, boards, nr_boards, skipped.buf);
+    if (r.external && ctx->verbosity >= 0)
+        print_external_hint(&r, &o, boards, nr_boards);
 out:
-    strbuf_release(&report);
     strbuf_release(&skipped);
     for (int f = 0; f < VS_NR_FILES; f++)
         file_out_release(&outs[f]);

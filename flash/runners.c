@@ -188,14 +188,86 @@ void runner_jlink_gdbserver(struct runner_argv *a, const char *prog, const char 
     runner_argv_add(a, "-halt");
 }
 
-void runner_gdb(struct runner_argv *a, const char *prog, unsigned port, const char *elf)
+void runner_gdb(struct runner_argv *a, const char *prog, unsigned port, const char *elf, bool batch,
+                const char *commands)
 {
     runner_argv_add(a, prog);
+    if (batch)
+        runner_argv_add(a, "-batch");
     runner_argv_add(a, "-iex");
     runner_argv_add(a, "set confirm off");
     runner_argv_add(a, "-ex");
     runner_argv_addf(a, "target remote localhost:%u", port);
+    if (commands) {
+        runner_argv_add(a, "-x");
+        runner_argv_add(a, commands);
+    }
     runner_argv_add(a, elf);
+}
+
+static void openocd_configs(struct runner_argv *a, const char *prog, const char *iface,
+                            const char *target, unsigned speed_khz)
+{
+    runner_argv_add(a, prog);
+    runner_argv_add(a, "-f");
+    runner_argv_add(a, iface);
+    runner_argv_add(a, "-f");
+    runner_argv_add(a, target);
+    if (speed_khz) {
+        runner_argv_add(a, "-c");
+        runner_argv_addf(a, "adapter speed %u", speed_khz);
+    }
+}
+
+void runner_openocd_server(struct runner_argv *a, const char *prog, const char *iface,
+                           const char *target, unsigned speed_khz, unsigned port)
+{
+    openocd_configs(a, prog, iface, target, speed_khz);
+    runner_argv_add(a, "-c");
+    runner_argv_addf(a, "gdb_port %u", port);
+    runner_argv_add(a, "-c");
+    runner_argv_add(a, "tcl_port disabled");
+    runner_argv_add(a, "-c");
+    runner_argv_add(a, "telnet_port disabled");
+}
+
+int runner_openocd_program(struct runner_argv *a, const char *prog, const char *iface,
+                           const char *target, unsigned speed_khz, const struct runner_image *imgs,
+                           size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strpbrk(imgs[i].path, "{}\\\n\r"))
+            return omv_seterr(err, errlen, OMV_EINVAL,
+                              "cannot name '%s' in an OpenOCD command (it holds a brace, a "
+                              "backslash or a newline)",
+                              imgs[i].path);
+    openocd_configs(a, prog, iface, target, speed_khz);
+    for (size_t i = 0; i < n; i++) {
+        runner_argv_add(a, "-c");
+        runner_argv_addf(a, "program {%s} verify%s 0x%08X", imgs[i].path,
+                         i + 1 == n ? " reset exit" : "", (unsigned)imgs[i].address);
+    }
+    return 0;
+}
+
+void runner_stlink_gdbserver(struct runner_argv *a, const char *prog, const char *cubeprog_bin,
+                             const char *extload, unsigned port)
+{
+    runner_argv_add(a, prog);
+    runner_argv_add(a, "--persistent");
+    runner_argv_add(a, "--port-number");
+    runner_argv_addf(a, "%u", port);
+    runner_argv_add(a, "--stm32cubeprogrammer-path");
+    runner_argv_add(a, cubeprog_bin);
+    if (extload) {
+        runner_argv_add(a, "--extload");
+        runner_argv_add(a, extload);
+    }
+    runner_argv_add(a, "--apid");
+    runner_argv_add(a, "1");
+    runner_argv_add(a, "--halt");
+    runner_argv_add(a, "--verify");
+    runner_argv_add(a, "--attach");
 }
 
 void runner_spsdk(struct runner_argv *a, const char *python, const char *prog, const char *tool,

@@ -1,6 +1,7 @@
 /*
  * Runners: the external programs that flash, recover and debug boards
- * (STM32_Programmer_CLI, JLinkExe, JLinkGDBServer, arm-none-eabi-gdb, NXP
+ * (STM32_Programmer_CLI, JLinkExe, JLinkGDBServer, OpenOCD, ST-LINK_gdbserver,
+ * arm-none-eabi-gdb, NXP
  * SPSDK's sdphost/blhost, Alif's SE tools, bossac, picotool), as argument
  * vectors built by pure functions, and where to find each program.
  *
@@ -81,8 +82,39 @@ int runner_jlink_flash(struct runner_argv *a, struct strbuf *script, const char 
 void runner_jlink_gdbserver(struct runner_argv *a, const char *prog, const char *device,
                             unsigned speed_khz, unsigned port);
 
-/* arm-none-eabi-gdb -iex "set confirm off" -ex "target remote localhost:PORT" ELF. */
-void runner_gdb(struct runner_argv *a, const char *prog, unsigned port, const char *elf);
+/*
+ * arm-none-eabi-gdb [-batch] -iex "set confirm off" -ex "target remote localhost:PORT"
+ * [-x COMMANDS] ELF: with `batch` gdb exits after the commands of the file
+ * `commands` (NULL: none) instead of prompting.
+ */
+void runner_gdb(struct runner_argv *a, const char *prog, unsigned port, const char *elf, bool batch,
+                const char *commands);
+
+/*
+ * OpenOCD as a GDB server: `openocd -f INTERFACE -f TARGET [-c "adapter speed
+ * KHZ"] -c "gdb_port PORT" -c "tcl_port disabled" -c "telnet_port disabled"`.
+ * iface and target are OpenOCD script names ("interface/stlink.cfg",
+ * "target/stm32h7x.cfg"); speed_khz 0 keeps the target script's speed.
+ */
+void runner_openocd_server(struct runner_argv *a, const char *prog, const char *iface,
+                           const char *target, unsigned speed_khz, unsigned port);
+
+/*
+ * OpenOCD programming images and leaving: one `program {FILE} verify ADDR` per
+ * image, the last one `program {FILE} verify reset exit ADDR`. OMV_EINVAL for
+ * a path OpenOCD's Tcl cannot carry in braces (a brace, backslash or newline).
+ */
+int runner_openocd_program(struct runner_argv *a, const char *prog, const char *iface,
+                           const char *target, unsigned speed_khz, const struct runner_image *imgs,
+                           size_t n, char *err, size_t errlen);
+
+/*
+ * ST's GDB server, as upstream's `make debug DEBUGGER=STLINK` (gdbrunner's ST-Link backend)
+ * runs it: ST-LINK_gdbserver --persistent --port-number PORT --stm32cubeprogrammer-path
+ * CUBEPROG_BIN [--extload LOADER] --apid 1 --halt --verify --attach.
+ */
+void runner_stlink_gdbserver(struct runner_argv *a, const char *prog, const char *cubeprog_bin,
+                             const char *extload, unsigned port);
 
 /*
  * NXP SPSDK: `PYTHON -m spsdk.apps.TOOL -u USB [-t MS] -- ARGS...` when python

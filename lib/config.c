@@ -167,7 +167,7 @@ int cfg_parse_file(struct cfg *cfg, const char *path, enum cfg_level level, char
                    size_t errlen)
 {
     struct strbuf sb = STRBUF_INIT;
-    int rc = fs_read_file(path, &sb, err, errlen);
+    int rc = fs_read_file_max(path, &sb, FS_MAX_TEXT, err, errlen);
 
     if (rc == 0)
         rc = cfg_parse_string(cfg, sb.buf, sb.len, path, level, err, errlen);
@@ -243,60 +243,103 @@ int cfg_check_value(const char *value, char *err, size_t errlen)
 
 /* ---- editing ---------------------------------------------------------- */
 
+/* Longest line (without its newline) the reader above accepts. */
+#define CFG_MAX_LINE (INI_MAX_LINE - 2)
+
+/*
+ * What inih makes of a line. An indented non-blank line that follows a key
+ * in the same section continues that key's value (inih calls the handler
+ * again with the same name, so the continuation is what a lookup finds).
+ */
+enum ini_kind {
+    INI_BLANK,
+    INI_COMMENT,
+    INI_SECTION,
+    INI_KEY,
+    INI_CONT, /* continuation of the key on line `owner` */
+};
+
 struct ini_line {
     const char *p;
     size_t len; /* without the newline */
     bool newline;
+    enum ini_kind kind;
+    const char *name; /* INI_SECTION: the section name; INI_KEY: the key */
+    size_t nlen;
+    size_t section; /* index of the section header it is under, or (size_t)-1 */
+    size_t owner;   /* INI_CONT: the key line */
 };
 
-/* "[ name ]" -> name, when the line is a section header. */
-static bool line_section(const struct ini_line *l, const char **name, size_t *nlen)
+/* inih's find_chars_or_comment(): the first of `chars`, or a ';' after white space. */
+static const char *find_chars_or_comment(const char *p, const char *end, const char *chars)
 {
-    const char *p = l->p, *end = l->p + l->len, *close;
+    bool was_space = false;
 
-    while (p < end && isspace((unsigned char)*p))
+    while (p < end && !strchr(chars, *p) && !(was_space && *p == ';')) {
+        was_space = isspace((unsigned char)*p);
         p++;
-    if (p == end || *p != '[')
-        return false;
-    close = memchr(p, ']', (size_t)(end - p));
-    if (!close)
-        return false;
-    p++;
-    while (p < close && isspace((unsigned char)*p))
-        p++;
-    while (close > p && isspace((unsigned char)close[-1]))
-        close--;
-    *name = p;
-    *nlen = (size_t)(close - p);
-    return true;
+    }
+    return p;
 }
 
-/* Does the line define `name` (key before '=' or ':', trimmed)? */
-static bool line_defines(const struct ini_line *l, const char *name)
+/* Classify every line as inih reads it; `prev_key` is the key a continuation would extend. */
+static void classify(struct ini_line *lines, size_t nr)
 {
-    const char *p = l->p, *end = l->p + l->len, *k;
+    size_t section = (size_t)-1, prev_key = (size_t)-1;
 
-    while (p < end && isspace((unsigned char)*p))
-        p++;
-    if (p == end || *p == ';' || *p == '#' || *p == '[')
-        return false;
-    k = p;
-    while (p < end && *p != '=' && *p != ':')
-        p++;
-    if (p == end)
-        return false;
-    while (p > k && isspace((unsigned char)p[-1]))
-        p--;
-    return (size_t)(p - k) == strlen(name) && !strncasecmp(k, name, (size_t)(p - k));
+    for (size_t i = 0; i < nr; i++) {
+        struct ini_line *l = &lines[i];
+        const char *p = l->p, *end = l->p + l->len, *e;
+
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        while (end > p && isspace((unsigned char)end[-1]))
+            end--;
+        l->section = section;
+        if (p == end) {
+            l->kind = INI_BLANK;
+        } else if (*p == ';' || *p == '#') {
+            l->kind = INI_COMMENT;
+        } else if (prev_key != (size_t)-1 && p > l->p) {
+            l->kind = INI_CONT;
+            l->owner = prev_key;
+        } else if (*p == '[') {
+            e = find_chars_or_comment(p + 1, end, "]");
+            l->kind = INI_SECTION;
+            l->name = p + 1;
+            l->nlen = (size_t)(e - (p + 1));
+            section = i;
+            prev_key = (size_t)-1;
+        } else {
+            e = find_chars_or_comment(p, end, "=:");
+            while (e > p && isspace((unsigned char)e[-1]))
+                e--;
+            l->kind = INI_KEY;
+            l->name = p;
+            l->nlen = (size_t)(e - p);
+            prev_key = i;
+        }
+    }
 }
 
-static bool line_is_key(const struct ini_line *l)
+static bool name_is(const char *p, size_t n, const char *name)
 {
-    const char *p = l->p, *end = l->p + l->len;
+    return n == strlen(name) && !strncasecmp(p, name, n);
+}
 
-    while (p < end && isspace((unsigned char)*p))
-        p++;
-    return p < end && *p != ';' && *p != '#' && *p != '[';
+static bool in_section(const struct ini_line *lines, const struct ini_line *l, const char *section)
+{
+    const struct ini_line *h = l->section == (size_t)-1 ? NULL : &lines[l->section];
+
+    return h && name_is(h->name, h->nlen, section);
+}
+
+/* Does line i define section.name (the key line itself, not a continuation)? */
+static bool line_defines(const struct ini_line *lines, size_t i, const char *section,
+                         const char *name)
+{
+    return lines[i].kind == INI_KEY && in_section(lines, &lines[i], section) &&
+           name_is(lines[i].name, lines[i].nlen, name);
 }
 
 static void add_line(struct strbuf *out, const struct ini_line *l)
@@ -312,9 +355,7 @@ static void add_replaced(struct strbuf *out, const struct ini_line *l, const cha
 {
     const char *p = l->p, *end = l->p + l->len, *eq, *comment = NULL;
 
-    eq = p;
-    while (eq < end && *eq != '=' && *eq != ':')
-        eq++;
+    eq = find_chars_or_comment(p, end, "=:");
     for (const char *q = eq + 1; q < end; q++) {
         if (*q == ';' && isspace((unsigned char)q[-1])) {
             comment = q;
@@ -332,6 +373,138 @@ static void add_replaced(struct strbuf *out, const struct ini_line *l, const cha
     strbuf_addch(out, '\n');
 }
 
+/* Append one new line, refusing one the reader could not take back. */
+static int add_new_line(struct strbuf *out, const char *line, size_t len, char *err, size_t errlen)
+{
+    if (len > CFG_MAX_LINE)
+        return omv_seterr(err, errlen, OMV_EINVAL,
+                          "the line would be %zu characters long, and configuration lines can "
+                          "have at most %d",
+                          len, CFG_MAX_LINE);
+    strbuf_add(out, line, len);
+    strbuf_addch(out, '\n');
+    return 0;
+}
+
+/* Split text into lines, the UTF-8 byte order mark inih skips kept apart. */
+static struct ini_line *split_lines(const char *text, size_t len, size_t *nr, size_t *bom)
+{
+    struct ini_line *lines = NULL;
+    size_t alloc = 0;
+
+    *nr = 0;
+    *bom = len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    for (const char *p = text + *bom, *end = text + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+        XGROW(lines, alloc, *nr + 1);
+        memset(&lines[*nr], 0, sizeof(lines[*nr]));
+        lines[*nr].p = p;
+        lines[*nr].len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        lines[*nr].newline = nl != NULL;
+        (*nr)++;
+        p = nl ? nl + 1 : end;
+    }
+    classify(lines, *nr);
+    return lines;
+}
+
+/* Write the edited lines into out; OMV_ENOENT when unsetting a key that is not there. */
+static int apply_edit(const struct ini_line *lines, size_t nr, const char *section,
+                      const char *name, const char *value, struct strbuf *out, char *err,
+                      size_t errlen)
+{
+    struct strbuf line = STRBUF_INIT;
+    size_t last_def = (size_t)-1, last_in_section = (size_t)-1;
+    bool removed = false;
+    int rc = 0;
+
+    for (size_t i = 0; i < nr; i++) {
+        if (lines[i].kind == INI_SECTION && name_is(lines[i].name, lines[i].nlen, section))
+            last_in_section = i;
+        else if ((lines[i].kind == INI_KEY || lines[i].kind == INI_CONT) &&
+                 in_section(lines, &lines[i], section))
+            last_in_section = i;
+        if (line_defines(lines, i, section, name))
+            last_def = i;
+    }
+    for (size_t i = 0; i < nr && rc == 0; i++) {
+        bool defines = line_defines(lines, i, section, name);
+        bool cont_of_def = lines[i].kind == INI_CONT &&
+                           line_defines(lines, lines[i].owner, section, name) &&
+                           (!value || lines[i].owner == last_def);
+
+        if ((defines && !value) || cont_of_def) {
+            removed = true; /* the value's continuation lines go with it */
+            continue;
+        }
+        if (defines && i == last_def) {
+            strbuf_reset(&line);
+            add_replaced(&line, &lines[i], value);
+            rc = add_new_line(out, line.buf, line.len - 1, err, errlen);
+            continue;
+        }
+        add_line(out, &lines[i]);
+        if (value && last_def == (size_t)-1 && i == last_in_section) {
+            if (!lines[i].newline)
+                strbuf_addch(out, '\n');
+            strbuf_reset(&line);
+            strbuf_addf(&line, "%s = %s", name, value);
+            rc = add_new_line(out, line.buf, line.len, err, errlen);
+        }
+    }
+    if (rc == 0 && value && last_in_section == (size_t)-1) {
+        if (out->len && out->buf[out->len - 1] != '\n')
+            strbuf_addch(out, '\n');
+        if (out->len)
+            strbuf_addch(out, '\n');
+        strbuf_reset(&line);
+        strbuf_addf(&line, "[%s]\n%s = %s", section, name, value);
+        rc = add_new_line(out, line.buf, line.len, err, errlen);
+    }
+    strbuf_release(&line);
+    if (rc == 0 && !value && !removed)
+        rc = omv_seterr(err, errlen, OMV_ENOENT, "'%s.%s' is not set there", section, name);
+    return rc;
+}
+
+/*
+ * The guard every edit passes before it is written: the new text parses, the
+ * key reads back as set (or is gone), and every other key reads as before.
+ */
+static int edit_reads_back(const char *old, size_t oldlen, const char *text, size_t len,
+                           const char *origin, const char *section, const char *name,
+                           const char *value, char *err, size_t errlen)
+{
+    struct cfg before = CFG_INIT, after = CFG_INIT;
+    const struct cfg_entry *e;
+    char perr[256];
+    int rc = cfg_parse_string(&after, text, len, origin, CFG_LEVEL_USER, perr, sizeof(perr));
+
+    cfg_parse_string(&before, old, oldlen, origin, CFG_LEVEL_USER, NULL, 0);
+    e = rc == 0 ? cfg_lookup(&after, section, name) : NULL;
+    if (rc == 0 && (value ? !e || strcmp(e->value, value) : e != NULL))
+        rc = OMV_EINVAL;
+    for (size_t i = 0; i < before.nr && rc == 0; i++) {
+        const struct cfg_entry *b = &before.entries[i];
+
+        if (!cfg_entry_wins(&before, b) ||
+            (!strcasecmp(b->section, section) && !strcasecmp(b->name, name)))
+            continue;
+        e = cfg_lookup(&after, b->section, b->name);
+        if (!e || strcmp(e->value, b->value))
+            rc = OMV_EINVAL;
+    }
+    cfg_release(&before);
+    cfg_release(&after);
+    if (rc < 0)
+        return omv_seterr(err, errlen, OMV_EINVAL,
+                          "%s: this edit of '%s.%s' would not read back as intended, so it was "
+                          "not made",
+                          origin, section, name);
+    return 0;
+}
+
 int cfg_edit_string(const char *text, size_t len, const char *origin, const char *section,
                     const char *name, const char *value, char **out, size_t *outlen, char *err,
                     size_t errlen)
@@ -339,9 +512,7 @@ int cfg_edit_string(const char *text, size_t len, const char *origin, const char
     struct cfg check = CFG_INIT;
     struct strbuf sb = STRBUF_INIT;
     struct ini_line *lines = NULL;
-    size_t nr = 0, alloc = 0;
-    size_t last_def = (size_t)-1, last_in_section = (size_t)-1;
-    bool in_section = false, removed = false;
+    size_t nr, bom;
     int rc;
 
     if (value && (rc = cfg_check_value(value, err, errlen)) < 0)
@@ -352,66 +523,15 @@ int cfg_edit_string(const char *text, size_t len, const char *origin, const char
     if (rc < 0)
         return rc;
 
-    for (const char *p = text, *end = text + len; p < end;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        XGROW(lines, alloc, nr + 1);
-        lines[nr].p = p;
-        lines[nr].len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        lines[nr].newline = nl != NULL;
-        nr++;
-        p = nl ? nl + 1 : end;
-    }
-
-    for (size_t i = 0; i < nr; i++) {
-        const char *sname;
-        size_t slen;
-
-        if (line_section(&lines[i], &sname, &slen)) {
-            in_section = slen == strlen(section) && !strncasecmp(sname, section, slen);
-            if (in_section)
-                last_in_section = i;
-        } else if (in_section && line_is_key(&lines[i])) {
-            last_in_section = i;
-            if (line_defines(&lines[i], name))
-                last_def = i;
-        }
-    }
-
-    in_section = false;
-    for (size_t i = 0; i < nr; i++) {
-        const char *sname;
-        size_t slen;
-        bool defines;
-
-        if (line_section(&lines[i], &sname, &slen))
-            in_section = slen == strlen(section) && !strncasecmp(sname, section, slen);
-        defines = in_section && line_defines(&lines[i], name);
-        if (defines && !value) {
-            removed = true;
-            continue;
-        }
-        if (defines && i == last_def) {
-            add_replaced(&sb, &lines[i], value);
-            continue;
-        }
-        add_line(&sb, &lines[i]);
-        if (value && last_def == (size_t)-1 && i == last_in_section) {
-            if (!lines[i].newline)
-                strbuf_addch(&sb, '\n');
-            strbuf_addf(&sb, "%s = %s\n", name, value);
-        }
-    }
-    if (value && last_in_section == (size_t)-1) {
-        if (sb.len && sb.buf[sb.len - 1] != '\n')
-            strbuf_addch(&sb, '\n');
-        if (sb.len)
-            strbuf_addch(&sb, '\n');
-        strbuf_addf(&sb, "[%s]\n%s = %s\n", section, name, value);
-    }
+    lines = split_lines(text, len, &nr, &bom);
+    strbuf_add(&sb, text, bom);
+    rc = apply_edit(lines, nr, section, name, value, &sb, err, errlen);
+    if (rc == 0)
+        rc = edit_reads_back(text, len, sb.buf, sb.len, origin, section, name, value, err, errlen);
     free(lines);
-    if (!value && !removed) {
+    if (rc < 0) {
         strbuf_release(&sb);
-        return omv_seterr(err, errlen, OMV_ENOENT, "'%s.%s' is not set there", section, name);
+        return rc;
     }
     *out = strbuf_detach(&sb, outlen);
     return 0;
@@ -423,7 +543,7 @@ int cfg_edit_file(const char *path, const char *section, const char *name, const
     struct strbuf old = STRBUF_INIT;
     char *text = NULL;
     size_t len = 0;
-    int rc = fs_read_file(path, &old, err, errlen);
+    int rc = fs_read_file_max(path, &old, FS_MAX_TEXT, err, errlen);
 
     if (rc == OMV_ENOENT && value)
         rc = 0;

@@ -18,7 +18,18 @@ void json_escape(struct strbuf *out, const char *s, size_t len)
 
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 1 : utf8_seq_len(s + i, len - i);
 
+        if (n == 0) {
+            /* JSON text is UTF-8: a byte that is not (a path, a config value) is U+FFFD. */
+            strbuf_addstr(out, "\\ufffd");
+            continue;
+        }
+        if (n > 1) {
+            strbuf_add(out, s + i, n);
+            i += n - 1;
+            continue;
+        }
         switch (c) {
         case '"':
             strbuf_addstr(out, "\\\"");

@@ -42,7 +42,9 @@ void json_int(struct json_writer *jw, const char *key, int64_t value);
 void json_bool(struct json_writer *jw, const char *key, bool value);
 void json_null(struct json_writer *jw, const char *key);
 
-/* Append `s` as a quoted JSON string, escaping as RFC 8259 requires. */
+/* Append `s` as a quoted JSON string, escaping as RFC 8259 requires; each
+ * byte that is not part of well-formed UTF-8 becomes U+FFFD, so the output
+ * is always valid UTF-8 JSON whatever a path or a config value holds. */
 void json_quote(struct strbuf *out, const char *s);
 /* The body of a JSON string for s[0..len) (NUL bytes included), without the quotes. */
 void json_escape(struct strbuf *out, const char *s, size_t len);

@@ -918,19 +918,202 @@ static int parse_item(const char *json, struct jsonc_doc *doc, const char *id_ke
     return 0;
 }
 
-/* The hash a marker records: its last word of 16 hex digits, else "". */
-static void marker_hash(const struct jsonc_node *m, char out[17])
-{
-    const char *s, *w;
+/* Who owns an element: omvdev when it carries the marker comment, or (the previous
+ * format) a marker member; rec is the hash recorded then, "" when unreadable. */
+struct owner {
+    bool ours;
+    const struct jsonc_node *member; /* the previous format's marker member, or NULL */
+    char rec[17];
+};
 
+/* The 16 hex digits at the end of `w` (len bytes), into out; "" when not. */
+static void hash_word(const char *w, size_t len, char out[17])
+{
+    while (len && (w[len - 1] == ' ' || w[len - 1] == '\t' || w[len - 1] == '\r'))
+        len--;
     out[0] = '\0';
-    if (!m || m->type != JSONC_STRING)
-        return;
-    s = m->str;
-    w = strrchr(s, ' ');
-    w = w ? w + 1 : s;
-    if (strlen(w) == 16 && strspn(w, "0123456789abcdef") == 16)
-        memcpy(out, w, 17);
+    if (len >= 16 && strspn(w + len - 16, "0123456789abcdef") >= 16) {
+        memcpy(out, w + len - 16, 16);
+        out[16] = '\0';
+    }
+}
+
+/*
+ * The marker comment "// MARKER: generated HASH" (or the same in a block
+ * comment) between an object's '{' and its first member. Only whitespace and
+ * comments can stand there, so no string needs skipping.
+ */
+static bool marker_comment(const char *text, const struct jsonc_node *el, const char *marker,
+                           char rec[17])
+{
+    size_t end = el->nr_kids ? el->kids[0].item_start : el->end - 1, mlen = strlen(marker);
+
+    for (size_t i = el->start + 1; i + 1 < end; i++) {
+        size_t body, stop;
+
+        if (text[i] != '/' || (text[i + 1] != '/' && text[i + 1] != '*'))
+            continue;
+        body = i + 2;
+        for (stop = body;
+             stop < end &&
+             (text[i + 1] == '/' ? text[stop] != '\n'
+                                 : !(text[stop] == '*' && stop + 1 < end && text[stop + 1] == '/'));
+             stop++)
+            ;
+        while (body < stop && text[body] == ' ')
+            body++;
+        if (stop - body > mlen + 12 && !memcmp(text + body, marker, mlen) &&
+            !memcmp(text + body + mlen, ": generated ", 12)) {
+            hash_word(text + body + mlen + 12, stop - body - mlen - 12, rec);
+            return true;
+        }
+        i = stop;
+    }
+    return false;
+}
+
+static bool find_owner(const char *text, const struct jsonc_node *el, const char *marker,
+                       struct owner *o)
+{
+    const struct jsonc_node *m;
+
+    memset(o, 0, sizeof(*o));
+    if (el->type != JSONC_OBJECT)
+        return false;
+    if (marker_comment(text, el, marker, o->rec)) {
+        o->ours = true;
+        return true;
+    }
+    m = jsonc_get(el, marker);
+    if (!m)
+        return false;
+    o->ours = true;
+    o->member = m;
+    if (m->type == JSONC_STRING)
+        hash_word(m->str, m->str_len, o->rec);
+    return true;
+}
+
+/* The generated entry as the file gets it: the marker comment as its first line. */
+static char *owned_text(const struct jsonc_node *gen, const char *json, const char *marker,
+                        const char *hash, const struct jsonc_style *st)
+{
+    struct strbuf pretty = STRBUF_INIT, out = STRBUF_INIT;
+    const char *nl;
+
+    jsonc_write(&pretty, gen, json, st->unit, "\n", marker);
+    nl = strchr(pretty.buf, '\n');
+    if (!nl) { /* an empty object: "{}" */
+        strbuf_addf(&out, "{\n%s// %s: generated %s\n}", st->unit, marker, hash);
+    } else {
+        strbuf_add(&out, pretty.buf, (size_t)(nl + 1 - pretty.buf));
+        strbuf_addf(&out, "%s// %s: generated %s\n%s", st->unit, marker, hash, nl + 1);
+    }
+    strbuf_release(&pretty);
+    return strbuf_detach(&out, NULL);
+}
+
+/* The first ',' at or after `from` outside comments, or SIZE_MAX before `to`. */
+static size_t comma_after(const char *text, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        if (text[i] == ',')
+            return i;
+        if (text[i] == '/' && i + 1 < to && text[i + 1] == '/')
+            while (i < to && text[i] != '\n')
+                i++;
+        else if (text[i] == '/' && i + 1 < to && text[i + 1] == '*')
+            for (i += 2; i + 1 < to && !(text[i] == '*' && text[i + 1] == '/'); i++)
+                ;
+    }
+    return SIZE_MAX;
+}
+
+/*
+ * An entry of the previous format that the user edited: keep every byte of
+ * it but the marker member, and record the same hash in the marker comment
+ * (so it still counts as edited).
+ */
+static void migrate_marker(struct jsonc_edits *e, const struct base *b, const struct jsonc_node *el,
+                           const struct owner *o, const char *marker)
+{
+    const char *text = b->text.buf;
+    const struct jsonc_node *m = o->member;
+    size_t k = (size_t)(m - el->kids), from = m->item_start, to = m->end, c;
+    struct strbuf ins = STRBUF_INIT, ind = STRBUF_INIT;
+    bool first_on_brace_line = el->nr_kids > 0 && !starts_line(text, el->kids[0].item_start);
+
+    /* The member's whole line goes, with the newline before it. */
+    if (starts_line(text, from) && line_start(text, from) > el->start + 1) {
+        from = line_start(text, from) - 1;
+        if (from > el->start + 1 && text[from - 1] == '\r')
+            from--;
+    }
+    if (k + 1 < el->nr_kids || el->trailing_comma) {
+        c = comma_after(text, m->end, el->end); /* its own comma goes with it */
+        if (c != SIZE_MAX)
+            to = c + 1;
+    } else if (k > 0) {
+        c = comma_after(text, el->kids[k - 1].end, m->item_start); /* the one before it */
+        if (c != SIZE_MAX && c < from)
+            jsonc_edits_add(e, c, c + 1, "");
+        else if (c != SIZE_MAX)
+            from = c;
+    }
+    line_indent(&ind, text, b->text.len, el->start);
+    strbuf_addf(&ins, "%s%s%s// %s: generated %s", b->style.nl, ind.buf, b->style.unit, marker,
+                o->rec[0] ? o->rec : "0000000000000000");
+    if (first_on_brace_line)
+        strbuf_addf(&ins, "%s%s%s", b->style.nl, ind.buf, b->style.unit);
+    /* One edit when the member starts right at the brace (edits must not overlap). */
+    if (from == el->start + 1) {
+        jsonc_edits_add(e, from, to, ins.buf);
+    } else {
+        jsonc_edits_add(e, from, to, "");
+        jsonc_edits_add(e, el->start + 1, el->start + 1, ins.buf);
+    }
+    strbuf_release(&ins);
+    strbuf_release(&ind);
+}
+
+/* How one generated item meets the element that is ours (found, owned by o). */
+static enum jsonc_merge_status owned_status(const struct base *b, const struct jsonc_node *found,
+                                            const struct owner *o, const char *marker,
+                                            const char *new_hash, bool force)
+{
+    char cur_hash[17];
+
+    jsonc_hash(found, b->text.buf, marker, cur_hash);
+    if (!strcmp(cur_hash, new_hash) && !strcmp(o->rec, new_hash) && !o->member)
+        return JSONC_MERGE_UNCHANGED;
+    if (strcmp(cur_hash, o->rec) && strcmp(cur_hash, new_hash))
+        return force ? JSONC_MERGE_FORCED : JSONC_MERGE_KEPT_EDITED;
+    return JSONC_MERGE_REPLACED;
+}
+
+/* The element of `arr` with id `id`: ours (*o set) first, else a foreign one. */
+static const struct jsonc_node *find_entry(const struct base *b, const struct jsonc_node *arr,
+                                           const char *id_key, const char *id, const char *marker,
+                                           struct owner *o, bool *ours)
+{
+    const struct jsonc_node *foreign = NULL;
+    size_t id_len = strlen(id);
+
+    *ours = false;
+    for (size_t k = 0; arr && k < arr->nr_kids; k++) {
+        const struct jsonc_node *el = &arr->kids[k], *idn = jsonc_get(el, id_key);
+
+        if (!idn || idn->type != JSONC_STRING || idn->str_len != id_len ||
+            memcmp(idn->str, id, id_len))
+            continue;
+        if (find_owner(b->text.buf, el, marker, o)) {
+            *ours = true;
+            return el;
+        }
+        if (!foreign)
+            foreign = el;
+    }
+    return foreign;
 }
 
 int jsonc_merge_array(const char *old, size_t len, const char *name, const char *skeleton,
@@ -957,40 +1140,19 @@ int jsonc_merge_array(const char *old, size_t len, const char *name, const char 
         goto out;
 
     for (size_t i = 0; i < n; i++) {
-        const struct jsonc_node *found = NULL, *foreign = NULL;
-        struct strbuf pretty = STRBUF_INIT;
-        char new_hash[17], cur_hash[17], rec_hash[17];
+        const struct jsonc_node *found;
+        struct owner own;
+        char new_hash[17];
         const char *id = NULL;
-        size_t id_len;
+        bool ours;
 
         rc = parse_item(items[i].json, &gen, id_key, &id, err, errlen);
         if (rc < 0)
             goto out;
-        id_len = strlen(id);
         jsonc_hash(gen.root, items[i].json, marker_key, new_hash);
-        /* The generated entry, with its marker as the last member. */
-        jsonc_write(&pretty, gen.root, items[i].json, b.style.unit, "\n", marker_key);
-        strbuf_setlen(&pretty, pretty.len - 2);
-        strbuf_addstr(&pretty, ",\n");
-        strbuf_addstr(&pretty, b.style.unit);
-        jsonc_quote(&pretty, marker_key, strlen(marker_key));
-        strbuf_addf(&pretty, ": \"generated %s\"\n}", new_hash);
-        owned[i] = strbuf_detach(&pretty, NULL);
-
-        for (size_t k = 0; arr && k < arr->nr_kids; k++) {
-            const struct jsonc_node *el = &arr->kids[k], *idn = jsonc_get(el, id_key);
-
-            if (!idn || idn->type != JSONC_STRING || idn->str_len != id_len ||
-                memcmp(idn->str, id, id_len))
-                continue;
-            if (jsonc_get(el, marker_key)) {
-                found = el;
-                break;
-            }
-            if (!foreign)
-                foreign = el;
-        }
-        if (!found && foreign) {
+        owned[i] = owned_text(gen.root, items[i].json, marker_key, new_hash, &b.style);
+        found = find_entry(&b, arr, id_key, id, marker_key, &own, &ours);
+        if (found && !ours) {
             items[i].status = JSONC_MERGE_KEPT_FOREIGN;
             continue;
         }
@@ -999,18 +1161,13 @@ int jsonc_merge_array(const char *old, size_t len, const char *name, const char 
             append[nr_append++] = owned[i];
             continue;
         }
-        jsonc_hash(found, b.text.buf, marker_key, cur_hash);
-        marker_hash(jsonc_get(found, marker_key), rec_hash);
-        if (!strcmp(cur_hash, new_hash) && !strcmp(rec_hash, new_hash)) {
-            items[i].status = JSONC_MERGE_UNCHANGED;
+        items[i].status = owned_status(&b, found, &own, marker_key, new_hash, force);
+        if (items[i].status == JSONC_MERGE_UNCHANGED)
             continue;
-        }
-        if (strcmp(cur_hash, rec_hash) && strcmp(cur_hash, new_hash)) {
-            items[i].status = force ? JSONC_MERGE_FORCED : JSONC_MERGE_KEPT_EDITED;
-            if (!force)
-                continue;
-        } else {
-            items[i].status = JSONC_MERGE_REPLACED;
+        if (items[i].status == JSONC_MERGE_KEPT_EDITED) {
+            if (own.member)
+                migrate_marker(&e, &b, found, &own, marker_key);
+            continue;
         }
         {
             struct strbuf ind = STRBUF_INIT, repl = STRBUF_INIT;

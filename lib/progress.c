@@ -1,6 +1,8 @@
 #include "lib/compat.h"
 #include "lib/progress.h"
 
+#include "lib/term.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,9 +18,13 @@ int64_t progress_now_ms(void)
 
 void progress_start(struct progress *p, bool enabled, const char *label)
 {
+    struct strbuf safe = STRBUF_INIT;
+
     memset(p, 0, sizeof(*p));
     p->enabled = enabled;
-    snprintf(p->label, sizeof(p->label), "%s", label);
+    /* The label may name a file or a device: shown escaped, like every message. */
+    snprintf(p->label, sizeof(p->label), "%s", term_safe(&safe, label));
+    strbuf_release(&safe);
     p->start_ms = progress_now_ms();
 }
 

@@ -121,3 +121,38 @@ void strbuf_trim_trailing(struct strbuf *sb)
         n--;
     strbuf_setlen(sb, n);
 }
+
+size_t utf8_seq_len(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+
+    if (!len)
+        return 0;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        if (p[0] == 0xe0)
+            lo = 0xa0; /* no overlong forms */
+        else if (p[0] == 0xed)
+            hi = 0x9f; /* no surrogates */
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        if (p[0] == 0xf0)
+            lo = 0x90;
+        else if (p[0] == 0xf4)
+            hi = 0x8f; /* nothing above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (len < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}

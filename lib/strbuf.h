@@ -43,4 +43,12 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...) OMV_PRINTF(2, 3);
 void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap) OMV_PRINTF(2, 0);
 void strbuf_trim_trailing(struct strbuf *sb);
 
+/*
+ * The length of the well-formed UTF-8 sequence at s[0..len) (1 to 4), or 0
+ * when s starts with a byte that is not one: a stray continuation byte, an
+ * overlong form, a surrogate, a code point above U+10FFFF or a cut-off
+ * sequence.
+ */
+size_t utf8_seq_len(const char *s, size_t len);
+
 #endif

@@ -6,6 +6,7 @@
 #include "sdk/digest.h"
 
 #include "lib/error.h"
+#include "lib/fs.h"
 #include "lib/libversion.h"
 
 #include <errno.h>
@@ -67,10 +68,11 @@ int digest_file(const char *path, char hex[DIGEST_HEX_LEN + 1], uint64_t *size, 
     uint64_t total = 0;
     int fd, rc = 0;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return omv_seterr(err, errlen, errno == ENOENT ? OMV_ENOENT : OMV_EIO,
-                          "cannot open '%s': %s", path, strerror(errno));
+    /* Only a regular file: a FIFO or a device would block or never end. */
+    rc = fs_open_regular(path, &fd, &total, err, errlen);
+    if (rc < 0)
+        return rc;
+    total = 0;
     buf = xmalloc(1 << 16);
     digest_init(&d);
     for (;;) {

@@ -6,6 +6,7 @@
 #include "sdk/fetch.h"
 
 #include "lib/error.h"
+#include "lib/fs.h"
 #include "lib/libversion.h"
 
 #include <curl/curl.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 void fetch_global_init(void)
 {
@@ -316,6 +318,16 @@ static int fetch_once(const struct fetch_cfg *cfg, const char *url, uint64_t off
     CURLcode c;
     int rc;
 
+    if (cfg->cacert) {
+        /* OpenSSL would block on a FIFO, or read a link to /dev/zero for ever. */
+        uint64_t size;
+        int fd;
+
+        rc = fs_open_regular(cfg->cacert, &fd, &size, err, errlen);
+        if (rc < 0)
+            return rc;
+        close(fd);
+    }
     memset(&x, 0, sizeof(x));
     x.cfg = cfg;
     x.sink = sink;

@@ -61,7 +61,7 @@ int sdk_version_valid(const char *version)
 static int read_version_file(const char *path, struct strbuf *version, char *err, size_t errlen)
 {
     struct strbuf sb = STRBUF_INIT;
-    int rc = fs_read_file(path, &sb, err, errlen);
+    int rc = fs_read_file_max(path, &sb, FS_MAX_TEXT, err, errlen);
 
     if (rc == 0) {
         strbuf_trim_trailing(&sb);
@@ -283,13 +283,24 @@ static void quote_fish(struct strbuf *sb, const char *s)
     strbuf_addch(sb, '\'');
 }
 
+/*
+ * PowerShell ends a '...' string at any of five single quotes: ' and U+2018
+ * to U+201B (UTF-8 E2 80 98 to E2 80 9B). Each is doubled to stand for itself.
+ */
 static void quote_ps(struct strbuf *sb, const char *s)
 {
     strbuf_addch(sb, '\'');
     for (; *s; s++) {
-        if (*s == '\'')
-            strbuf_addch(sb, '\''); /* '' is a quote inside '...' */
-        strbuf_addch(sb, *s);
+        if (*s == '\'') {
+            strbuf_addstr(sb, "''");
+        } else if ((unsigned char)s[0] == 0xe2 && (unsigned char)s[1] == 0x80 &&
+                   (unsigned char)s[2] >= 0x98 && (unsigned char)s[2] <= 0x9b) {
+            strbuf_add(sb, s, 3);
+            strbuf_add(sb, s, 3);
+            s += 2;
+        } else {
+            strbuf_addch(sb, *s);
+        }
     }
     strbuf_addch(sb, '\'');
 }

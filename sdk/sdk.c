@@ -800,12 +800,12 @@ static int on_data(void *ud, const void *buf, size_t len)
 static int feed_file(struct attempt *a, const char *path)
 {
     uint8_t *buf = xmalloc(CHUNK_SIZE);
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+    uint64_t size;
+    int fd, rc = fs_open_regular(path, &fd, &size, a->err, sizeof(a->err));
 
-    if (fd < 0) {
+    if (rc < 0) {
         free(buf);
-        return omv_seterr(a->err, sizeof(a->err), errno == ENOENT ? OMV_ENOENT : OMV_EIO,
-                          "cannot open '%s': %s", path, strerror(errno));
+        return rc;
     }
     for (;;) {
         ssize_t n = read(fd, buf, CHUNK_SIZE);
@@ -1116,7 +1116,7 @@ static int expected_digest(const struct sdk_install_opts *o, struct paths *p, co
     }
     if (local) {
         strbuf_addf(&p->sum_url, "%s.sha256", local);
-        rc = fs_read_file(p->sum_url.buf, &body, err, errlen);
+        rc = fs_read_file_max(p->sum_url.buf, &body, FS_MAX_TEXT, err, errlen);
         if (rc == OMV_ENOENT)
             rc = omv_seterr(err, errlen, OMV_ENOENT, "no checksum file '%s' beside '%s'",
                             p->sum_url.buf, local);
@@ -1142,7 +1142,7 @@ static void read_meta(const char *path, char *out, size_t cap)
     struct strbuf sb = STRBUF_INIT;
 
     out[0] = '\0';
-    if (fs_read_file(path, &sb, NULL, 0) == 0) {
+    if (fs_read_file_max(path, &sb, FS_MAX_TEXT, NULL, 0) == 0) {
         strbuf_trim_trailing(&sb);
         if (sb.len < cap && !strchr(sb.buf, '\n') && !strchr(sb.buf, '\r'))
             snprintf(out, cap, "%s", sb.buf);

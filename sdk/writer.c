@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,9 @@
 #define NBUF     8
 #define BUF_SIZE ((size_t)512 << 10)
 #define QLEN     512
+/* Files handed over and not yet closed: at most this many, and at most a
+ * quarter of the descriptor limit. */
+#define MAX_OPEN 128
 
 enum job_kind { JOB_DATA, JOB_CLOSE, JOB_LINE, JOB_HASH, JOB_STOP };
 
@@ -46,7 +50,9 @@ struct xwriter {
     size_t head, len;
     uint8_t *pool[NBUF];
     unsigned refs[NBUF];
-    int held, next; /* the buffer libarchive reads (-1: none), the next to give */
+    int held, next;    /* the buffer libarchive reads (-1: none), the next to give */
+    unsigned open;     /* CLOSE jobs queued and not yet done */
+    unsigned max_open; /* the bound on open */
     pthread_t thread;
     /* the writer thread's own */
     struct digest d;
@@ -202,6 +208,8 @@ static void *writer_main(void *ud)
         w->len--;
         if (j.buf >= 0 && --w->refs[j.buf] == 0)
             pthread_cond_broadcast(&w->released);
+        if (j.kind == JOB_CLOSE)
+            w->open--;
         pthread_cond_signal(&w->can_put);
         pthread_mutex_unlock(&w->mu);
         free(j.owned);
@@ -220,6 +228,8 @@ static void put(struct xwriter *w, const struct job *j)
     w->len++;
     if (j->buf >= 0)
         w->refs[j->buf]++;
+    if (j->kind == JOB_CLOSE)
+        w->open++;
     pthread_cond_signal(&w->can_get);
     pthread_mutex_unlock(&w->mu);
 }
@@ -227,6 +237,7 @@ static void put(struct xwriter *w, const struct job *j)
 struct xwriter *xwriter_start(const char *root, FILE *manifest, char *err, size_t errlen)
 {
     struct xwriter *w = xcalloc(1, sizeof(*w));
+    struct rlimit rl;
 
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->can_put, NULL);
@@ -235,6 +246,10 @@ struct xwriter *xwriter_start(const char *root, FILE *manifest, char *err, size_
     for (int i = 0; i < NBUF; i++)
         w->pool[i] = xmalloc(BUF_SIZE);
     w->held = -1;
+    w->max_open = MAX_OPEN;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur / 4 < MAX_OPEN)
+        w->max_open = rl.rlim_cur / 4 > 4 ? (unsigned)(rl.rlim_cur / 4) : 4;
     w->manifest = manifest;
     w->root = xstrdup(root);
     digest_init(&w->d);
@@ -291,6 +306,10 @@ void xwriter_close(struct xwriter *w, int fd, uint64_t size, const struct timesp
     struct job j = {JOB_CLOSE, fd, -1, NULL, NULL, 0, 0, size, xstrdup(rel), {times[0], times[1]}};
 
     put(w, &j);
+    pthread_mutex_lock(&w->mu);
+    while (w->open >= w->max_open)
+        pthread_cond_wait(&w->can_put, &w->mu);
+    pthread_mutex_unlock(&w->mu);
 }
 
 void xwriter_line(struct xwriter *w, const char *line)

@@ -107,7 +107,7 @@ static void read_makefile(struct fw_tree *t)
 
     t->shared_bin = t->legacy; /* src/build/bin when the Makefile cannot be read */
     fs_path_join(&path, t->make_dir, "Makefile");
-    if (fs_read_file(path.buf, &text, NULL, 0) < 0)
+    if (fs_read_file_max(path.buf, &text, FS_MAX_TEXT, NULL, 0) < 0)
         goto out;
     for (const char *l = text.buf; l && *l;) {
         const char *nl = strchr(l, '\n'), *p = l, *end = nl ? nl : l + strlen(l);
@@ -401,7 +401,7 @@ static char *board_from_deps(const char *build_dir)
         qsort(v, nr, sizeof(*v), cmp_dep);
     for (size_t i = 0; i < nr && !board; i++) {
         strbuf_reset(&text);
-        if (fs_read_file(v[i].path, &text, NULL, 0) == 0)
+        if (fs_read_file_max(v[i].path, &text, FS_MAX_TEXT, NULL, 0) == 0)
             board = board_in_deps(text.buf);
     }
     for (size_t i = 0; i < nr; i++)
@@ -421,7 +421,7 @@ void fw_build_info_read(const struct fw_tree *t, const char *target, struct fw_b
     fw_tree_build_dir(t, target, &build);
     fw_tree_bin_dir(t, target, &bin);
     fs_path_join(&path, build.buf, STAMP_NAME);
-    if (stat(path.buf, &st) == 0 && fs_read_file(path.buf, &text, NULL, 0) == 0)
+    if (stat(path.buf, &st) == 0 && fs_read_file_max(path.buf, &text, FS_MAX_TEXT, NULL, 0) == 0)
         fresh = st.st_mtime >= newest_in(bin.buf);
     if (fresh) {
         bi->board = stamp_value(text.buf, "board");

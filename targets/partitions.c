@@ -342,7 +342,7 @@ static void header_of_defines(struct part_layout *l, const char *board_dir,
         strbuf_reset(&path);
         strbuf_reset(&text);
         fs_path_join(&path, board_dir, names[h]);
-        if (fs_read_file(path.buf, &text, NULL, 0) < 0)
+        if (fs_read_file_max(path.buf, &text, FS_MAX_TEXT, NULL, 0) < 0)
             continue;
         for (size_t i = 0; i < l->nr; i++)
             if (!l->items[i].header && defines(text.buf, l->items[i].define))
@@ -364,7 +364,7 @@ int part_layout_load(struct part_layout *l, const char *board_dir, char *err, si
     for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
         strbuf_reset(&path);
         fs_path_join(&path, board_dir, names[i]);
-        rc = fs_read_file(path.buf, &text, err, errlen);
+        rc = fs_read_file_max(path.buf, &text, FS_MAX_TEXT, err, errlen);
         if (rc == OMV_ENOENT) {
             rc = 0;
             continue;

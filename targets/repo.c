@@ -66,7 +66,7 @@ static bool gitmodules_has(const char *dir, const char *path)
     bool found = false;
 
     fs_path_join(&p, dir, ".gitmodules");
-    if (fs_read_file(p.buf, &sb, NULL, 0) == 0)
+    if (fs_read_file_max(p.buf, &sb, FS_MAX_TEXT, NULL, 0) == 0)
         gitmodules_paths(sb.buf, &paths, &nr, &alloc);
     for (size_t i = 0; i < nr; i++) {
         found = found || !strcmp(paths[i], path);
@@ -103,7 +103,7 @@ static void all_submodule_paths(const char *root, const char *rel, int depth, ch
         return;
     fs_path_join(&dir, root, rel);
     fs_path_join(&full, dir.buf, ".gitmodules");
-    if (fs_read_file(full.buf, &text, NULL, 0) == 0)
+    if (fs_read_file_max(full.buf, &text, FS_MAX_TEXT, NULL, 0) == 0)
         gitmodules_paths(text.buf, out, nr, alloc);
     for (size_t i = first, end = *nr; i < end; i++) {
         struct strbuf sub = STRBUF_INIT;
@@ -242,7 +242,7 @@ static void git_submodules_of(const char *path, struct strbuf *out)
 {
     struct strbuf text = STRBUF_INIT;
 
-    if (fs_read_file(path, &text, NULL, 0) < 0)
+    if (fs_read_file_max(path, &text, FS_MAX_TEXT, NULL, 0) < 0)
         goto out;
     for (char *l = text.buf; l && *l;) {
         char *nl = strchr(l, '\n'), *p;

@@ -334,6 +334,17 @@ static int board_field(struct parse_ctx *pc, struct target *t, unsigned *seen)
     } else if (!strcmp(k, "swd_loader")) {
         free(t->swd_loader);
         t->swd_loader = opt_str(v);
+    } else if (!strcmp(k, "probes")) {
+        split_words(v, &t->probes, &t->nr_probes);
+        for (size_t i = 0; i < t->nr_probes && rc == 0; i++)
+            if (strcmp(t->probes[i], "jlink") && strcmp(t->probes[i], "stlink") &&
+                strcmp(t->probes[i], "cmsis-dap") && strcmp(t->probes[i], "qemu"))
+                rc = omv_seterr(pc->err, pc->errlen, OMV_EPARSE,
+                                "%s:%u: unknown probe '%s' (jlink, stlink, cmsis-dap or qemu)",
+                                pc->file, pc->e->line, t->probes[i]);
+    } else if (!strcmp(k, "openocd_target")) {
+        free(t->openocd_target);
+        t->openocd_target = opt_str(v);
     } else if (!strcmp(k, "qemu_machine")) {
         free(t->qemu_machine);
         t->qemu_machine = opt_str(v);
@@ -472,6 +483,10 @@ static void target_release(struct target *t)
     free(t->erases);
     free_swd_images(t);
     free(t->swd_loader);
+    for (size_t i = 0; i < t->nr_probes; i++)
+        free(t->probes[i]);
+    free(t->probes);
+    free(t->openocd_target);
     free(t->qemu_machine);
     free(t->fvp_machine);
     memset(t, 0, sizeof(*t));

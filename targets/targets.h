@@ -139,6 +139,9 @@ struct target {
     struct target_swd_image *swd_images; /* optional: what `flash --swd` writes, in order */
     size_t nr_swd_images;
     char *swd_loader; /* optional: STM32CubeProgrammer external loader (.stldr), or NULL */
+    char **probes;    /* optional "probes": debug probes that serve it, the first the default */
+    size_t nr_probes;
+    char *openocd_target; /* optional: OpenOCD's target config, e.g. target/stm32h7x.cfg */
     /* Emulated boards (method emulator): the machine `make run` starts, NULL otherwise.
      * qemu-system-arm -machine <qemu_machine> -kernel firmware.elf, the ROMFS images loaded
      * at their [image] addresses; from v5.0.0 MPS3_AN547 runs on Arm's FVP_Corstone_<fvp>. */

@@ -25,10 +25,13 @@ fields = {"name", "camera", "supported", "mcu", "mcu_part", "port", "core", "app
           "dfu_usb", "method", "jlink_device", "debug_elf", "boots_external_flash",
           "debug_request", "min_gcc", "recovery", "recovery_usb", "runners", "swd_images",
           "swd_loader", "artefacts", "alts",
-          "images", "erase"}
+          "images", "erase", "probes", "openocd_target"}
 for name, b in t.items():
     assert set(b) == fields, (name, set(b) ^ fields)
 h7 = t["OPENMV4"]
+assert h7["probes"] == ["jlink", "stlink", "cmsis-dap"]
+assert h7["openocd_target"] == "target/stm32h7x_dual_bank.cfg"
+assert t["OPENMV_RT1060"]["probes"] == ["jlink"] and t["OPENMV_RT1060"]["openocd_target"] is None
 assert h7["app_usb"] == "37C5:1204" and h7["dfu_usb"] == "37C5:9204"
 assert h7["alts"][0] == {"alt": 0, "name": "BOOTLOADER", "memory": "internal",
                          "start": "0x08000000", "end": "0x08020000", "size": 131072,

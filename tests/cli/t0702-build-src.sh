@@ -156,6 +156,9 @@ cd src/lib/micropython/ports/stm32
 expect 0 size -t OPENMV4P
 err_has "omvdev: inside the submodule 'src/lib/micropython': using the firmware repository at '$FW' (-C DIR picks another)"
 out_has "OPENMV4P: $FW/src/build/bin"
+expect 0 debug -t OPENMV4P --dry-run
+err_has "omvdev: inside the submodule 'src/lib/micropython': using the firmware repository at '$FW'"
+out_has "$FW/src/build/bin/firmware.elf"
 cd "$FW"
 expect 0 -C src/lib/micropython/lib/stm32lib size -t OPENMV4P
 err_lacks "inside the submodule"

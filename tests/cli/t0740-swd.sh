@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# omvdev flash --swd: STM32_Programmer_CLI (ST-Link) and JLinkExe (J-Link) are stand-ins
-# that record their arguments; compared with upstream's `make deploy` (facts §1.7) and the
-# J-Link Commander script of seed §10.7.3.
+# omvdev flash --swd: STM32_Programmer_CLI (ST-Link), JLinkExe (J-Link) and OpenOCD (ST-Link
+# or CMSIS-DAP) are stand-ins that record their arguments; compared with upstream's `make
+# deploy` and J-Link Commander's script. The real OpenOCD's acceptance is t0751-openocd.
 . "$(dirname "$0")/lib.sh"
 
 repo="$TMPD/openmv"
@@ -76,13 +76,19 @@ out_has "  \$ $TMPD/path/JLinkExe -nogui 1 -ExitOnError 1 -CommanderScript SCRIP
 out_has "    loadbin \"$b/firmware.bin\",0x08040000"
 [ -s "$log" ] && fail "a tool ran" || pass
 
-t "unsupported combinations are refused with the board's runners"
+t "unsupported combinations are refused with the reason and the board's probes"
 expect 2 -C "$repo" flash --swd -t OPENMV2 --probe jlink
-err_has "omvdev: error: OPENMV2 cannot be flashed over SWD with a J-Link (its runners: dfu st-rom-dfu swd-stlink)"
-err_has "hint: omvdev flash --swd -t OPENMV2 --probe stlink"
+err_has "omvdev: error: OPENMV2 cannot be flashed over SWD with a J-Link: the board database names no J-Link device for it"
+err_has "hint: its probes: stlink cmsis-dap (--probe NAME)"
 expect 2 flash --swd -t ARDUINO_NANO_RP2040_CONNECT
-err_has "ARDUINO_NANO_RP2040_CONNECT cannot be flashed over SWD with a J-Link (its runners: picotool)"
+err_has "the board database names no images to write over SWD for ARDUINO_NANO_RP2040_CONNECT"
 err_has "hint: omvdev flash -t ARDUINO_NANO_RP2040_CONNECT flashes it over USB"
+expect 2 flash --swd -t OPENMV_N6 --probe stlink --server openocd
+err_has "OPENMV_N6 cannot be flashed over SWD with an ST-Link: OpenOCD (Debian's 0.12) has no target configuration for its STM32N657"
+expect 2 flash --swd -t MPS2_AN500
+err_has "omvdev: error: MPS2_AN500 is an emulated board: there is nothing to flash, QEMU loads the ELF"
+expect 2 flash --swd -t OPENMV4 --probe cmsis-dap --server st
+err_has "--server st is for --probe stlink, not cmsis-dap"
 expect 2 flash --swd -t OPENMV_AE3
 err_has "the board database names no images to write over SWD for OPENMV_AE3"
 expect 2 flash --swd
@@ -92,7 +98,30 @@ err_has "--erase-fs does not go with --swd"
 expect 2 flash --swd -t OPENMV4 --probe openocd
 err_has "openocd"
 expect 2 flash --swd -t OPENMV4 --probe jlink --speed fast
-err_has "--speed takes kHz from 1 to 100000, not 'fast'"
+err_has "invalid value 'fast' for --speed: expected a number from 1 to 100000"
+expect 2 flash --swd -t OPENMV4 --wait 3601
+err_has "invalid value '3601' for --wait: expected a number from 0 to 3600"
+
+t "OpenOCD: CMSIS-DAP, an ST-Link with --server openocd, or the config's debug.probe"
+ln -s "$stand/standin" "$TMPD/path/openocd"
+for how in "--probe cmsis-dap" "--probe stlink --server openocd --speed 0x3e8" "-c debug.probe=cmsis-dap"; do
+    : >"$log"
+    case $how in -c*) expect 0 $how -C "$repo" flash --swd -t OPENMV4 --wait 0x10 ;;
+    *) expect 0 -C "$repo" flash --swd -t OPENMV4 $how ;; esac
+    iface=$(case $how in *stlink*) echo stlink ;; *) echo cmsis-dap ;; esac)
+    speed=$(case $how in *0x3e8*) echo " -c [adapter speed 1000]" ;; esac)
+    echo "openocd -f interface/$iface.cfg -f target/stm32h7x_dual_bank.cfg$speed -c [program {$b/firmware.bin} verify 0x08040000] -c [program {$b/romfs0.img} verify reset exit 0x081E0000]" >"$TMPD/want"
+    same_file "$TMPD/want" "$log"
+    err_has "omvdev: done: OPENMV4 flashed over SWD and restarted"
+done
+: >"$log"
+mkdir -p "$TMPD/a{b}"
+head -c 10 /dev/zero >"$TMPD/a{b}/fw.bin"
+expect 1 -C "$repo" flash --swd -t OPENMV4 --probe cmsis-dap --firmware "$TMPD/a{b}/fw.bin"
+err_has "omvdev: error: cannot name '$TMPD/a{b}/fw.bin' in an OpenOCD command (it holds a brace, a backslash or a newline)"
+[ -s "$log" ] && fail "a tool ran" || pass
+STANDIN_FAIL=openocd expect 3 -C "$repo" flash --swd -t OPENMV4 --probe cmsis-dap
+err_has "omvdev: error: '$TMPD/path/openocd' failed (exit status 1)"
 
 t "the probe tool fails: exit 3, its output shown, a hint"
 STANDIN_FAIL=STM32_Programmer_CLI expect 3 -C "$repo" flash --swd -t OPENMV4
@@ -117,7 +146,7 @@ rm "$repo/SDK_VERSION"
 t "no programmer anywhere: a doctor-style hint"
 SDK_DIR="$TMPD/nosdk" expect 1 -C "$repo" flash --swd -t OPENMV4
 err_has "omvdev: error: 'STM32_Programmer_CLI' is not on PATH (and no SDK was found)"
-err_has "hint: install the OpenMV SDK (make sdk in your openmv clone) or set SDK_DIR"
+err_has "hint: install the OpenMV SDK (omvdev sdk install) or set SDK_DIR"
 PATH=/usr/bin:/bin expect 1 -C "$repo" flash --swd -t OPENMV4 --probe jlink
 err_has "hint: install SEGGER's J-Link Software Pack and put its directory on PATH"
 

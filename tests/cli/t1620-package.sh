@@ -54,6 +54,7 @@ cat >"$TMPD/want" <<W
 -rw-r--r-- root/root /usr/share/man/man1/omvdev.1.gz
 -rw-r--r-- root/root /usr/share/zsh/vendor-completions/_omvdev
 -rwxr-xr-x root/root /usr/bin/omvdev
+-rwxr-xr-x root/root /usr/bin/omvdev-cc
 W
 sort -o "$TMPD/want" "$TMPD/want"
 same_file "$TMPD/want" "$TMPD/contents"

@@ -433,8 +433,10 @@ static void complete_reap(struct slot *slot, UMockdevIoctlClient *client, struct
     UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
     g_autoptr(UMockdevIoctlData) ptr = umockdev_ioctl_data_resolve(arg, 0, sizeof(void *), NULL);
 
-    umockdev_ioctl_data_set_ptr(ptr, 0, u->data);
-    umockdev_ioctl_client_complete(client, 0, 0);
+    /* NULL: the client died (kill -9) with the request in flight; the URB goes with it. */
+    if (ptr)
+        umockdev_ioctl_data_set_ptr(ptr, 0, u->data);
+    umockdev_ioctl_client_complete(client, ptr ? 0 : -1, ptr ? 0 : EFAULT);
     urb_free(u);
     apply_transition(slot);
 }
@@ -554,6 +556,16 @@ static void discard(struct slot *slot, UMockdevIoctlClient *client)
     umockdev_ioctl_client_complete(client, -1, EINVAL);
 }
 
+/*
+ * The client's memory could not be read: it was killed (kill -9) with this
+ * request in flight. Answer and go on serving the bus.
+ */
+static gboolean client_gone(UMockdevIoctlClient *client)
+{
+    umockdev_ioctl_client_complete(client, -1, EFAULT);
+    return TRUE;
+}
+
 static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
                              struct slot *slot)
 {
@@ -578,6 +590,8 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         guint32 v = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_NO_PACKET_SIZE_LIM |
                     USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
 
+        if (!caps)
+            return client_gone(client);
         umockdev_ioctl_data_update(caps, 0, (guint8 *)&v, sizeof(v));
         umockdev_ioctl_client_complete(client, 0, 0);
         return TRUE;
@@ -588,11 +602,19 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
 
         u->owner = client;
         u->data = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), NULL);
+        if (!u->data) {
+            g_free(u);
+            return client_gone(client);
+        }
         urb = (const struct usbdevfs_urb *)u->data->data;
         u->ep = urb->endpoint;
         u->buffer_length = (size_t)urb->buffer_length;
         u->buf = umockdev_ioctl_data_resolve(u->data, offsetof(struct usbdevfs_urb, buffer),
                                              u->buffer_length, NULL);
+        if (!u->buf) {
+            urb_free(u);
+            return client_gone(client);
+        }
         submit(slot, u, urb->type);
         slot->urbs = g_list_append(slot->urbs, u);
         if (urb->type != USBDEVFS_URB_TYPE_CONTROL)
@@ -611,8 +633,11 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     case USBDEVFS_SETINTERFACE: {
         g_autoptr(UMockdevIoctlData) si =
             umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_setinterface), NULL);
-        const struct usbdevfs_setinterface *p = (const void *)si->data;
+        const struct usbdevfs_setinterface *p;
 
+        if (!si)
+            return client_gone(client);
+        p = (const void *)si->data;
         sim_dev_set_alt(slot->dev, p->interface, p->altsetting);
         umockdev_ioctl_client_complete(client, 0, 0);
         return TRUE;

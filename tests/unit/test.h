@@ -64,6 +64,36 @@ void test_fail(const char *file, int line, const char *fmt, ...) OMV_PRINTF(3, 4
 /* xorshift64: a deterministic stream for fuzz-style tests; each caller owns its state. */
 uint32_t test_rand(uint64_t *state);
 
+/*
+ * A seeded, time-bounded fuzz run. Each harness draws from its own stream,
+ * seeded by OMVDEV_FUZZ_SEED (else `default_seed`), and iterates for
+ * OMVDEV_FUZZ_SECONDS (default 1; make check) or until `max_iter` when that
+ * is not 0. A failure names the seed and the iteration, which replay exactly.
+ *
+ *     struct fuzz f;
+ *     fuzz_begin(&f, "ini-edit", 0x1234, 0);
+ *     while (fuzz_next(&f)) { ... fuzz_rand(&f, 10) ... FUZZ_FAIL(&f, "why %d", x); }
+ */
+struct fuzz {
+    const char *name;
+    uint64_t seed, state;
+    double seconds;
+    int64_t end_ns;
+    unsigned long iter, max_iter;
+    int failures; /* test_failures when it began: a run stops after 10 of its own */
+};
+
+void fuzz_begin(struct fuzz *f, const char *name, uint64_t default_seed, unsigned long max_iter);
+int fuzz_next(struct fuzz *f);
+uint32_t fuzz_rand(struct fuzz *f, uint32_t n); /* 0 .. n-1 */
+
+#define FUZZ_FAIL(f, ...)                                                                          \
+    do {                                                                                           \
+        fprintf(stderr, "%s: seed 0x%016" PRIx64 ", iteration %lu: ", (f)->name, (f)->seed,        \
+                (f)->iter);                                                                        \
+        test_fail(__FILE__, __LINE__, __VA_ARGS__);                                                \
+    } while (0)
+
 int test_main(const struct test_case *tests, size_t n, int argc, char **argv);
 
 #define TESTS(...)                                                                                 \

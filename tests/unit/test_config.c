@@ -205,6 +205,84 @@ static void test_edit_refuses(void)
     free(out);
 }
 
+/* An indented line continues the value before it: inih reports it as a
+ * second definition, so an edit that left it behind would not take effect. */
+static void test_edit_continuation_lines(void)
+{
+    const char *text = "[sdk]\n"
+                       "mirror = http://a\n"
+                       "; the old mirror\n"
+                       "  http://b\n"
+                       "retries = 3\n"
+                       "[core]\n"
+                       "color = never\n";
+    struct cfg cfg = CFG_INIT;
+    char err[256], *out;
+    int rc;
+
+    out = edit(text, "sdk", "mirror", "http://c", &rc);
+    CHECK_INT(rc, ==, 0);
+    CHECK_STR(out,
+              "[sdk]\nmirror = http://c\n; the old mirror\nretries = 3\n[core]\ncolor = never\n");
+    CHECK_INT(parse(&cfg, out, err, sizeof(err)), ==, 0);
+    CHECK_STR(cfg_lookup(&cfg, "sdk", "mirror")->value, "http://c");
+    cfg_release(&cfg);
+    free(out);
+
+    /* Unset takes the continuation too: what is left still parses. */
+    out = edit("[sdk]\nmirror = http://a\n  http://b\n", "sdk", "mirror", NULL, &rc);
+    CHECK_INT(rc, ==, 0);
+    CHECK_STR(out, "[sdk]\n");
+    CHECK_INT(parse(&cfg, out, err, sizeof(err)), ==, 0);
+    cfg_release(&cfg);
+    free(out);
+
+    /* An indented "key = value" after a key is a continuation, not a key. */
+    out = edit("[sdk]\nmirror = a\n  retries = 9\n", "sdk", "retries", "2", &rc);
+    CHECK_INT(rc, ==, 0);
+    CHECK_STR(out, "[sdk]\nmirror = a\n  retries = 9\nretries = 2\n");
+    free(out);
+    out = edit("[sdk]\nmirror = a\n  retries = 9\n", "sdk", "retries", NULL, &rc);
+    CHECK_INT(rc, ==, OMV_ENOENT);
+
+    /* ...but the first key of a section may be indented. */
+    out = edit("[sdk]\n  retries = 9\n", "sdk", "retries", "1", &rc);
+    CHECK_STR(out, "[sdk]\n  retries = 1\n");
+    free(out);
+
+    /* A byte order mark is kept and does not hide the first section. */
+    out = edit("\xEF\xBB\xBF[sdk]\nretries = 9\n", "sdk", "retries", NULL, &rc);
+    CHECK_STR(out, "\xEF\xBB\xBF[sdk]\n");
+    free(out);
+
+    /* "[ sdk ]" is the section " sdk " to inih, not "sdk". */
+    out = edit("[ sdk ]\nretries = 9\n", "sdk", "retries", NULL, &rc);
+    CHECK_INT(rc, ==, OMV_ENOENT);
+}
+
+/* inih reads lines of up to 198 characters: a longer one would break the file. */
+static void test_edit_long_line(void)
+{
+    char value[260], err[256], *out = NULL;
+    size_t len;
+    int rc;
+
+    memset(value, 'x', sizeof(value) - 1);
+    value[sizeof(value) - 1] = '\0';
+    rc = cfg_edit_string("[sdk]\n", 6, "t.ini", "sdk", "mirror", value, &out, &len, err,
+                         sizeof(err));
+    CHECK_INT(rc, ==, OMV_EINVAL);
+    CHECK(out == NULL);
+    CHECK_CONTAINS(err, "at most 198");
+    /* The longest value that fits is stored and reads back. */
+    value[198 - strlen("mirror = ")] = '\0';
+    out = edit("[sdk]\nmirror = a ; keep\n", "sdk", "mirror", value, &rc);
+    CHECK_INT(rc, ==, OMV_EINVAL); /* the inline comment makes the line too long */
+    out = edit("[sdk]\n", "sdk", "mirror", value, &rc);
+    CHECK_INT(rc, ==, 0);
+    free(out);
+}
+
 static void test_edit_file_atomic(void)
 {
     char dir[] = "/tmp/omvdev-test-XXXXXX";
@@ -266,6 +344,6 @@ static void test_split_key(void)
     CHECK_CONTAINS(err, "expected section.name");
 }
 
-TESTS(TEST(test_parse_and_lookup), TEST(test_precedence), TEST(test_malformed),
-      TEST(test_edit_keeps_everything_else), TEST(test_edit_refuses), TEST(test_edit_file_atomic),
-      TEST(test_split_key))
+TESTS(TEST(test_edit_continuation_lines), TEST(test_edit_long_line), TEST(test_parse_and_lookup),
+      TEST(test_precedence), TEST(test_malformed), TEST(test_edit_keeps_everything_else),
+      TEST(test_edit_refuses), TEST(test_edit_file_atomic), TEST(test_split_key))

@@ -68,4 +68,15 @@ static void test_compact(void)
     strbuf_release(&sb);
 }
 
-TESTS(TEST(test_nesting_and_escapes), TEST(test_utf8_passes_through), TEST(test_compact))
+/* JSON text is UTF-8: bytes that are not become U+FFFD, valid sequences pass. */
+static void test_invalid_utf8(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    json_quote(&sb, "/home/x\xff\xc3(y/caf\xc3\xa9\xed\xa0\x80");
+    CHECK_STR(sb.buf, "\"/home/x\\ufffd\\ufffd(y/caf\xc3\xa9\\ufffd\\ufffd\\ufffd\"");
+    strbuf_release(&sb);
+}
+
+TESTS(TEST(test_nesting_and_escapes), TEST(test_utf8_passes_through), TEST(test_compact),
+      TEST(test_invalid_utf8))

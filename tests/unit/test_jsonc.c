@@ -254,12 +254,14 @@ static void test_merge_real_world(void)
     CHECK(!strncmp(out, user, (size_t)(strstr(user, "} // last") + 1 - user)));
     /* ... the last entry got its comma before its comment ... */
     CHECK_CONTAINS(out, "\t\t{ \"name\": \"gdb\", \"type\": \"cppdbg\" }, // last, no comma\r\n"
-                        "\t\t{\r\n\t\t\t\"name\": \"OpenMV A (J-Link)\",\r\n");
+                        "\t\t{\r\n\t\t\t// omvdev: generated ");
+    CHECK_CONTAINS(out, "\r\n\t\t\t\"name\": \"OpenMV A (J-Link)\",\r\n");
     /* ... and everything from the closing bracket on is the same too. */
     CHECK_CONTAINS(out, strstr(user, "\t],\r\n\t\"compounds\""));
     CHECK_INT(count(out, "\n"), ==, count(out, "\r\n"));
     CHECK_CONTAINS(out, "\t\t\t\"nested\": {\r\n\t\t\t\t\"list\": [\r\n\t\t\t\t\t1,\r\n");
-    CHECK_CONTAINS(out, "\t\t\t\"omvdev\": \"generated ");
+    CHECK_CONTAINS(out, "\t\t\t// omvdev: generated ");
+    CHECK(strstr(out, "\"omvdev\"") == NULL); /* no member a schema would flag */
     jsonc_doc_init(&doc);
     CHECK_INT(jsonc_parse(&doc, out, strlen(out), "out", 0, err, sizeof(err)), ==, 0);
     CHECK_INT(jsonc_get(doc.root, "configurations")->nr_kids, ==, 4);
@@ -331,7 +333,8 @@ static void test_merge_owned_entries(void)
         CHECK_INT(rc, ==, 0);
         CHECK_INT(items[0].status, ==, JSONC_MERGE_REPLACED);
         CHECK(!strncmp(o.buf, "// keep\n{\n", 10));
-        CHECK_CONTAINS(o.buf, "\"device\": \"Z\",\n            \"omvdev\"");
+        CHECK_CONTAINS(o.buf, "{\n            // omvdev: generated ");
+        CHECK_CONTAINS(o.buf, "\"device\": \"Z\"\n        }");
         CHECK(strstr(o.buf, "\"nested\"") == NULL);
         CHECK_CONTAINS(o.buf, "\"name\": \"OpenMV B (J-Link)\"");
         strbuf_release(&o);
@@ -364,11 +367,11 @@ static void test_merge_shapes(void)
         {"", "{\n    \"version\": \"0.2.0\",\n", NULL},
         /* no configurations yet: added at the end, after the other members */
         {"{\n  \"version\": \"0.2.0\" // v\n}\n",
-         "{\n  \"version\": \"0.2.0\", // v\n  \"configurations\": [\n    {\n      \"name\": "
-         "\"OpenMV A",
+         "{\n  \"version\": \"0.2.0\", // v\n  \"configurations\": [\n    {\n      // omvdev: "
+         "generated ",
          NULL},
         /* an empty array on one line */
-        {"{\"configurations\": []}", "{\"configurations\": [\n    {\n        \"name\"", NULL},
+        {"{\"configurations\": []}", "{\"configurations\": [\n    {\n        // omvdev", NULL},
         /* an empty array with a comment inside */
         {"{\n    \"configurations\": [\n        // none yet\n    ]\n}",
          "{\n    \"configurations\": [\n        // none yet\n        {\n", NULL},
@@ -859,8 +862,92 @@ static void test_fuzz_template(void)
     }
 }
 
+/* The hash omvdev records for a generated entry. */
+static void gen_hash(const char *json, char hex[17])
+{
+    struct jsonc_doc d;
+
+    jsonc_doc_init(&d);
+    CHECK_INT(jsonc_parse(&d, json, strlen(json), "g", JSONC_STRICT, NULL, 0), ==, 0);
+    jsonc_hash(d.root, json, "omvdev", hex);
+    jsonc_doc_release(&d);
+}
+
+/* Files of the previous format carry the marker as an "omvdev" member (which the
+ * schemas flag): untouched entries are rewritten with the comment, edited ones keep
+ * every byte but that member and stay edited. */
+static void test_merge_migrates_marker_member(void)
+{
+    char ha[17], hb[17], err[256], *out, *again;
+    struct strbuf old = STRBUF_INIT;
+    enum jsonc_merge_status sa, sb;
+    int rc;
+
+    gen_hash(gen_a, ha);
+    gen_hash(gen_b, hb);
+    strbuf_addf(&old,
+                "{\n    \"version\": \"0.2.0\",\n    \"configurations\": [\n        {\n"
+                "            \"name\": \"OpenMV A (J-Link)\",\n"
+                "            \"type\": \"cortex-debug\",\n"
+                "            \"device\": \"MINE\", // my probe\n"
+                "            \"nested\": {\"list\": [1, 2, {\"k\": null}]},\n"
+                "            \"omvdev\": \"generated %s\"\n        },\n"
+                "        {\n            \"name\": \"OpenMV B (J-Link)\",\n"
+                "            \"type\": \"cortex-debug\",\n"
+                "            \"omvdev\": \"generated %s\"\n        }\n    ]\n}\n",
+                ha, hb);
+    out = merge(old.buf, false, &sa, &sb, &rc, err, sizeof(err));
+    CHECK_INT(rc, ==, 0);
+    CHECK_INT(sa, ==, JSONC_MERGE_KEPT_EDITED);
+    CHECK_INT(sb, ==, JSONC_MERGE_REPLACED);
+    CHECK(strstr(out, "\"omvdev\"") == NULL);
+    /* the edited one: the user's bytes, the recorded hash now in the comment */
+    CHECK_CONTAINS(out, "        {\n            // omvdev: generated ");
+    CHECK_CONTAINS(out, ha);
+    CHECK_CONTAINS(out, "\"device\": \"MINE\", // my probe\n"
+                        "            \"nested\": {\"list\": [1, 2, {\"k\": null}]}\n        },");
+    CHECK_CONTAINS(out, hb);
+    /* ... and the result is stable: still edited, nothing changes */
+    again = merge(out, false, &sa, &sb, &rc, err, sizeof(err));
+    CHECK_INT(sa, ==, JSONC_MERGE_KEPT_EDITED);
+    CHECK_INT(sb, ==, JSONC_MERGE_UNCHANGED);
+    CHECK_STR(again, out);
+    free(again);
+    /* --force regenerates it */
+    again = merge(out, true, &sa, &sb, &rc, err, sizeof(err));
+    CHECK_INT(sa, ==, JSONC_MERGE_FORCED);
+    CHECK(strstr(again, "MINE") == NULL);
+    free(again);
+    free(out);
+
+    /* marker member first, on the brace's line, with a trailing comma elsewhere */
+    strbuf_reset(&old);
+    strbuf_addf(&old,
+                "{\"configurations\": [{\"omvdev\": \"generated %s\", \"name\": \"OpenMV B "
+                "(J-Link)\", \"type\": \"cortex-debug\", \"x\": 1,},]}",
+                hb);
+    out = merge(old.buf, false, &sa, &sb, &rc, err, sizeof(err));
+    CHECK_INT(sb, ==, JSONC_MERGE_KEPT_EDITED);
+    CHECK(strstr(out, "\"omvdev\"") == NULL);
+    CHECK_CONTAINS(out, "\"x\": 1,}");
+    {
+        struct jsonc_doc d;
+
+        jsonc_doc_init(&d);
+        CHECK_INT(jsonc_parse(&d, out, strlen(out), "out", 0, err, sizeof(err)), ==, 0);
+        jsonc_doc_release(&d);
+    }
+    again = merge(out, false, &sa, &sb, &rc, err, sizeof(err));
+    CHECK_INT(sb, ==, JSONC_MERGE_KEPT_EDITED);
+    CHECK_STR(again, out);
+    free(again);
+    free(out);
+    strbuf_release(&old);
+}
+
 TESTS(TEST(test_parse_real_world), TEST(test_parse_errors), TEST(test_strict),
       TEST(test_write_and_hash), TEST(test_style), TEST(test_merge_real_world),
       TEST(test_merge_owned_entries), TEST(test_merge_shapes), TEST(test_merge_strings_and_members),
       TEST(test_template), TEST(test_diff), TEST(test_fuzz_merge_keeps_user_entries),
-      TEST(test_fuzz_broken_inputs), TEST(test_fuzz_diff_applies), TEST(test_fuzz_template))
+      TEST(test_fuzz_broken_inputs), TEST(test_fuzz_diff_applies), TEST(test_fuzz_template),
+      TEST(test_merge_migrates_marker_member))

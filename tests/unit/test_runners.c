@@ -52,7 +52,7 @@ static void test_builders(void)
     runner_jlink_gdbserver(&a, "JLinkGDBServer", "STM32H743VI", 100000, 2331);
     check_argv(&a, "JLinkGDBServer -nogui 1 -device STM32H743VI -if swd -speed 100000 -port 2331 "
                    "-halt");
-    runner_gdb(&a, "arm-none-eabi-gdb", 2331, "build/OPENMV4/bin/firmware.elf");
+    runner_gdb(&a, "arm-none-eabi-gdb", 2331, "build/OPENMV4/bin/firmware.elf", false, NULL);
     check_argv(&a, "arm-none-eabi-gdb -iex 'set confirm off' -ex 'target remote localhost:2331' "
                    "build/OPENMV4/bin/firmware.elf");
     /* seed §10.8.3, through the SDK's python and through PATH */
@@ -215,4 +215,50 @@ static void test_blhost_fuzz(void)
     CHECK(hits > 0);
 }
 
-TESTS(TEST(test_builders), TEST(test_render_quoting), TEST(test_find), TEST(test_blhost_fuzz))
+/* The debug servers and gdb of the other probes: OpenOCD's configs and commands, ST's server
+ * as upstream's make debug DEBUGGER=STLINK runs it, gdb in batch mode. */
+static void test_probe_servers(void)
+{
+    struct runner_argv a = RUNNER_ARGV_INIT;
+    struct runner_image h7[] = {{"bin/firmware.bin", 0x08040000}, {"bin/romfs0.img", 0x081E0000}};
+    struct runner_image one[] = {{"/a b/fw.bin", 0x10000000}};
+    struct runner_image brace[] = {{"/x/a}b.bin", 0x08000000}};
+    char err[256];
+
+    runner_openocd_server(&a, "openocd", "interface/stlink.cfg", "target/stm32h7x_dual_bank.cfg", 0,
+                          3333);
+    check_argv(&a, "openocd -f interface/stlink.cfg -f target/stm32h7x_dual_bank.cfg -c "
+                   "'gdb_port 3333' -c 'tcl_port disabled' -c 'telnet_port disabled'");
+    runner_openocd_server(&a, "openocd", "interface/cmsis-dap.cfg", "target/rp2040.cfg", 4000, 1);
+    check_argv(&a, "openocd -f interface/cmsis-dap.cfg -f target/rp2040.cfg -c 'adapter speed "
+                   "4000' -c 'gdb_port 1' -c 'tcl_port disabled' -c 'telnet_port disabled'");
+    CHECK_INT(runner_openocd_program(&a, "openocd", "interface/cmsis-dap.cfg",
+                                     "target/stm32h7x_dual_bank.cfg", 0, h7, 2, err, sizeof(err)),
+              ==, 0);
+    check_argv(&a, "openocd -f interface/cmsis-dap.cfg -f target/stm32h7x_dual_bank.cfg -c "
+                   "'program {bin/firmware.bin} verify 0x08040000' -c 'program {bin/romfs0.img} "
+                   "verify reset exit 0x081E0000'");
+    /* one image: it is the last, so it resets and exits; spaces are fine inside braces */
+    CHECK_INT(runner_openocd_program(&a, "openocd", "i.cfg", "t.cfg", 0, one, 1, err, sizeof(err)),
+              ==, 0);
+    check_argv(&a, "openocd -f i.cfg -f t.cfg -c 'program {/a b/fw.bin} verify reset exit "
+                   "0x10000000'");
+    CHECK_INT(
+        runner_openocd_program(&a, "openocd", "i.cfg", "t.cfg", 0, brace, 1, err, sizeof(err)), ==,
+        OMV_EINVAL);
+    CHECK_CONTAINS(err, "cannot name '/x/a}b.bin' in an OpenOCD command");
+    CHECK_INT(a.n, ==, 0);
+    runner_argv_release(&a);
+    /* gdbrunner's ST-Link backend */
+    runner_stlink_gdbserver(&a, "ST-LINK_gdbserver", "/sdk/stcubeprog/bin",
+                            "MX25UM51245G_STM32N6570-NUCLEO.stldr", 2331);
+    check_argv(&a, "ST-LINK_gdbserver --persistent --port-number 2331 --stm32cubeprogrammer-path "
+                   "/sdk/stcubeprog/bin --extload MX25UM51245G_STM32N6570-NUCLEO.stldr --apid 1 "
+                   "--halt --verify --attach");
+    runner_gdb(&a, "gdb-multiarch", 1234, "fw.elf", true, "session.gdb");
+    check_argv(&a, "gdb-multiarch -batch -iex 'set confirm off' -ex 'target remote "
+                   "localhost:1234' -x session.gdb fw.elf");
+}
+
+TESTS(TEST(test_builders), TEST(test_probe_servers), TEST(test_render_quoting), TEST(test_find),
+      TEST(test_blhost_fuzz))

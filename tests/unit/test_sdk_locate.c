@@ -99,6 +99,26 @@ static void test_path_prefix(void)
     strbuf_release(&sb);
 }
 
+/* Every PowerShell single quote in a path is doubled: ' and U+2018..U+201B. */
+static void test_powershell_quotes(void)
+{
+    static const char *const quotes[] = {"'", "\u2018", "\u2019", "\u201a", "\u201b"};
+
+    for (size_t i = 0; i < ARRAY_SIZE(quotes); i++) {
+        struct strbuf dir = STRBUF_INIT, out = STRBUF_INIT, want = STRBUF_INIT;
+
+        strbuf_addf(&dir, "/home/x%s; rm -rf ~ ;%s", quotes[i], quotes[i]);
+        sdk_env_script(&out, SDK_SHELL_POWERSHELL, dir.buf, "Linux");
+        strbuf_addf(&want, "$env:SDK_DIR = '/home/x%s%s; rm -rf ~ ;%s%s'\n", quotes[i], quotes[i],
+                    quotes[i], quotes[i]);
+        if (strncmp(out.buf, want.buf, want.len) != 0)
+            test_fail(__FILE__, __LINE__, "quote %zu: got %s", i, out.buf);
+        strbuf_release(&dir);
+        strbuf_release(&out);
+        strbuf_release(&want);
+    }
+}
+
 static void mk(const char *root, const char *rel, const char *stamp)
 {
     struct strbuf p = STRBUF_INIT;
@@ -183,5 +203,5 @@ static void test_find_and_locate(void)
     strbuf_release(&cmd);
 }
 
-TESTS(TEST(test_platform), TEST(test_version_valid), TEST(test_dir_and_stamp),
-      TEST(test_find_and_locate), TEST(test_path_prefix))
+TESTS(TEST(test_powershell_quotes), TEST(test_platform), TEST(test_version_valid),
+      TEST(test_dir_and_stamp), TEST(test_find_and_locate), TEST(test_path_prefix))

@@ -15,6 +15,7 @@
 #include "sdk/sdk.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -202,4 +203,48 @@ out:
     strbuf_release(&line);
 }
 
-TESTS(TEST(test_extract_pieces))
+/* Many small files under a low descriptor limit: the writer keeps fewer of
+ * them open than the limit allows. */
+static void test_few_descriptors(void)
+{
+    char dir[] = "/tmp/omvdev-writer-XXXXXX", err[1024], name[64];
+    struct strbuf tar = STRBUF_INIT, path = STRBUF_INIT;
+    struct pieces pc = {&tar, 0, 9};
+    struct extract_opts xo = {(uint64_t)1 << 30, 10000};
+    struct extract_stats st;
+    struct rlimit old, low;
+    FILE *m;
+    int rc;
+
+    entry(&tar, TOP, '5', 0755, NULL, NULL, 0);
+    for (int i = 0; i < 600; i++) {
+        snprintf(name, sizeof(name), TOP "f%03d", i);
+        entry(&tar, name, '0', 0644, NULL, name, strlen(name));
+    }
+    strbuf_addch(&tar, '\0');
+    while (tar.len % 512 || tar.len % 1024)
+        strbuf_addch(&tar, '\0');
+    CHECK(mkdtemp(dir) != NULL);
+    fs_path_join(&path, dir, "manifest");
+    m = fopen(path.buf, "w+e");
+    strbuf_reset(&path);
+    fs_path_join(&path, dir, "sdk");
+    CHECK_INT(mkdir(path.buf, 0755), ==, 0);
+    CHECK_INT(getrlimit(RLIMIT_NOFILE, &old), ==, 0);
+    low = old;
+    low.rlim_cur = 20;
+    CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), ==, 0);
+    rc = m ? extract_run(path.buf, piece_reader, &pc, &xo, m, &st, err, sizeof(err)) : -1;
+    setrlimit(RLIMIT_NOFILE, &old);
+    CHECK_INT(rc, ==, 0);
+    if (rc)
+        fprintf(stderr, "%s\n", err);
+    CHECK_INT(st.files, ==, 600);
+    if (m)
+        fclose(m);
+    sdk_remove_tree(dir, err, sizeof(err));
+    strbuf_release(&tar);
+    strbuf_release(&path);
+}
+
+TESTS(TEST(test_extract_pieces), TEST(test_few_descriptors))

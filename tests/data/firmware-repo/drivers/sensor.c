@@ -1,0 +1,6 @@
+#include "sensor.h"
+
+int sensor_id(void)
+{
+    return SENSOR_ID;
+}
