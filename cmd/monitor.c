@@ -111,6 +111,12 @@ static void camera_ref_release(struct camera_ref *r)
     r->serial = NULL;
 }
 
+/* The serial number as messages show it: a USB string cannot drive the terminal. */
+static const char *shown(const char *serial, struct strbuf *sb)
+{
+    return term_safe(sb, serial ? serial : "?");
+}
+
 /* A camera of `board` (any board when NULL) with `serial` (any when NULL), in its firmware
  * or, with `bootloader_ok`, in its bootloader. OMV_ENOENT when none, OMV_EUSAGE when several
  * match and no serial tells them apart. */
@@ -171,12 +177,16 @@ static int wait_for(const struct target_db *db, struct usb_ctx *u, const struct 
             camera_ref_release(out);
         else if (rc != OMV_ENOENT)
             return rc;
-        if (progress_now_ms() >= end || console_signal)
-            return omv_seterr(err, errlen, OMV_ETIMEOUT,
-                              "camera %s did not come back %s within %lld s",
-                              ref->serial ? ref->serial : "?",
-                              bootloader ? "in its bootloader" : "running its firmware",
-                              (long long)(wait_ms / 1000));
+        if (progress_now_ms() >= end || console_signal) {
+            struct strbuf sb = STRBUF_INIT;
+
+            rc = omv_seterr(err, errlen, OMV_ETIMEOUT,
+                            "camera %s did not come back %s within %lld s", shown(ref->serial, &sb),
+                            bootloader ? "in its bootloader" : "running its firmware",
+                            (long long)(wait_ms / 1000));
+            strbuf_release(&sb);
+            return rc;
+        }
         usb_wait_change(u, 100, err, errlen);
     }
 }
@@ -369,13 +379,16 @@ static int pump_stdin(struct console_session *s, int timeout_ms)
 /* The camera left: wait for the same one to come back. 1 on quit, 0 when reattached. */
 static int reattach(struct console_session *s, int64_t deadline)
 {
-    char err[256], msg[256];
+    char err[256], msg[256], who[128];
     int64_t gone = progress_now_ms();
     struct camera_ref back;
+    struct strbuf sb = STRBUF_INIT;
+
+    snprintf(who, sizeof(who), "%s", s->port ? s->port : shown(s->ref.serial, &sb));
+    strbuf_release(&sb);
 
     snprintf(msg, sizeof(msg), "%s %s left; waiting for it to come back (%s quits)",
-             s->port ? "port" : "camera", s->port ? s->port : s->ref.serial,
-             s->on_tty ? "Ctrl-]" : "Ctrl-C");
+             s->port ? "port" : "camera", who, s->on_tty ? "Ctrl-]" : "Ctrl-C");
     sink_event(s->ctx, &s->sink, s->on_tty, msg);
     for (;;) {
         if (console_signal || (deadline && progress_now_ms() >= deadline))
@@ -402,8 +415,8 @@ static int reattach(struct console_session *s, int64_t deadline)
         }
         poll(NULL, 0, 100);
     }
-    snprintf(msg, sizeof(msg), "%s %s is back after %.2f s", s->port ? "port" : "camera",
-             s->port ? s->port : s->ref.serial, (double)(progress_now_ms() - gone) / 1000.0);
+    snprintf(msg, sizeof(msg), "%s %s is back after %.2f s", s->port ? "port" : "camera", who,
+             (double)(progress_now_ms() - gone) / 1000.0);
     sink_event(s->ctx, &s->sink, s->on_tty, msg);
     return 0;
 }
@@ -448,6 +461,7 @@ static int session_loop(struct console_session *s, int64_t deadline)
 /* Run a session: raw terminal, signals caught, everything restored on every way out. */
 static int session_run(struct console_session *s, int64_t timeout_ms)
 {
+    struct strbuf sb = STRBUF_INIT;
     struct term_state ts = {false, {0}};
     struct sigaction old[3];
     char err[256], msg[300];
@@ -468,8 +482,9 @@ static int session_run(struct console_session *s, int64_t timeout_ms)
         term_enter_raw(&ts);
     snprintf(msg, sizeof(msg), "console of %s%s%s (%s quits)",
              s->port ? s->port : s->ref.board->name, s->port ? "" : " ",
-             s->port ? "" : (s->ref.serial ? s->ref.serial : ""),
+             s->port ? "" : shown(s->ref.serial, &sb),
              s->on_tty ? "Ctrl-]" : "end of input, Ctrl-C");
+    strbuf_release(&sb);
     sink_event(s->ctx, &s->sink, s->on_tty, msg);
     rc = session_loop(s, timeout_ms > 0 ? progress_now_ms() + timeout_ms : 0);
     term_restore(&ts);
@@ -800,9 +815,12 @@ static int reset_bootloader(struct console_session *s, char *err, size_t errlen)
 static int reset_dispatch(struct omv_ctx *ctx, struct console_session *s, bool to_bl, bool soft,
                           int64_t wait_ms, struct camera_ref *back, char *err, size_t errlen)
 {
-    const char *who = s->ref.serial ? s->ref.serial : "?";
+    struct strbuf sb = STRBUF_INIT;
+    char who[128];
     int rc;
 
+    snprintf(who, sizeof(who), "%s", shown(s->ref.serial, &sb));
+    strbuf_release(&sb);
     if (s->ref.bootloader && to_bl) {
         note(ctx, "camera %s (%s) is in its bootloader already", who, s->ref.board->name);
         return 0;

@@ -194,6 +194,13 @@ err_has "omvdev: camera S1 (OPENMV4) is running its firmware again (37C5:1204)"
 grep -q "^OPENMV4  *OpenMV bootloader  *37C5:9204  *S1 " "$out" && pass || fail "no bootloader"
 grep -q "^OPENMV4  *firmware  *37C5:1204  *S1 " "$out" && pass || fail "no firmware after"
 
+t "a serial number with control characters is shown escaped"
+rm -rf "$S"; timeout 60 "$OMVDEV_SIM" --timescale 1 --device "camera:OPENMV4,serial=$(printf 'E\033[2J')" -- \
+    "$OMVDEV" reset >"$out" 2>"$err"; code=$?
+[ "$code" -eq 0 ] && pass || fail "exit $code"
+err_has 'omvdev: camera E\x1b[2J (OPENMV4) is running its firmware again'
+grep -q "$(printf '\033')" "$err" && fail "a raw ESC reached the terminal" || pass
+
 t "reset: bad inputs"
 expect 2 reset --soft --bootloader
 err_has "--soft and --bootloader exclude each other"
