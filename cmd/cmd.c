@@ -257,7 +257,7 @@ const struct opt *config_key_opt(const struct omv_ctx *ctx, const char *section,
 static const struct config_number config_numbers[] = {
     {"sdk", "retries", 0, 20},     {"sdk", "stall-timeout", 1, 3600}, {"flash", "wait", 0, 3600},
     {"recover", "wait", 1, 86400}, {"recover", "timeout", 1, 86400},  {"debug", "port", 1, 65535},
-    {"debug", "speed", 1, 100000}, {"debug", "wait", 1, 600},
+    {"debug", "speed", 1, 100000}, {"debug", "wait", 0, 3600},
 };
 
 const struct config_number *config_key_number(const char *section, const char *name)

@@ -153,7 +153,8 @@ err_has "invalid value '3601' for --wait: expected a number from 0 to 3600"
 expect 2 debug -t OPENMV4 --speed 0
 err_has "invalid value '0' for --speed: expected a number from 1 to 100000"
 expect 2 -c debug.wait=-1 debug -t OPENMV4
-err_has "for --wait"
+err_has "invalid value '-1' for 'debug.wait': expected a number from 0 to 3600"
+expect 0 -C "$repo" -c debug.wait=0x10 debug -t OPENMV4 --dry-run
 
 t "without an SDK gdb, Debian's gdb-multiarch"
 mkdir -p "$TMPD/debian"
