@@ -17,6 +17,8 @@ CHECK_PACKAGES := $(PACKAGES) clang-format python3 zsh fish libumockdev-dev umoc
                   gcc-arm-none-eabi git strace lintian dpkg-dev
 # debug and vscode: the real GDB servers, gdb, the emulator and clangd
 CHECK_PACKAGES += qemu-system-arm gdb-multiarch openocd clangd
+# unit/clang-wcomma: clang -Wcomma over the sources
+CHECK_PACKAGES += clang
 
 DEMO_BUILD ?= build/release
 DEMO := $(DEMO_BUILD)/omvdev

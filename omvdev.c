@@ -330,6 +330,16 @@ static int check_config(struct omv_ctx *ctx, bool lax)
             strbuf_release(&key);
             continue;
         }
+        if (e->level == CFG_LEVEL_PROJECT && config_key_user_only(e->section, e->name)) {
+            warning(ctx,
+                    "%s: '%s.%s' is ignored in a repository's .omvdev.ini: it decides what "
+                    "omvdev downloads or runs, so only your own configuration can set it",
+                    cfg_entry_where(e, where, sizeof(where)), e->section, e->name);
+            hint(ctx, "if you trust this value, set it with 'omvdev config set %s.%s VALUE'",
+                 e->section, e->name);
+            cfg_remove(&ctx->cfg, i--);
+            continue;
+        }
         if (config_value_check(ctx, e->section, e->name, e->value, err, sizeof(err)) < 0) {
             cfg_entry_where(e, where, sizeof(where));
             if (lax) {

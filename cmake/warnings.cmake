@@ -4,5 +4,6 @@ function(omvdev_warnings target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
     -Wold-style-definition -Wwrite-strings -Wformat=2 -Wundef -Wcast-qual -Wvla
-    -Wimplicit-fallthrough -Wconversion)
+    -Wimplicit-fallthrough -Wconversion
+    $<$<C_COMPILER_ID:Clang>:-Wcomma>)
 endfunction()

@@ -115,14 +115,13 @@ struct build_options {
 static int read_build_options(struct omv_ctx *ctx, struct omv_invocation *inv,
                               struct build_options *o)
 {
-    const char *jv = opt_value(&inv->opts, build_opts, "jobs");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     uint64_t n = cores > 0 ? (uint64_t)cores : 1;
     char err[256];
 
     memset(o, 0, sizeof(*o));
-    if (jv && opt_number("--jobs", jv, 1, 4096, &n, err, sizeof(err)) < 0)
-        return usage_error(ctx, inv, "invalid --jobs '%s': expected a number from 1 to 4096", jv);
+    if (cmd_number(inv, "jobs", &n, err, sizeof(err)) < 0)
+        return usage_error(ctx, inv, "%s", err);
     o->jobs = (unsigned)n;
     o->targets = opt_value(&inv->opts, build_opts, "target");
     o->all = opt_count(&inv->opts, build_opts, "all") > 0;

@@ -19,6 +19,8 @@
 /* Build the whole line first and write it once, so lines from parallel
  * processes (a production line flashing many cameras) do not interleave. */
 static void emit(const struct omv_ctx *ctx, const char *prefix, const char *color, const char *fmt,
+                 va_list ap) OMV_PRINTF(4, 0);
+static void emit(const struct omv_ctx *ctx, const char *prefix, const char *color, const char *fmt,
                  va_list ap)
 {
     struct strbuf line = STRBUF_INIT;
@@ -253,11 +255,19 @@ const struct opt *config_key_opt(const struct omv_ctx *ctx, const char *section,
     return kf.found;
 }
 
-/* Kept in step with each command's option reader. */
+/*
+ * The range of every number option, command line and config file alike: the one
+ * place a number option's bounds are written. Options of subcommands are under
+ * their top-level command ("sdk" for sdk install); flash --swd reads flash's.
+ */
 static const struct config_number config_numbers[] = {
-    {"sdk", "retries", 0, 20},     {"sdk", "stall-timeout", 1, 3600}, {"flash", "wait", 0, 3600},
-    {"recover", "wait", 1, 86400}, {"recover", "timeout", 1, 86400},  {"debug", "port", 1, 65535},
-    {"debug", "speed", 1, 100000}, {"debug", "wait", 0, 3600},
+    {"build", "jobs", 1, 4096},        {"debug", "port", 1, 65535},
+    {"debug", "speed", 1, 100000},     {"debug", "wait", 0, 3600},
+    {"devices", "timeout", 1, 86400},  {"flash", "address", 0, UINT32_MAX},
+    {"flash", "alt", 0, 255},          {"flash", "speed", 1, 100000},
+    {"flash", "wait", 0, 3600},        {"recover", "timeout", 1, 86400},
+    {"recover", "wait", 0, 3600},      {"sdk", "retries", 0, 20},
+    {"sdk", "stall-timeout", 1, 3600},
 };
 
 const struct config_number *config_key_number(const char *section, const char *name)
@@ -267,6 +277,39 @@ const struct config_number *config_key_number(const char *section, const char *n
             !strcasecmp(config_numbers[i].name, name))
             return &config_numbers[i];
     return NULL;
+}
+
+bool config_key_user_only(const char *section, const char *name)
+{
+    static const char *const keys[][2] = {
+        {"sdk", "mirror"}, {"sdk", "sha256"},       {"sdk", "cacert"},          {"sdk", "root"},
+        {"debug", "gdb"},  {"recover", "se-tools"}, {"vscode", "template-dir"},
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+        if (!strcasecmp(keys[i][0], section) && !strcasecmp(keys[i][1], name))
+            return true;
+    return false;
+}
+
+int cmd_number(const struct omv_invocation *inv, const char *name, uint64_t *out, char *err,
+               size_t errlen)
+{
+    const char *value = opt_value(&inv->opts, inv->cmd->opts, name);
+    size_t seclen = strcspn(inv->path, " ");
+    char section[32], what[64];
+    const struct config_number *num;
+
+    snprintf(section, sizeof(section), "%.*s", (int)seclen, inv->path);
+    num = config_key_number(section, name);
+    if (!num) {
+        fprintf(stderr, "BUG: no range for the number option %s.%s\n", section, name);
+        abort();
+    }
+    if (!value)
+        return 0;
+    snprintf(what, sizeof(what), "--%s", name);
+    return opt_number(what, value, num->min, num->max, out, err, errlen);
 }
 
 int config_value_check(const struct omv_ctx *ctx, const char *section, const char *name,

@@ -130,15 +130,28 @@ void config_keys_foreach(const struct omv_ctx *ctx,
 const struct opt *config_key_opt(const struct omv_ctx *ctx, const char *section, const char *name);
 
 /*
- * The config keys that hold numbers, with the range their command accepts
- * (the same range its option reader gives opt_number), or NULL for a key
- * that is not a number.
+ * The range of a number option (its config key has the same), or NULL for one
+ * that is not a number. The table in cmd/cmd.c is the only place ranges are written.
  */
 struct config_number {
     const char *section, *name;
     uint64_t min, max;
 };
 const struct config_number *config_key_number(const char *section, const char *name);
+
+/*
+ * Keys that decide what omvdev downloads, trusts or runs (the SDK's mirror,
+ * checksum, CA file and directory, the gdb and SE tools it executes). A cloned
+ * repository's .omvdev.ini cannot set them: only the user's own file, the
+ * environment and the command line can.
+ */
+bool config_key_user_only(const char *section, const char *name);
+
+/* A number option of `inv` through opt_number() with its range: 0 with *out set,
+ * 0 with *out untouched when the option has no value, or OMV_EUSAGE with
+ * "invalid value 'x' for --wait: expected a number from 0 to 3600". */
+int cmd_number(const struct omv_invocation *inv, const char *name, uint64_t *out, char *err,
+               size_t errlen);
 
 /* Can section.name take `value` (its option's choices, its number range)?
  * OMV_EUSAGE with "invalid value 'x' for 'section.name': expected ..." if not. */

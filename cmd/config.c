@@ -247,6 +247,14 @@ static int edit(struct omv_ctx *ctx, struct omv_invocation *inv, const char *key
     file = target_file(ctx, inv, &rc);
     if (rc)
         goto out;
+    if (value && file == ctx->project_config_path && config_key_user_only(section, name)) {
+        rc = usage_error(ctx, inv,
+                         "'%s.%s' cannot be set in a repository's .omvdev.ini: it decides what "
+                         "omvdev downloads or runs, so only your own configuration sets it",
+                         section, name);
+        hint(ctx, "omvdev config set %s.%s VALUE", section, name);
+        goto out;
+    }
     /* Through a symlink (dotfiles), never replacing one; the project file stays in the repository.
      */
     rc = fs_resolve_for_write(file == ctx->project_config_path ? ctx->project_root : NULL, file,

@@ -112,17 +112,15 @@ static bool port_open(unsigned port)
     return ok;
 }
 
-/* One number option's value `s` (NULL: not given) through opt_number(); 0 or the usage
- * exit status. */
-static int number_opt(struct omv_ctx *ctx, struct omv_invocation *inv, const char *what,
-                      const char *s, uint64_t min, uint64_t max, unsigned *out)
+/* A number option through cmd_number() (its one range); *out is kept when
+ * the option has no value. 0 or the usage exit status. */
+static int number_opt(struct omv_ctx *ctx, struct omv_invocation *inv, const char *name,
+                      unsigned *out)
 {
     char err[256];
-    uint64_t v;
+    uint64_t v = *out;
 
-    if (!s)
-        return 0;
-    if (opt_number(what, s, min, max, &v, err, sizeof(err)) < 0)
+    if (cmd_number(inv, name, &v, err, sizeof(err)) < 0)
         return usage_error(ctx, inv, "%s", err);
     *out = (unsigned)v;
     return 0;
@@ -147,9 +145,9 @@ static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct 
     d->dry = opt_count(r, o, "dry-run") > 0;
     d->batch = opt_count(r, o, "batch") > 0;
     d->wait_s = 20;
-    if ((rc = number_opt(ctx, inv, "--port", opt_value(r, o, "port"), 1, 65535, &d->port)) ||
-        (rc = number_opt(ctx, inv, "--speed", opt_value(r, o, "speed"), 1, 100000, &d->speed)) ||
-        (rc = number_opt(ctx, inv, "--wait", opt_value(r, o, "wait"), 0, 3600, &d->wait_s)))
+    if ((rc = number_opt(ctx, inv, "port", &d->port)) ||
+        (rc = number_opt(ctx, inv, "speed", &d->speed)) ||
+        (rc = number_opt(ctx, inv, "wait", &d->wait_s)))
         return rc;
     if (d->server_only && (d->batch || d->gdb_commands))
         return usage_error(ctx, inv,

@@ -281,8 +281,7 @@ static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv,
     dopt->timeout_s = 0;
     if (inv->opts.nr_args)
         return usage_error(ctx, inv, "unexpected argument '%s'", inv->opts.args[0]);
-    if (timeout &&
-        opt_number("--timeout", timeout, 1, 86400, &dopt->timeout_s, err, sizeof(err)) < 0)
+    if (cmd_number(inv, "timeout", &dopt->timeout_s, err, sizeof(err)) < 0)
         return usage_error(ctx, inv, "%s", err);
     if (timeout && !dopt->watching)
         return usage_error(ctx, inv, "--timeout goes with --watch");

@@ -298,13 +298,13 @@ static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct 
         return 0; /* cmd_flash_swd() reads its own options */
     if (res->nr_args)
         return usage_error(ctx, inv, "unexpected argument '%s'", res->args[0]);
-    if (opt_number("--wait", opt_value(res, o, "wait"), 0, 3600, &fo->wait_s, err, sizeof(err)) < 0)
+    if (cmd_number(inv, "wait", &fo->wait_s, err, sizeof(err)) < 0)
         return usage_error(ctx, inv, "%s", err);
-    if (alt && opt_number("--alt", alt, 0, 255, &num, err, sizeof(err)) < 0)
+    if (cmd_number(inv, "alt", &num, err, sizeof(err)) < 0)
         return usage_error(ctx, inv, "%s", err);
     if (alt)
         po->alt = (int)num;
-    if (address && opt_number("--address", address, 0, UINT32_MAX, &num, err, sizeof(err)) < 0)
+    if (cmd_number(inv, "address", &num, err, sizeof(err)) < 0)
         return usage_error(ctx, inv, "%s", err);
     if (address)
         po->address = (int64_t)num;

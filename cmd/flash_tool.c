@@ -28,8 +28,8 @@ static int run_tool(struct omv_ctx *ctx, const struct target *t, const struct ru
     prc = proc_run(&p, &spec, (int)wait_s * 1000, err, sizeof(err));
     if (prc < 0) {
         error(ctx, "%s", err);
-        /* proc_run() reports a program that outlived --wait as OMV_EINVAL (or ETIMEOUT). */
-        rc = prc == OMV_EINVAL || prc == OMV_ETIMEOUT ? OMV_EXIT_DEVICE : exit_status_for(prc);
+        /* proc_run() reports a program that outlived --wait as OMV_ETIMEOUT. */
+        rc = prc == OMV_ETIMEOUT ? OMV_EXIT_DEVICE : exit_status_for(prc);
     } else if (!p.exited || p.exit_code != 0) {
         error(ctx, "%s failed (%s)", tool, proc_status_text(&p, status, sizeof(status)));
         hint(ctx, "%s",

@@ -781,7 +781,7 @@ static int run_tool(struct recover *r, const struct rstep *s, size_t idx,
     rc = proc_run(&p, &spec, (int)(r->timeout_s * 1000), err, sizeof(err));
     if (rc < 0) {
         error(r->ctx, "step %zu: %s", idx + 1, err);
-        if (rc == OMV_EINVAL)
+        if (rc == OMV_ETIMEOUT)
             hint(r->ctx,
                  "the tool hung: check the connection, then run 'omvdev recover -t %s' "
                  "again (--timeout SECONDS allows it longer)",
@@ -935,10 +935,8 @@ static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct 
     if (res->nr_args)
         return usage_error(ctx, inv, "unexpected argument '%s'", res->args[0]);
     /* --wait means what it means for flash: whole seconds from 0 to 3600. */
-    if (opt_number("--wait", opt_value(res, o, "wait"), 0, 3600, &r->wait_s, err, sizeof(err)) <
-            0 ||
-        opt_number("--timeout", opt_value(res, o, "timeout"), 1, 86400, &r->timeout_s, err,
-                   sizeof(err)) < 0)
+    if (cmd_number(inv, "wait", &r->wait_s, err, sizeof(err)) < 0 ||
+        cmd_number(inv, "timeout", &r->timeout_s, err, sizeof(err)) < 0)
         return usage_error(ctx, inv, "%s", err);
     if (!r->target)
         return usage_error(ctx, inv,

@@ -434,6 +434,7 @@ static int read_install_options(struct omv_ctx *ctx, struct omv_invocation *inv,
     const struct opt *o = inv->cmd->opts;
     const struct opt_result *r = &inv->opts;
     bool mirror_given = opt_count(r, o, "mirror") && !r->origin[opt_find(o, "mirror") - o];
+    char err[256];
 
     memset(io, 0, sizeof(*io));
     io->version = opt_value(r, o, "version");
@@ -458,10 +459,10 @@ static int read_install_options(struct omv_ctx *ctx, struct omv_invocation *inv,
         return usage_error(ctx, inv, "--url and --mirror exclude each other");
     if (io->from && io->url)
         return usage_error(ctx, inv, "--from and --url exclude each other");
-    if (number(ctx, inv, "--retries", opt_value(r, o, "retries"), 0, 20, &io->retries) ||
-        number(ctx, inv, "--stall-timeout", opt_value(r, o, "stall-timeout"), 1, 3600,
-               &io->stall_timeout) ||
-        number(ctx, inv, "OMVDEV_TEST_RETRY_DELAY_MS", getenv("OMVDEV_TEST_RETRY_DELAY_MS"), 0,
+    if (cmd_number(inv, "retries", &io->retries, err, sizeof(err)) < 0 ||
+        cmd_number(inv, "stall-timeout", &io->stall_timeout, err, sizeof(err)) < 0)
+        return usage_error(ctx, inv, "%s", err);
+    if (number(ctx, inv, "OMVDEV_TEST_RETRY_DELAY_MS", getenv("OMVDEV_TEST_RETRY_DELAY_MS"), 0,
                60000, &io->retry_delay_ms) ||
         number(ctx, inv, "OMVDEV_TEST_MAX_UNPACKED", getenv("OMVDEV_TEST_MAX_UNPACKED"), 1,
                UINT64_MAX, &io->max_unpacked))

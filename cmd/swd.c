@@ -73,14 +73,14 @@ static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct 
     so->romfs = opt_value(r, o, "romfs");
     so->dry = opt_count(r, o, "dry-run") > 0;
     if (opt_value(r, o, "speed")) {
-        if (opt_number("--speed", opt_value(r, o, "speed"), 1, 100000, &v, err, sizeof(err)) < 0)
+        if (cmd_number(inv, "speed", &v, err, sizeof(err)) < 0)
             return usage_error(ctx, inv, "%s", err);
         so->speed = (unsigned)v;
     }
     /* --wait, when given on the command line, bounds how long the probe tool may take. */
     so->wait_s = 300;
     if (opt_count(r, o, "wait")) {
-        if (opt_number("--wait", opt_value(r, o, "wait"), 0, 3600, &v, err, sizeof(err)) < 0)
+        if (cmd_number(inv, "wait", &v, err, sizeof(err)) < 0)
             return usage_error(ctx, inv, "%s", err);
         so->wait_s = (unsigned)v;
     }

@@ -35,6 +35,18 @@ void cfg_release(struct cfg *cfg)
     cfg->nr = cfg->alloc = 0;
 }
 
+void cfg_remove(struct cfg *cfg, size_t i)
+{
+    if (i >= cfg->nr)
+        return;
+    free(cfg->entries[i].section);
+    free(cfg->entries[i].name);
+    free(cfg->entries[i].value);
+    free(cfg->entries[i].origin);
+    memmove(&cfg->entries[i], &cfg->entries[i + 1], (cfg->nr - i - 1) * sizeof(cfg->entries[0]));
+    cfg->nr--;
+}
+
 void cfg_add(struct cfg *cfg, enum cfg_level level, const char *section, const char *name,
              const char *value, const char *origin, unsigned line)
 {

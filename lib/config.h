@@ -53,6 +53,9 @@ struct cfg {
 
 void cfg_release(struct cfg *cfg);
 
+/* Remove entries[i] (freeing it); later entries move down one place. */
+void cfg_remove(struct cfg *cfg, size_t i);
+
 void cfg_add(struct cfg *cfg, enum cfg_level level, const char *section, const char *name,
              const char *value, const char *origin, unsigned line);
 

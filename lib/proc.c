@@ -268,7 +268,7 @@ int proc_wait(struct proc *p, int timeout_ms, char *err, size_t errlen)
             int64_t left = deadline - progress_now_ms();
 
             if (left <= 0)
-                return omv_seterr(err, errlen, OMV_EINVAL, "timed out");
+                return omv_seterr(err, errlen, OMV_ETIMEOUT, "timed out");
             wait_ms = (int)left;
         }
         if (p->out_fd >= 0)
@@ -292,7 +292,7 @@ int proc_wait(struct proc *p, int timeout_ms, char *err, size_t errlen)
     /* The pipes are closed (or never were): wait for the exit itself. */
     while (!reap(p, deadline < 0 ? 0 : WNOHANG)) {
         if (deadline >= 0 && progress_now_ms() >= deadline)
-            return omv_seterr(err, errlen, OMV_EINVAL, "timed out");
+            return omv_seterr(err, errlen, OMV_ETIMEOUT, "timed out");
         nanosleep(&(struct timespec){0, 5000000}, NULL);
     }
     return 0;
@@ -324,7 +324,7 @@ int proc_run(struct proc *p, const struct proc_spec *spec, int timeout_ms, char 
     if (rc < 0)
         return rc;
     rc = proc_wait(p, timeout_ms, err, errlen);
-    if (rc == OMV_EINVAL) {
+    if (rc == OMV_ETIMEOUT) {
         char tmp[64];
 
         proc_kill(p, SIGTERM);
@@ -332,7 +332,7 @@ int proc_run(struct proc *p, const struct proc_spec *spec, int timeout_ms, char 
             proc_kill(p, SIGKILL);
             proc_wait(p, -1, tmp, sizeof(tmp));
         }
-        rc = omv_seterr(err, errlen, OMV_EINVAL, "'%s' did not finish within %d s", spec->argv[0],
+        rc = omv_seterr(err, errlen, OMV_ETIMEOUT, "'%s' did not finish within %d s", spec->argv[0],
                         (timeout_ms + 999) / 1000);
     }
     return rc;

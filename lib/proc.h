@@ -76,7 +76,7 @@ int proc_spawn(struct proc *p, const struct proc_spec *spec, char *err, size_t e
 /*
  * Pump the pipes until the child exits, or until timeout_ms passes
  * (negative: no limit). 0 when it exited (see exited/exit_code/term_signal),
- * OMV_EINVAL with "timed out" when it is still running (it is left running:
+ * OMV_ETIMEOUT with "timed out" when it is still running (it is left running:
  * call again, or proc_kill()).
  */
 int proc_wait(struct proc *p, int timeout_ms, char *err, size_t errlen);
@@ -87,7 +87,7 @@ void proc_kill(struct proc *p, int sig);
 void proc_release(struct proc *p);
 
 /* proc_spawn + proc_wait; on timeout the child gets SIGTERM, then SIGKILL
- * after a second, and OMV_EINVAL ("'make' did not finish within N s"). */
+ * after a second, and OMV_ETIMEOUT ("'make' did not finish within N s"). */
 int proc_run(struct proc *p, const struct proc_spec *spec, int timeout_ms, char *err,
              size_t errlen);
 

@@ -181,8 +181,9 @@ static int remove_at(int parent_fd, const char *name, char *err, size_t errlen, 
             return omv_seterr(err, errlen, OMV_EIO, "cannot remove '%s': %s", top, strerror(errno));
         return 0;
     }
-    if ((st.st_mode & 0700) != 0700)
-        fchmodat(parent_fd, name, 0700, 0);
+    /* A read-only directory must become writable to be emptied. */
+    if ((st.st_mode & 0700) != 0700 && fchmodat(parent_fd, name, 0700, 0) < 0)
+        return omv_seterr(err, errlen, OMV_EIO, "cannot remove '%s': %s", top, strerror(errno));
     fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return omv_seterr(err, errlen, OMV_EIO, "cannot remove '%s': %s", top, strerror(errno));

@@ -79,7 +79,7 @@ echo "all:" >"$repo/Makefile"
 rm -f "$user"
 printf '[recover]\n\nwait = -1\n' >"$repo/.omvdev.ini"
 expect 2 -C "$repo" targets
-err_has "$repo/.omvdev.ini:3: invalid value '-1' for 'recover.wait': expected a number from 1 to 86400"
+err_has "$repo/.omvdev.ini:3: invalid value '-1' for 'recover.wait': expected a number from 0 to 3600"
 err_has "omvdev config unset --project recover.wait"
 rm "$repo/.omvdev.ini"
 OMVDEV_DEBUG_SPEED=fast "$OMVDEV" targets >"$out" 2>"$err"; code=$?
@@ -88,5 +88,38 @@ err_has "OMVDEV_DEBUG_SPEED in the environment: invalid value 'fast' for 'debug.
 err_has "hint: unset OMVDEV_DEBUG_SPEED"
 expect 2 -c sdk.stall-timeout=0 targets
 err_has "-c on the command line: invalid value '0' for 'sdk.stall-timeout': expected a number from 1 to 3600"
+
+t "the command line and the config file hold a number to the same range (one table)"
+for kv in flash.wait=3601 recover.wait=3601 debug.wait=3601 debug.port=0 sdk.retries=21; do
+    k=${kv%%=*} v=${kv#*=}
+    run -c "$kv" targets
+    grep -qF "invalid value '$v' for '$k'" "$err" && pass || fail "config $kv not refused"
+done
+run flash --wait 3601 --dry-run
+grep -qF "invalid value '3601' for --wait: expected a number from 0 to 3600" "$err" && pass ||
+    fail "flash --wait 3601: $(cat "$err")"
+run recover -t OPENMV4 --wait 3601
+grep -qF "invalid value '3601' for --wait: expected a number from 0 to 3600" "$err" && pass ||
+    fail "recover --wait 3601: $(cat "$err")"
+run debug -t OPENMV4 --wait 0x10 --dry-run
+! grep -qF "for --wait" "$err" && pass || fail "debug --wait 0x10 refused: $(cat "$err")"
+
+t "a clone's .omvdev.ini cannot choose what omvdev downloads or runs"
+for kv in sdk.mirror=http://127.0.0.1:9/evil sdk.sha256=00 sdk.cacert=/tmp/ca.pem sdk.root=/tmp \
+    debug.gdb=/tmp/evil-gdb recover.se-tools=/tmp/se vscode.template-dir=/tmp/t; do
+    k=${kv%%=*} v=${kv#*=}
+    printf '[%s]\n%s = %s\n' "${k%%.*}" "${k#*.}" "$v" >"$repo/.omvdev.ini"
+    run -C "$repo" config get "$k"
+    ! grep -qxF "$v" "$out" && pass || fail "$k from the project file was used"
+    grep -qF "$repo/.omvdev.ini:2: '$k' is ignored in a repository's .omvdev.ini" "$err" && pass ||
+        fail "$k: no warning: $(cat "$err")"
+    rm "$repo/.omvdev.ini"
+    run -C "$repo" config set --project "$k" "$v"
+    [ "$code" -eq 2 ] && [ ! -e "$repo/.omvdev.ini" ] && pass || fail "config set --project $k: exit $code"
+done
+printf '[sdk]\nretries = 2\n' >"$repo/.omvdev.ini"
+run -C "$repo" config get sdk.retries
+[ "$(cat "$out")" = 2 ] && pass || fail "an ordinary project key was dropped"
+rm "$repo/.omvdev.ini"
 
 finish

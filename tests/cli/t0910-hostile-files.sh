@@ -61,15 +61,14 @@ err_has "cannot read '$repo/SDK_VERSION': it is a FIFO (named pipe)"
 rm "$repo/SDK_VERSION"
 echo "1.6.0" >"$repo/SDK_VERSION"
 
-t "sdk.cacert from a clone's .omvdev.ini as a FIFO: an error before any download, no hang"
+t "--cacert naming a FIFO: an error before any download, no hang"
 mkfifo "$repo/ca.pem"
-printf '[sdk]\ncacert = %s\n' "$repo/ca.pem" >"$repo/.omvdev.ini"
 quick -C "$repo" sdk install --dir "$TMPD/sdk" --url https://127.0.0.1:9/x.tar.xz \
-    --sha256 "$(printf '0%.0s' $(seq 64))"
+    --cacert "$repo/ca.pem" --sha256 "$(printf '0%.0s' $(seq 64))"
 [ "$code" -eq 1 ] && pass || fail "exit $code"
 err_has "cannot read '$repo/ca.pem': it is a FIFO (named pipe)"
 [ ! -e "$TMPD/sdk" ] && pass || fail "an SDK directory was made"
-rm "$repo/ca.pem" "$repo/.omvdev.ini"
+rm "$repo/ca.pem"
 
 t ".vscode/launch.json -> /dev/zero and as a FIFO: refused, nothing written"
 ln -s /dev/zero "$vs/launch.json"

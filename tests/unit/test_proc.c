@@ -101,7 +101,7 @@ static void test_timeout_and_kill(void)
     struct proc p;
     char err[256], st[64];
 
-    CHECK_INT(proc_run(&p, &spec, 200, err, sizeof(err)), ==, OMV_EINVAL);
+    CHECK_INT(proc_run(&p, &spec, 200, err, sizeof(err)), ==, OMV_ETIMEOUT);
     CHECK_STR(err, "'sleep' did not finish within 1 s");
     CHECK(!p.exited);
     CHECK_INT(p.term_signal, ==, SIGTERM);
@@ -112,7 +112,7 @@ static void test_timeout_and_kill(void)
     /* Inherited streams: proc_wait still times out and the child can be killed. */
     spec.out = spec.err = PROC_INHERIT;
     CHECK_INT(proc_spawn(&p, &spec, err, sizeof(err)), ==, 0);
-    CHECK_INT(proc_wait(&p, 50, err, sizeof(err)), ==, OMV_EINVAL);
+    CHECK_INT(proc_wait(&p, 50, err, sizeof(err)), ==, OMV_ETIMEOUT);
     proc_kill(&p, SIGKILL);
     CHECK_INT(proc_wait(&p, -1, err, sizeof(err)), ==, 0);
     CHECK_INT(p.term_signal, ==, SIGKILL);
