@@ -9,6 +9,10 @@ command -v qemu-system-arm >/dev/null || { echo "qemu-system-arm not installed" 
 for m in mps2-an500 mps3-an547; do
     [ -f "$QEMU_FW_DIR/$m.elf" ] || { echo "no $QEMU_FW_DIR/$m.elf (fixture skipped)" >&2; exit 77; }
 done
+# Copies of our own, so a QEMU that another test runs on the fixture's ELFs is not counted.
+mkdir -p "$TMPD/fw"
+cp "$QEMU_FW_DIR/mps2-an500.elf" "$QEMU_FW_DIR/mps3-an547.elf" "$TMPD/fw/"
+QEMU_FW_DIR="$TMPD/fw"
 qemus() { pgrep -f "qemu-system-arm .*$QEMU_FW_DIR" | wc -l; }
 
 for b in MPS2_AN500:mps2-an500:cortex-m7 MPS3_AN547:mps3-an547:cortex-m55; do

@@ -748,8 +748,10 @@ static bool repl_statement(struct sim_dev *d, const char *s, size_t n)
     size_t al;
     bool ok = true;
 
-    while (n && (*s == ' ' || *s == '\t'))
-        s++, n--;
+    while (n && (*s == ' ' || *s == '\t')) {
+        s++;
+        n--;
+    }
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\r'))
         n--;
     if ((n == 11 && !memcmp(s, "#sim: reset", 11)) ||
