@@ -172,6 +172,40 @@ static const struct omv_cmd commands[] = {
      "Generate CI configuration for the firmware repository: 'omvdev ci github' writes a\n"
      "GitHub Actions workflow (docs/ci.md shows the same steps for GitLab CI).",
      NULL, ci_subcommands, NULL, CMD_JSON, COMPLETE_NONE},
+    {"monitor", cmd_monitor, "the console of the running firmware (MicroPython REPL)",
+     "[-t TARGET] [--serial S | --port DEV] [--baud N] [--raw] [--log FILE] [--timestamps]\n"
+     "                    [--timeout S] [--quit-key KEY]",
+     "Attach this terminal to the camera's USB serial port (found by the board's VID:PID and\n"
+     "its serial number, as 'devices' lists it) or to a serial device node (--port). Keys go\n"
+     "to the camera, Ctrl-C included; Ctrl-] quits (--quit-key). The terminal is in raw mode\n"
+     "and restored on every exit, signals included. When the camera leaves (reset, reflash,\n"
+     "unplug) the monitor says so and reattaches when the same serial comes back. --json\n"
+     "prints NDJSON lines with their time. Without a terminal it copies the output until the\n"
+     "end or --timeout. The REPL is at any baud but 921600 (the IDE protocol's).",
+     monitor_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
+    {"run", cmd_run, "run a local MicroPython script on the camera (raw REPL)",
+     "SCRIPT.py [-t TARGET] [--serial S | --port DEV] [--no-follow] [--timeout S]",
+     "Interrupt what runs, enter MicroPython's raw REPL, send the script in chunks the camera's\n"
+     "buffer takes, execute it and stream its output. Exit 0 when it ends, 1 with the\n"
+     "traceback on stderr when it raises (or --timeout interrupted it), 3 when the camera does\n"
+     "not answer. Ctrl-C interrupts the script on the camera.",
+     run_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"reset", cmd_reset, "reboot the camera, or move it into its bootloader",
+     "[-t TARGET] [--serial S] [--bootloader | --soft] [--wait S]",
+     "Reboot a camera running its firmware (machine.reset() through the raw REPL; --soft:\n"
+     "MicroPython's soft reset) and wait until it is back, or move it into its bootloader\n"
+     "(--bootloader, the OpenMV protocol's SYS_BOOT) and wait until the bootloader is on\n"
+     "USB. A camera in its bootloader is left there with --bootloader, else reset into its\n"
+     "firmware.",
+     reset_opts, NULL, NULL, 0, COMPLETE_NONE},
+    {"emulate", cmd_emulate, "run an emulated board's firmware in QEMU (make run)",
+     "-t MPS2_AN500|MPS3_AN547 [--gdb PORT] [--build] [--elf FILE] [--dry-run]",
+     "Run qemu-system-arm with the board's machine, -semihosting and the ROMFS images at the\n"
+     "addresses of its board config, as the firmware's make run does, with the firmware's\n"
+     "serial console on this terminal (the monitor's keys: Ctrl-] quits, which stops QEMU).\n"
+     "--gdb PORT starts it halted with a GDB server on 127.0.0.1:PORT. --build builds the\n"
+     "board first. Needs Debian's qemu-system-arm package.",
+     emulate_opts, NULL, NULL, 0, COMPLETE_NONE},
     {"completion", cmd_completion, "print a shell completion script", "bash|zsh|fish",
      "Print a completion script for the shell, generated from omvdev's command table.\n"
      "  bash: eval \"$(omvdev completion bash)\"     (or save it in\n"

@@ -197,6 +197,14 @@ extern const struct opt recover_opts[];
 extern const struct opt debug_opts[];
 int cmd_recover(struct omv_ctx *ctx, struct omv_invocation *inv);
 int cmd_debug(struct omv_ctx *ctx, struct omv_invocation *inv);
+extern const struct opt monitor_opts[];
+extern const struct opt run_opts[];
+extern const struct opt reset_opts[];
+int cmd_monitor(struct omv_ctx *ctx, struct omv_invocation *inv);
+int cmd_run(struct omv_ctx *ctx, struct omv_invocation *inv);
+int cmd_reset(struct omv_ctx *ctx, struct omv_invocation *inv);
+extern const struct opt emulate_opts[];
+int cmd_emulate(struct omv_ctx *ctx, struct omv_invocation *inv);
 /* flash --swd (cmd/swd.c), called by cmd_flash with flash's options. */
 int cmd_flash_swd(struct omv_ctx *ctx, struct omv_invocation *inv);
 

@@ -13,6 +13,7 @@
 #include "cmd/cmd.h"
 
 #include "cmd/buildcmd.h"
+#include "flash/qemu.h"
 #include "targets/repo.h"
 #include "lib/embed.h"
 #include "lib/error.h"
@@ -392,6 +393,21 @@ static void check_jlink(struct doctor *d, struct check_result *r)
     strbuf_release(&opt);
 }
 
+/* qemu-system-arm, for the emulated boards (omvdev emulate). */
+static void check_qemu(struct doctor *d, struct check_result *r)
+{
+    struct strbuf exe = STRBUF_INIT;
+
+    if (!d->t || !qemu_board_find(d->t->name))
+        set(r, CHECK_SKIP, NULL, "needed only for the emulated boards MPS2_AN500 and MPS3_AN547");
+    else if (proc_find_program(QEMU_PROGRAM, d->path.buf, &exe, NULL, 0) == 0)
+        set(r, CHECK_OK, NULL, "%s", exe.buf);
+    else
+        set(r, CHECK_FAIL, "sudo apt-get install " QEMU_DEBIAN_PACKAGE,
+            "%s not found (%s emulates %s)", QEMU_PROGRAM, QEMU_PROGRAM, d->t->name);
+    strbuf_release(&exe);
+}
+
 /* Every rules file udev reads, concatenated. */
 static void read_rules(const struct doctor *d, struct strbuf *text)
 {
@@ -665,6 +681,7 @@ static const struct {
     {"gcc", check_gcc},
     {"gdb", check_gdb},
     {"jlink", check_jlink},
+    {"qemu", check_qemu},
     {"submodules", check_submodules},
     {"mpy-cross", check_mpy_cross},
     {"disk", check_disk},

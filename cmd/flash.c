@@ -8,6 +8,7 @@
  */
 #include "lib/compat.h"
 #include "cmd/flash_run.h"
+#include "cmd/monitor.h"
 
 #include "cmd/buildcmd.h"
 
@@ -65,6 +66,8 @@ const struct opt flash_opts[] = {
      0, NULL},
     {"server", 0, OPT_VALUE, "TOOL",
      "with --swd --probe stlink: STM32_Programmer_CLI (default) or OpenOCD", server_choices, 0,
+     NULL},
+    {"monitor", 0, OPT_FLAG, NULL, "then be the camera's console when its firmware is up", NULL, 0,
      NULL},
     {NULL, 0, OPT_FLAG, NULL, NULL, NULL, 0, NULL},
 };
@@ -289,6 +292,7 @@ static int read_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct 
     fo->no_reset = opt_count(res, o, "no-reset") > 0;
     fo->dry_run = opt_count(res, o, "dry-run") > 0;
     fo->swd = opt_count(res, o, "swd") > 0;
+    fo->monitor = opt_count(res, o, "monitor") > 0;
 
     if (fo->swd)
         return 0; /* cmd_flash_swd() reads its own options */
@@ -530,6 +534,7 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     struct flash_run r;
     struct flash_plan plan = FLASH_PLAN_INIT;
     struct strbuf bin = STRBUF_INIT;
+    char *monitor_serial = NULL;
     char err[512];
     int rc;
 
@@ -538,6 +543,11 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     r.opt = &fo;
     pthread_mutex_init(&r.lock, NULL);
     rc = read_options(ctx, inv, &fo);
+    if (rc == 0 && fo.monitor && (fo.all || fo.no_reset || fo.swd))
+        rc = usage_error(ctx, inv, "--monitor follows one camera into its firmware: not with %s",
+                         fo.all        ? "--all"
+                         : fo.no_reset ? "--no-reset"
+                                       : "--swd");
     /* An external tool's output on stdout is not JSON: refuse rather than print text. */
     if (rc == 0 && fo.swd && ctx->json)
         rc = usage_error(ctx, inv,
@@ -580,11 +590,16 @@ int cmd_flash(struct omv_ctx *ctx, struct omv_invocation *inv)
     } else {
         rc = flash_devices(&r);
     }
+    if (rc == OMV_EXIT_OK && fo.monitor && !fo.dry_run && !r.rom && r.nr_jobs == 1)
+        monitor_serial = xstrdup(r.jobs[0].name);
 out:
     free(r.jobs);
     usb_close_ctx(r.u);
     flash_plan_release(&plan);
     strbuf_release(&bin);
     pthread_mutex_destroy(&r.lock);
+    if (monitor_serial)
+        rc = monitor_camera(ctx, r.t->name, monitor_serial, (int)fo.wait_s);
+    free(monitor_serial);
     return rc;
 }

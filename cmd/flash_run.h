@@ -45,6 +45,7 @@ struct flash_options {
     uint64_t wait_s;
     bool wait_given; /* --wait on the command line, not from the default or config */
     bool all, verify, skip_unchanged, mass_erase, no_reset, dry_run, swd;
+    bool monitor; /* --monitor: the console of the camera once its new firmware is up */
 };
 
 /* One `omvdev flash`: what every device gets. */

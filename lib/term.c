@@ -21,6 +21,17 @@ bool term_want_color(int fd, const char *when)
     return isatty(fd) == 1;
 }
 
+void term_make_raw(struct termios *t)
+{
+    t->c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+    t->c_oflag &= ~(tcflag_t)OPOST;
+    t->c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+    t->c_cflag &= ~(tcflag_t)(CSIZE | PARENB);
+    t->c_cflag |= CS8;
+    t->c_cc[VMIN] = 1;
+    t->c_cc[VTIME] = 0;
+}
+
 /* The only escape sequences omvdev itself writes to standard output. */
 static const char *const own_sgr[] = {"\033[1m", "\033[0m"};
 

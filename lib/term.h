@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <termios.h>
 
 /*
  * `when` is "always", "never" or "auto". Auto colours only a terminal, and
@@ -17,6 +18,10 @@
  * "dumb".
  */
 bool term_want_color(int fd, const char *when);
+
+/* Raw mode as cfmakeraw() sets it (which POSIX lacks): no echo, no line editing,
+ * no signals from keys, no CR/NL translation, 8 data bits, reads return each byte. */
+void term_make_raw(struct termios *t);
 
 enum term_escape_flags {
     TERM_KEEP_NEWLINES = 1 << 0, /* '\n' and "\r\n" pass (a multi-line result), else \x0a */

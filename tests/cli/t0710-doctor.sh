@@ -282,7 +282,7 @@ assert d["schema"] == 1
 names = [c["name"] for c in d["checks"]]
 assert names == ["platform", "wsl", "repo-location", "wsl-usb", "udev-running", "udev-rules",
                  "usb-access", "sdk-installed", "sdk-stamp", "sdk-verify", "gcc", "gdb", "jlink",
-                 "submodules", "mpy-cross", "disk"], names
+                 "qemu", "submodules", "mpy-cross", "disk"], names
 for c in d["checks"]:
     assert c["status"] in ("ok", "warn", "fail", "skip"), c
     assert isinstance(c["message"], str) and c["message"], c

@@ -80,6 +80,23 @@ check_any() {
 check_any "build" -t OPENMV4
 check_any "size" -t OPENMV4
 
+# monitor: a console on a pty that prints invalid UTF-8 and an escape sequence
+python3 - "$TMPD/pty-path" <<'PY' &
+import os, sys, time
+m, s = os.openpty()
+open(sys.argv[1] + ".tmp", "w").write(os.ttyname(s))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(1)
+os.write(m, b"caf\xff\xc3(\x1b[31m\r\nok\r\n")
+time.sleep(4)
+PY
+ptyp=$!
+for _ in $(seq 50); do [ -s "$TMPD/pty-path" ] && break; sleep 0.1; done
+check 0 "monitor" --port "$(cat "$TMPD/pty-path")" --timeout 3 </dev/null
+grep -q '"line":"ok"' "$out" && pass || fail "the console's line is missing"
+kill "$ptyp" 2>/dev/null
+wait "$ptyp" 2>/dev/null
+
 t "flash modes whose output is an external tool's refuse --json rather than print text"
 expect 2 -C "$repo" --json flash --swd -t OPENMV4 --dry-run
 err_has "--json does not go with --swd"

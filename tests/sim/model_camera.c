@@ -150,6 +150,49 @@ static const uint8_t version_reply[16] = {1, 0, 2, 1, 0, 3, 5, 0, 0};
 #define V1_FW_VERSION      0x80
 #define V1_MAX_IN          (1u << 20) /* cap on the bytes a V1 IN command may ask for */
 
+/* ---- the MicroPython console ------------------------------------------------------------ */
+
+/*
+ * At any line coding but the debug one, with DTR set, the CDC port is the
+ * MicroPython REPL. The model keeps a receive buffer of REPL_RX_BUF bytes:
+ * a bulk OUT is accepted only in the 64-byte packets it has room for (the
+ * rest is NAKed and retried by the host controller), bytes are consumed at
+ * once while the REPL reads input, and only scanned for Ctrl-C while a script
+ * runs.
+ *
+ * Friendly REPL: banner, ">>> ", echo, Enter runs the line, Ctrl-C prints
+ * KeyboardInterrupt, Ctrl-D on an empty line is a soft reboot, Ctrl-A enters
+ * the raw REPL ("raw REPL; CTRL-B to exit\r\n>"), which collects a script
+ * until Ctrl-D, answers "OK", runs it and ends with output 0x04 error 0x04 ">".
+ *
+ * The interpreter knows, one statement per line: print(LITERAL) of a string
+ * or integer, raise NAME or raise NAME("text"), import time, time.sleep(S),
+ * time.sleep_ms(MS), import machine, machine.reset() (the camera reboots),
+ * machine.bootloader() (it reboots into its DFU bootloader), pass, comments,
+ * and the markers "#sim: reset" (as machine.reset()) and "#sim: vanish" (it
+ * leaves the bus for good). Anything else is a SyntaxError on that line.
+ */
+#define REPL_RX_BUF 512
+#define REPL_BANNER                                                                                \
+    "MicroPython v1.25.0-omvdev-sim OpenMV v4.7.0; %s with STM32H743\r\n"                          \
+    "Type \"help()\" for more information.\r\n"
+
+enum repl_mode { REPL_FRIENDLY, REPL_RAW };
+
+struct repl {
+    enum repl_mode mode;
+    bool greeted;       /* the banner went out since boot */
+    struct strbuf rx;   /* received, not consumed yet (<= REPL_RX_BUF) */
+    struct strbuf line; /* the friendly line or the raw script being entered */
+    /* a running script */
+    bool running;
+    char *script;
+    size_t pos;       /* next statement */
+    unsigned lineno;  /* of the statement at pos */
+    uint64_t wake_us; /* sleeping until */
+    struct strbuf err;
+};
+
 /* ---- the model ------------------------------------------------------------------------ */
 
 struct camera {
@@ -169,6 +212,7 @@ struct camera {
     bool crc_enabled, seq_enabled, ack_enabled, event_enabled;
     uint16_t max_payload;
     uint32_t stats[8]; /* sent, received, checksum errors, sequence errors, ... */
+    struct repl repl;
 };
 
 enum { STAT_SENT, STAT_RECV, STAT_CHECKSUM, STAT_SEQUENCE };
@@ -324,6 +368,9 @@ static void v2_defaults(struct camera *c)
     c->max_payload = V2_MAX_PAYLOAD;
 }
 
+static bool repl_active(const struct camera *c);
+static void repl_link_up(struct camera *c);
+
 /* Line coding or DTR changed: leaving debug mode drops what is buffered. */
 static void link_changed(struct sim_dev *d, bool was_active)
 {
@@ -332,6 +379,10 @@ static void link_changed(struct sim_dev *d, bool was_active)
 
     if (was_active && !now)
         clear_link(c);
+    if (!was_active && now)
+        strbuf_reset(&c->tx); /* REPL output is not for the debug protocol */
+    if (repl_active(c))
+        repl_link_up(c);
     if (was_active != now)
         sim_note(d, "debug link %s (%u baud, DTR %d)", now ? "up" : "down", (unsigned)baud(c),
                  c->dtr);
@@ -606,6 +657,319 @@ static void v1_command(struct sim_dev *d, uint8_t opcode, uint32_t length)
     }
 }
 
+/* ---- the MicroPython console (continued) -------------------------------------------------- */
+
+static bool repl_active(const struct camera *c)
+{
+    return c->dtr && !v1_active(c);
+}
+
+static void repl_out(struct camera *c, const char *s)
+{
+    strbuf_addstr(&c->tx, s);
+}
+
+static void repl_prompt(struct camera *c)
+{
+    repl_out(c, c->repl.mode == REPL_RAW ? ">" : ">>> ");
+}
+
+static void repl_banner(struct camera *c)
+{
+    strbuf_addf(&c->tx, REPL_BANNER, c->target->name);
+}
+
+static void repl_traceback(struct strbuf *sb, unsigned line, const char *what)
+{
+    strbuf_addf(sb,
+                "Traceback (most recent call last):\r\n  File \"<stdin>\", line %u, in "
+                "<module>\r\n%s\r\n",
+                line, what);
+}
+
+/* The script ended (normally, by an exception, or interrupted). */
+static void repl_finish(struct camera *c)
+{
+    c->repl.running = false;
+    free(c->repl.script);
+    c->repl.script = NULL;
+    if (c->repl.mode == REPL_RAW) {
+        repl_out(c, "\x04");
+        strbuf_add(&c->tx, c->repl.err.buf, c->repl.err.len);
+        repl_out(c, "\x04>");
+    } else {
+        strbuf_add(&c->tx, c->repl.err.buf, c->repl.err.len);
+        repl_out(c, ">>> ");
+    }
+    strbuf_reset(&c->repl.err);
+}
+
+static void repl_start(struct camera *c, const char *text, size_t len)
+{
+    c->repl.running = true;
+    c->repl.script = xstrndup(text, len);
+    c->repl.pos = 0;
+    c->repl.lineno = 0;
+    c->repl.wake_us = 0;
+    strbuf_reset(&c->repl.err);
+}
+
+/* A literal: 'text', "text" or a decimal integer; false for anything else. */
+static bool repl_literal(const char *s, size_t n, struct strbuf *out)
+{
+    if (n >= 2 && (s[0] == '\'' || s[0] == '"') && s[n - 1] == s[0]) {
+        strbuf_add(out, s + 1, n - 2);
+        return true;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] < '0' || s[i] > '9') && !(i == 0 && s[i] == '-' && n > 1))
+            return false;
+    strbuf_add(out, s, n);
+    return n > 0;
+}
+
+static bool repl_call(const char *s, size_t n, const char *fn, const char **arg, size_t *arglen)
+{
+    size_t fl = strlen(fn);
+
+    if (n < fl + 2 || memcmp(s, fn, fl) || s[fl] != '(' || s[n - 1] != ')')
+        return false;
+    *arg = s + fl + 1;
+    *arglen = n - fl - 2;
+    return true;
+}
+
+/* One statement; false when it raised (the error text is in repl.err). */
+static bool repl_statement(struct sim_dev *d, const char *s, size_t n)
+{
+    struct camera *c = cam(d);
+    struct strbuf sb = STRBUF_INIT;
+    const char *arg;
+    size_t al;
+    bool ok = true;
+
+    while (n && (*s == ' ' || *s == '\t')) {
+        s++;
+        n--;
+    }
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\r'))
+        n--;
+    if ((n == 11 && !memcmp(s, "#sim: reset", 11)) ||
+        (n == 15 && !memcmp(s, "machine.reset()", 15))) {
+        reboot_as(d, "camera");
+    } else if (n == 20 && !memcmp(s, "machine.bootloader()", 20)) {
+        reboot_as(d, "openmv-bl");
+    } else if (n == 12 && !memcmp(s, "#sim: vanish", 12)) {
+        sim_leave(d, NULL);
+    } else if (!n || *s == '#' || (n == 4 && !memcmp(s, "pass", 4)) ||
+               (n == 11 && !memcmp(s, "import time", 11)) ||
+               (n == 14 && !memcmp(s, "import machine", 14))) {
+        /* nothing to do */
+    } else if (repl_call(s, n, "print", &arg, &al) && repl_literal(arg, al, &sb)) {
+        strbuf_addstr(&sb, "\r\n");
+        strbuf_add(&c->tx, sb.buf, sb.len);
+    } else if ((repl_call(s, n, "time.sleep", &arg, &al) ||
+                repl_call(s, n, "time.sleep_ms", &arg, &al)) &&
+               repl_literal(arg, al, &sb)) {
+        uint64_t v = strtoull(sb.buf, NULL, 10);
+
+        c->repl.wake_us = d->now_us + (s[10] == '_' ? v * 1000u : v * 1000000u);
+    } else if (n > 6 && !memcmp(s, "raise ", 6)) {
+        const char *name = s + 6, *paren = memchr(name, '(', n - 6);
+        struct strbuf what = STRBUF_INIT;
+
+        strbuf_add(&what, name, (size_t)((paren ? paren : s + n) - name));
+        if (paren && repl_literal(paren + 1, (size_t)(s + n - paren - 2), &sb))
+            strbuf_addf(&what, ": %s", sb.buf);
+        repl_traceback(&c->repl.err, c->repl.lineno, what.buf);
+        strbuf_release(&what);
+        ok = false;
+    } else {
+        strbuf_addf(&c->repl.err,
+                    "Traceback (most recent call last):\r\n  File \"<stdin>\", "
+                    "line %u\r\nSyntaxError: invalid syntax\r\n",
+                    c->repl.lineno);
+        ok = false;
+    }
+    strbuf_release(&sb);
+    return ok;
+}
+
+/* Run the script until it sleeps, ends, or the camera leaves. */
+static void repl_run(struct sim_dev *d)
+{
+    struct camera *c = cam(d);
+
+    while (c->repl.running && d->transition == SIM_STAY && d->now_us >= c->repl.wake_us) {
+        const char *s = c->repl.script + c->repl.pos;
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) : strlen(s);
+
+        if (!*s) {
+            repl_finish(c);
+            break;
+        }
+        c->repl.pos += n + (nl ? 1 : 0);
+        c->repl.lineno++;
+        if (!repl_statement(d, s, n)) {
+            repl_finish(c);
+            break;
+        }
+    }
+}
+
+static void repl_interrupt(struct camera *c)
+{
+    repl_traceback(&c->repl.err, c->repl.lineno ? c->repl.lineno : 1, "KeyboardInterrupt: ");
+    repl_finish(c);
+}
+
+static void repl_soft_reboot(struct camera *c)
+{
+    repl_out(c, "MPY: soft reboot\r\n");
+    if (c->repl.mode == REPL_RAW) {
+        repl_out(c, "raw REPL; CTRL-B to exit\r\n>");
+        return;
+    }
+    repl_banner(c);
+    repl_prompt(c);
+}
+
+static void repl_friendly_char(struct sim_dev *d, char ch)
+{
+    struct camera *c = cam(d);
+
+    switch (ch) {
+    case 0x01: /* Ctrl-A */
+        c->repl.mode = REPL_RAW;
+        strbuf_reset(&c->repl.line);
+        repl_out(c, "\r\nraw REPL; CTRL-B to exit\r\n>");
+        break;
+    case 0x03: /* Ctrl-C */
+        strbuf_reset(&c->repl.line);
+        repl_out(c, "\r\nKeyboardInterrupt\r\n>>> ");
+        break;
+    case 0x04: /* Ctrl-D */
+        if (!c->repl.line.len) {
+            repl_out(c, "\r\n");
+            repl_soft_reboot(c);
+        }
+        break;
+    case '\r':
+        repl_out(c, "\r\n");
+        repl_start(c, c->repl.line.buf, c->repl.line.len);
+        strbuf_reset(&c->repl.line);
+        repl_run(d);
+        break;
+    case 0x08:
+    case 0x7F:
+        if (c->repl.line.len) {
+            strbuf_setlen(&c->repl.line, c->repl.line.len - 1);
+            repl_out(c, "\b \b");
+        }
+        break;
+    default:
+        if ((unsigned char)ch >= 0x20) {
+            strbuf_addch(&c->repl.line, ch);
+            strbuf_addch(&c->tx, ch);
+        }
+    }
+}
+
+static void repl_raw_char(struct sim_dev *d, char ch)
+{
+    struct camera *c = cam(d);
+
+    switch (ch) {
+    case 0x02: /* Ctrl-B: back to the friendly REPL */
+        c->repl.mode = REPL_FRIENDLY;
+        strbuf_reset(&c->repl.line);
+        repl_out(c, "\r\n");
+        repl_banner(c);
+        repl_prompt(c);
+        break;
+    case 0x03:
+        strbuf_reset(&c->repl.line);
+        break;
+    case 0x04:
+        if (!c->repl.line.len) {
+            repl_soft_reboot(c);
+            break;
+        }
+        repl_out(c, "OK");
+        sim_note(d, "raw REPL: run %zu bytes", c->repl.line.len);
+        repl_start(c, c->repl.line.buf, c->repl.line.len);
+        strbuf_reset(&c->repl.line);
+        repl_run(d);
+        break;
+    default:
+        strbuf_addch(&c->repl.line, ch);
+    }
+}
+
+/* Consume what the REPL would read now; a running script only sees Ctrl-C. */
+static void repl_pump(struct sim_dev *d)
+{
+    struct camera *c = cam(d);
+    size_t i = 0;
+
+    repl_run(d);
+    for (; i < c->repl.rx.len && d->transition == SIM_STAY; i++) {
+        char ch = c->repl.rx.buf[i];
+
+        if (c->repl.running) {
+            const char *cc = memchr(c->repl.rx.buf + i, 0x03, c->repl.rx.len - i);
+
+            if (!cc)
+                break;
+            i = (size_t)(cc - c->repl.rx.buf);
+            repl_interrupt(c);
+            continue;
+        }
+        if (c->repl.mode == REPL_RAW)
+            repl_raw_char(d, ch);
+        else
+            repl_friendly_char(d, ch);
+    }
+    consume(&c->repl.rx, i);
+}
+
+/* A bulk OUT while the REPL has the port: take what fits in the buffer. */
+static void repl_receive(struct sim_dev *d, const uint8_t *data, size_t *len)
+{
+    struct camera *c = cam(d);
+    size_t room = REPL_RX_BUF - c->repl.rx.len;
+
+    repl_pump(d);
+    room = REPL_RX_BUF - c->repl.rx.len;
+    if (*len > room) {
+        /* USB takes or NAKs a 64-byte packet whole */
+        room -= room % 64;
+        sim_note(d, "REPL: %zu of %zu bytes accepted (buffer full)", room, *len);
+        *len = room;
+    }
+    strbuf_add(&c->repl.rx, data, *len);
+    repl_pump(d);
+}
+
+/* The link became the REPL's: what the firmware printed since boot is waiting. */
+static void repl_link_up(struct camera *c)
+{
+    if (c->repl.greeted)
+        return;
+    c->repl.greeted = true;
+    repl_banner(c);
+    repl_prompt(c);
+}
+
+static void repl_release(struct repl *r)
+{
+    strbuf_release(&r->rx);
+    strbuf_release(&r->line);
+    strbuf_release(&r->err);
+    free(r->script);
+}
+
 /* ---- the byte stream ------------------------------------------------------------------------ */
 
 static void parse_rx(struct sim_dev *d)
@@ -694,6 +1058,10 @@ static int camera_bulk(struct sim_dev *d, uint8_t ep, uint8_t *data, size_t *len
 
     switch (ep) {
     case EP_DATA_OUT:
+        if (repl_active(c)) {
+            repl_receive(d, data, len);
+            return SIM_OK;
+        }
         if (!v1_active(c)) {
             sim_note(d, "REPL: %zu bytes ignored (debug link down: %u baud, DTR %d)", *len,
                      (unsigned)baud(c), c->dtr);
@@ -704,7 +1072,11 @@ static int camera_bulk(struct sim_dev *d, uint8_t ep, uint8_t *data, size_t *len
         parse_rx(d);
         return SIM_OK;
     case EP_DATA_IN: {
-        size_t n = c->tx.len < *len ? c->tx.len : *len;
+        size_t n;
+
+        if (repl_active(c))
+            repl_pump(d);
+        n = c->tx.len < *len ? c->tx.len : *len;
 
         memcpy(data, c->tx.buf, n);
         consume(&c->tx, n);
@@ -741,6 +1113,7 @@ static void camera_destroy(struct sim_dev *d)
         return;
     strbuf_release(&c->rx);
     strbuf_release(&c->tx);
+    repl_release(&c->repl);
     free(c);
     d->model = NULL;
 }
@@ -817,6 +1190,9 @@ struct sim_dev *sim_model_camera(const char *target, char *err, size_t errlen)
     c->target = t;
     strbuf_init(&c->rx);
     strbuf_init(&c->tx);
+    strbuf_init(&c->repl.rx);
+    strbuf_init(&c->repl.line);
+    strbuf_init(&c->repl.err);
     v2_defaults(c);
     d->ops = &camera_ops;
     d->model = c;

@@ -37,7 +37,11 @@ struct urb {
     UMockdevIoctlData *data; /* the client's struct usbdevfs_urb (owned ref) */
     UMockdevIoctlData *buf;  /* its buffer (owned ref) */
     gint64 due_us;           /* monotonic time it completes */
-    bool parked;             /* a bulk IN with nothing to read yet */
+    bool parked;             /* a bulk IN with nothing to read yet, an OUT not all taken */
+    size_t done;             /* bytes of a bulk OUT the device took so far */
+    /* The connection that submitted it (one per process that opened the device node):
+     * compared, never dereferenced. Only it may reap or discard the URB. */
+    const void *owner;
     uint8_t ep;
     size_t buffer_length;
 };
@@ -49,9 +53,11 @@ struct slot {
     char *syspath;
     char *devnode;
     unsigned devnum;
-    GList *urbs;                 /* struct urb *, in submission order */
-    UMockdevIoctlClient *reaper; /* a REAPURB waiting for a completion */
+    GList *urbs;    /* struct urb *, in submission order */
+    GList *reapers; /* UMockdevIoctlClient *: blocking REAPURBs waiting for a completion */
     guint reap_timer;
+    gint64 reap_due;   /* when reap_timer fires (0: at once) */
+    guint retry_timer; /* polls parked URBs while the device's clock runs */
     bool removed;
 };
 
@@ -63,6 +69,10 @@ struct sim {
     unsigned next_devnum;
     int verbose;
     unsigned pending; /* re-enumerations scheduled but not done yet */
+    /* Where umockdev handles ioctls (its own thread): the timers that touch URBs run
+     * there too, so no two threads ever work on a device's URBs at once. */
+    GMainContext *ioctl_ctx;
+    bool stopping; /* set on the ioctl thread: no new timers, the slots are going */
 };
 
 static void urb_free(struct urb *u)
@@ -85,6 +95,8 @@ static uint64_t vnow(const struct sim *sim)
 
 static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
                              struct slot *slot);
+static void client_vanished(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
+                            struct slot *slot);
 
 static void plug(struct sim *sim, struct sim_dev *dev)
 {
@@ -100,6 +112,7 @@ static void plug(struct sim *sim, struct sim_dev *dev)
     slot->devnode = g_strdup_printf("/dev/bus/usb/001/%03u", slot->devnum);
     slot->handler = umockdev_ioctl_base_new();
     g_signal_connect(slot->handler, "handle-ioctl", G_CALLBACK(handle_ioctl), slot);
+    g_signal_connect(slot->handler, "client-vanished", G_CALLBACK(client_vanished), slot);
     /* The handler first, so the device can be opened as soon as it is announced. */
     if (!umockdev_testbed_attach_ioctl(sim->testbed, slot->devnode, slot->handler, &gerr))
         g_error("omvdev-sim: cannot attach to %s: %s", slot->devnode, gerr->message);
@@ -263,22 +276,47 @@ static gint64 due_after(const struct slot *slot, uint64_t wait_us, uint64_t cost
     return now + (gint64)((double)(wait_us + cost_us) * slot->sim->timescale);
 }
 
+static gboolean retry_timer_cb(gpointer p);
+
+/* A timeout (ms > 0) or idle callback for `slot` in the ioctl thread's context. */
+static guint slot_timer(struct slot *slot, guint ms, GSourceFunc fn)
+{
+    GSource *src;
+    guint id;
+
+    if (slot->sim->stopping)
+        return 0;
+    src = ms ? g_timeout_source_new(ms) : g_idle_source_new();
+    g_source_set_callback(src, fn, slot, NULL);
+    id = g_source_attach(src, slot->sim->ioctl_ctx);
+    g_source_unref(src);
+    return id;
+}
+
 static void run_bulk(struct slot *slot, struct urb *u)
 {
     uint8_t *buf = g_malloc0(u->buffer_length ? u->buffer_length : 1);
-    size_t len = u->buffer_length;
+    size_t len = u->buffer_length - u->done;
+    bool out = !(u->ep & 0x80);
     int rc;
 
-    if (!(u->ep & 0x80))
-        memcpy(buf, u->buf->data, len);
+    if (out)
+        memcpy(buf, (const uint8_t *)u->buf->data + u->done, len);
     rc = sim_dev_bulk(slot->dev, u->ep, buf, &len);
-    if (rc == SIM_OK && (u->ep & 0x80) && len == 0) {
+    if (rc == SIM_OK && !out && len == 0) {
         u->parked = true; /* NAK: try again when something happens */
+    } else if (rc == SIM_OK && out && u->done + len < u->buffer_length) {
+        u->done += len; /* the device's buffer is full: NAK the rest for now */
+        u->parked = true;
     } else {
         u->parked = false;
-        urb_write_result(u, errno_of(rc), (u->ep & 0x80) ? buf : NULL, len, 0);
+        urb_write_result(u, errno_of(rc), out ? NULL : buf, out ? u->done + len : len, 0);
         u->due_us = due_after(slot, 0, 0);
     }
+    /* A device whose clock runs may answer later by itself (a script printing after a
+     * sleep, a buffer draining): ask it again every few milliseconds. */
+    if (u->parked && slot->sim->timescale > 0 && !slot->retry_timer)
+        slot->retry_timer = slot_timer(slot, 5, retry_timer_cb);
     g_free(buf);
 }
 
@@ -312,16 +350,45 @@ static void submit(struct slot *slot, struct urb *u, uint8_t type)
 
 static void retry_parked(struct slot *slot)
 {
+    sim_dev_advance(slot->dev, vnow(slot->sim));
     for (GList *l = slot->urbs; l; l = l->next) {
         struct urb *u = l->data;
 
-        if (u->parked)
+        if (u->parked && !slot->removed)
             run_bulk(slot, u);
     }
 }
 
-/* The first URB that is complete now, or NULL; *next_due gets the earliest future one. */
-static struct urb *ready_urb(struct slot *slot, gint64 *next_due)
+static gboolean reap_timer_cb(gpointer p);
+
+/* Something completed: let waiting reapers look at once. */
+static void reap_soon(struct slot *slot)
+{
+    if (!slot->reapers || slot->reap_timer)
+        return;
+    slot->reap_timer = slot_timer(slot, 0, reap_timer_cb);
+    slot->reap_due = 0;
+}
+
+static gboolean retry_timer_cb(gpointer p)
+{
+    struct slot *slot = p;
+    bool parked = false;
+
+    slot->retry_timer = 0;
+    retry_parked(slot);
+    for (GList *l = slot->urbs; l; l = l->next)
+        parked = parked || ((struct urb *)l->data)->parked;
+    reap_soon(slot);
+    apply_transition(slot);
+    if (parked && !slot->removed && !slot->retry_timer)
+        slot->retry_timer = slot_timer(slot, 5, retry_timer_cb);
+    return G_SOURCE_REMOVE;
+}
+
+/* The first URB of `client` that is complete now, or NULL; *next_due gets the earliest
+ * future one. */
+static struct urb *ready_urb(struct slot *slot, const void *client, gint64 *next_due)
 {
     gint64 now = g_get_monotonic_time();
 
@@ -329,7 +396,7 @@ static struct urb *ready_urb(struct slot *slot, gint64 *next_due)
     for (GList *l = slot->urbs; l; l = l->next) {
         struct urb *u = l->data;
 
-        if (u->parked)
+        if (u->parked || u->owner != client)
             continue;
         if (u->due_us <= now) {
             slot->urbs = g_list_delete_link(slot->urbs, l);
@@ -346,16 +413,16 @@ static struct urb *ready_urb(struct slot *slot, gint64 *next_due)
  * main loop's timers count whole milliseconds, and rounding every answer up
  * to the next one would add up to a millisecond to each request.
  */
-static struct urb *ready_urb_soon(struct slot *slot, gint64 *next_due)
+static struct urb *ready_urb_soon(struct slot *slot, const void *client, gint64 *next_due)
 {
-    struct urb *u = ready_urb(slot, next_due);
+    struct urb *u = ready_urb(slot, client, next_due);
     gint64 left = *next_due ? *next_due - g_get_monotonic_time() : 0;
 
     if (u || !*next_due || left >= 1000)
         return u;
     if (left > 0)
         g_usleep((gulong)left);
-    return ready_urb(slot, next_due);
+    return ready_urb(slot, client, next_due);
 }
 
 /* A timer for the next URB due, at most a millisecond early (ready_urb_soon waits the rest). */
@@ -377,21 +444,25 @@ static void complete_reap(struct slot *slot, UMockdevIoctlClient *client, struct
 static gboolean reap_timer_cb(gpointer p)
 {
     struct slot *slot = p;
-    UMockdevIoctlClient *client = slot->reaper;
-    gint64 next;
-    struct urb *u;
+    gint64 soonest = 0;
 
     slot->reap_timer = 0;
-    if (!client)
-        return G_SOURCE_REMOVE;
-    u = ready_urb_soon(slot, &next);
-    if (u) {
-        slot->reaper = NULL;
-        complete_reap(slot, client, u);
-        g_object_unref(client);
-    } else if (next) {
-        slot->reap_timer = reap_timer_at(slot, next);
+    for (GList *l = slot->reapers, *next_l; l; l = next_l) {
+        UMockdevIoctlClient *client = l->data;
+        gint64 next;
+        struct urb *u = ready_urb_soon(slot, client, &next);
+
+        next_l = l->next;
+        if (u) {
+            slot->reapers = g_list_delete_link(slot->reapers, l);
+            complete_reap(slot, client, u);
+            g_object_unref(client);
+        } else if (next && (!soonest || next < soonest)) {
+            soonest = next;
+        }
     }
+    if (soonest)
+        slot->reap_timer = reap_timer_at(slot, soonest);
     return G_SOURCE_REMOVE;
 }
 
@@ -399,13 +470,14 @@ static guint reap_timer_at(struct slot *slot, gint64 due)
 {
     gint64 left = due - g_get_monotonic_time();
 
-    return g_timeout_add(left > 0 ? (guint)(left / 1000) : 0, reap_timer_cb, slot);
+    slot->reap_due = due;
+    return slot_timer(slot, left > 0 ? (guint)(left / 1000) : 0, reap_timer_cb);
 }
 
 static void reap(struct slot *slot, UMockdevIoctlClient *client, bool block)
 {
     gint64 next;
-    struct urb *u = ready_urb_soon(slot, &next);
+    struct urb *u = ready_urb_soon(slot, client, &next);
 
     if (u) {
         complete_reap(slot, client, u);
@@ -421,13 +493,41 @@ static void reap(struct slot *slot, UMockdevIoctlClient *client, bool block)
     }
     /* Something is in flight (or a blocking reap): answer when it completes. The
      * client's thread waits in the ioctl as it would on a busy device. */
-    if (slot->reaper) {
+    if (g_list_find(slot->reapers, client)) {
         umockdev_ioctl_client_complete(client, -1, EAGAIN);
         return;
     }
-    slot->reaper = g_object_ref(client);
-    if (next)
+    slot->reapers = g_list_append(slot->reapers, g_object_ref(client));
+    /* The timer goes off for the soonest URB of any waiting client. */
+    if (next && (!slot->reap_timer || (slot->reap_due && next < slot->reap_due))) {
+        GSource *old = slot->reap_timer ? g_main_context_find_source_by_id(slot->sim->ioctl_ctx,
+                                                                           slot->reap_timer)
+                                        : NULL;
+
+        if (old)
+            g_source_destroy(old);
         slot->reap_timer = reap_timer_at(slot, next);
+    }
+}
+
+/* A process closed the device node: its URBs go with it. */
+static void client_vanished(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
+                            struct slot *slot)
+{
+    (void)handler;
+    for (GList *l = slot->urbs, *next; l; l = next) {
+        next = l->next;
+        if (((struct urb *)l->data)->owner == client) {
+            urb_free(l->data);
+            slot->urbs = g_list_delete_link(slot->urbs, l);
+        }
+    }
+    for (GList *l = slot->reapers; l; l = l->next)
+        if (l->data == client) {
+            slot->reapers = g_list_delete_link(slot->reapers, l);
+            g_object_unref(client);
+            break;
+        }
 }
 
 static void discard(struct slot *slot, UMockdevIoctlClient *client)
@@ -437,9 +537,16 @@ static void discard(struct slot *slot, UMockdevIoctlClient *client)
     for (GList *l = slot->urbs; l; l = l->next) {
         struct urb *u = l->data;
 
+        if (u->owner != client)
+            continue;
         if (u->data->client_addr == (gulong)arg->client_addr ||
             u->data->client_addr == *(gulong *)arg->data) {
-            urb_write_result(u, -ENOENT, NULL, 0, 0);
+            /* As the kernel: a URB that completed already keeps its data for the reap. */
+            if (!u->parked && u->due_us <= g_get_monotonic_time()) {
+                umockdev_ioctl_client_complete(client, -1, EINVAL);
+                return;
+            }
+            urb_write_result(u, -ENOENT, NULL, u->done, 0);
             u->parked = false;
             u->due_us = 0;
             umockdev_ioctl_client_complete(client, 0, 0);
@@ -466,6 +573,12 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
 
     (void)handler;
+    if (!slot->sim->ioctl_ctx) {
+        slot->sim->ioctl_ctx = g_main_context_ref_thread_default();
+        if (slot->sim->verbose)
+            g_printerr("omvdev-sim: ioctls handled %s the main loop\n",
+                       slot->sim->ioctl_ctx == g_main_context_default() ? "in" : "beside");
+    }
     if (slot->removed && request != USBDEVFS_REAPURBNDELAY && request != USBDEVFS_REAPURB &&
         request != USBDEVFS_DISCARDURB && request != USBDEVFS_RELEASEINTERFACE) {
         umockdev_ioctl_client_complete(client, -1, ENODEV);
@@ -487,6 +600,7 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         struct urb *u = g_new0(struct urb, 1);
         const struct usbdevfs_urb *urb;
 
+        u->owner = client;
         u->data = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), NULL);
         if (!u->data) {
             g_free(u);
@@ -503,11 +617,10 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         }
         submit(slot, u, urb->type);
         slot->urbs = g_list_append(slot->urbs, u);
-        if (!(u->ep & 0x80) && urb->type != USBDEVFS_URB_TYPE_CONTROL)
+        if (urb->type != USBDEVFS_URB_TYPE_CONTROL)
             retry_parked(slot);
         umockdev_ioctl_client_complete(client, 0, 0);
-        if (slot->reaper && !slot->reap_timer)
-            slot->reap_timer = g_idle_add(reap_timer_cb, slot);
+        reap_soon(slot);
         return TRUE;
     }
     case USBDEVFS_REAPURB:
@@ -555,6 +668,59 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
 }
 
 /* ---- main -------------------------------------------------------------------------- */
+
+struct stop {
+    struct sim *sim;
+    GMutex lock;
+    GCond cond;
+    bool done;
+};
+
+static void drop_source(GMainContext *ctx, guint *id)
+{
+    GSource *src = *id ? g_main_context_find_source_by_id(ctx, *id) : NULL;
+
+    if (src)
+        g_source_destroy(src);
+    *id = 0;
+}
+
+/* On the ioctl thread: cancel every device's timers before the slots are freed. */
+static gboolean stop_timers_cb(gpointer p)
+{
+    struct stop *st = p;
+
+    st->sim->stopping = true;
+    for (guint k = 0; k < st->sim->slots->len; k++) {
+        struct slot *slot = st->sim->slots->pdata[k];
+
+        drop_source(st->sim->ioctl_ctx, &slot->reap_timer);
+        drop_source(st->sim->ioctl_ctx, &slot->retry_timer);
+    }
+    g_mutex_lock(&st->lock);
+    st->done = true;
+    g_cond_signal(&st->cond);
+    g_mutex_unlock(&st->lock);
+    return G_SOURCE_REMOVE;
+}
+
+static void stop_timers(struct sim *sim)
+{
+    struct stop st = {sim, {0}, {0}, false};
+    gint64 until = g_get_monotonic_time() + G_TIME_SPAN_SECOND;
+
+    if (!sim->ioctl_ctx)
+        return;
+    g_mutex_init(&st.lock);
+    g_cond_init(&st.cond);
+    g_main_context_invoke(sim->ioctl_ctx, stop_timers_cb, &st);
+    g_mutex_lock(&st.lock);
+    while (!st.done && g_cond_wait_until(&st.cond, &st.lock, until))
+        ;
+    g_mutex_unlock(&st.lock);
+    g_mutex_clear(&st.lock);
+    g_cond_clear(&st.cond);
+}
 
 struct late {
     struct sim *sim;
@@ -613,7 +779,7 @@ static void reexec_with_preload(char **argv)
 
 int main(int argc, char **argv)
 {
-    struct sim sim = {NULL, NULL, 0, 0, 2, 0, 0};
+    struct sim sim = {NULL, NULL, 0, 0, 2, 0, 0, NULL, false};
     const char *state_dir = NULL;
     GPtrArray *specs = g_ptr_array_new();
     gint status = -1;
@@ -683,6 +849,7 @@ int main(int argc, char **argv)
      * shows what the hardware would be doing now. */
     while (sim.pending)
         g_main_context_iteration(NULL, TRUE);
+    stop_timers(&sim);
 
     if (state_dir) {
         for (guint k = 0; k < sim.slots->len; k++) {
@@ -703,6 +870,7 @@ int main(int argc, char **argv)
         struct slot *slot = sim.slots->pdata[k];
 
         g_list_free_full(slot->urbs, (GDestroyNotify)urb_free);
+        g_list_free_full(slot->reapers, g_object_unref);
         g_clear_object(&slot->handler);
         sim_dev_free(slot->dev);
         g_free(slot->syspath);
@@ -711,6 +879,8 @@ int main(int argc, char **argv)
     }
     g_ptr_array_free(sim.slots, TRUE);
     g_ptr_array_free(specs, TRUE);
+    if (sim.ioctl_ctx)
+        g_main_context_unref(sim.ioctl_ctx);
     g_clear_object(&sim.testbed);
     return status;
 }

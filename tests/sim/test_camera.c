@@ -707,7 +707,168 @@ static void test_targets(void)
     }
 }
 
+/* ---- the MicroPython console ---------------------------------------------------------------- */
+
+/* Everything the camera queued for EP 0x81, as a string. */
+static void drain(struct sim_dev *d, struct strbuf *out)
+{
+    uint8_t buf[512];
+    size_t n;
+
+    strbuf_reset(out);
+    while ((n = host_read(d, buf, sizeof(buf))) > 0)
+        strbuf_add(out, buf, n);
+}
+
+static void type(struct sim_dev *d, const char *s)
+{
+    CHECK_INT(host_write(d, (const uint8_t *)s, strlen(s)), ==, SIM_OK);
+}
+
+#define BANNER                                                                                     \
+    "MicroPython v1.25.0-omvdev-sim OpenMV v4.7.0; OPENMV4 with STM32H743\r\n"                     \
+    "Type \"help()\" for more information.\r\n"
+
+static void test_repl_friendly(void)
+{
+    struct sim_dev *d = make("OPENMV4");
+    struct strbuf sb = STRBUF_INIT;
+
+    if (!d)
+        return;
+    open_link(d, 115200);
+    drain(d, &sb);
+    CHECK_STR(sb.buf, BANNER ">>> ");
+    type(d, "print('hi')\r");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "print('hi')\r\nhi\r\n>>> ");
+    type(d, "x\x7f");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "x\b \b");
+    type(d, "\x03");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "\r\nKeyboardInterrupt\r\n>>> ");
+    type(d, "\x04");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "\r\nMPY: soft reboot\r\n" BANNER ">>> ");
+    type(d, "nonsense\r");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "nonsense\r\nTraceback (most recent call last):\r\n  File \"<stdin>\", "
+                      "line 1\r\nSyntaxError: invalid syntax\r\n>>> ");
+    /* the debug protocol's line coding: REPL output is not mixed into it */
+    type(d, "print(1)\r");
+    CHECK_INT(set_line_coding(d, 921600), ==, SIM_OK);
+    CHECK_INT(pending(d), ==, 0);
+    /* back at a REPL rate the banner is not repeated */
+    CHECK_INT(set_line_coding(d, 115200), ==, SIM_OK);
+    CHECK_INT(pending(d), ==, 0);
+    strbuf_release(&sb);
+    sim_dev_free(d);
+}
+
+static void test_repl_raw(void)
+{
+    struct sim_dev *d = make("OPENMV4");
+    struct strbuf sb = STRBUF_INIT;
+
+    if (!d)
+        return;
+    open_link(d, 115200);
+    drain(d, &sb);
+    type(d, "\x01");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "\r\nraw REPL; CTRL-B to exit\r\n>");
+    type(d, "print('a')\nprint(-7)\n\nraise OSError('no sensor')\nprint('b')");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, ""); /* no echo in the raw REPL */
+    type(d, "\x04");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "OKa\r\n-7\r\n\x04Traceback (most recent call last):\r\n  File "
+                      "\"<stdin>\", line 4, in <module>\r\nOSError: no sensor\r\n\x04>");
+    type(d, "raise KeyError\x04");
+    drain(d, &sb);
+    CHECK_CONTAINS(sb.buf, "line 1, in <module>\r\nKeyError\r\n\x04>");
+    type(d, "\x04");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "MPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>");
+    type(d, "\x02");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "\r\n" BANNER ">>> ");
+    strbuf_release(&sb);
+    sim_dev_free(d);
+}
+
+/* A sleeping script reads no input: the receive buffer fills and the rest is NAKed;
+ * Ctrl-C still gets through while there is room; time wakes the script. */
+static void test_repl_buffer(void)
+{
+    struct sim_dev *d = make("OPENMV4");
+    struct strbuf sb = STRBUF_INIT;
+    uint8_t big[700];
+    size_t len = sizeof(big);
+
+    if (!d)
+        return;
+    open_link(d, 115200);
+    drain(d, &sb);
+    type(d, "\x01import time\nprint('s')\ntime.sleep(2)\nprint('e')\x04");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "\r\nraw REPL; CTRL-B to exit\r\n>OKs\r\n");
+    memset(big, 'p', sizeof(big));
+    CHECK_INT(sim_dev_bulk(d, 0x01, big, &len), ==, SIM_OK);
+    CHECK_INT(len, ==, 512);
+    CHECK_CONTAINS(d->log.buf, "REPL: 512 of 700 bytes accepted (buffer full)");
+    len = 10;
+    CHECK_INT(sim_dev_bulk(d, 0x01, big, &len), ==, SIM_OK);
+    CHECK_INT(len, ==, 0);
+    sim_dev_advance(d, 2000001);
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "e\r\n\x04\x04>");
+    /* the buffer drained into the next script */
+    len = 10;
+    CHECK_INT(sim_dev_bulk(d, 0x01, big, &len), ==, SIM_OK);
+    CHECK_INT(len, ==, 10);
+    /* Ctrl-C interrupts a sleeping script */
+    type(d, "\x03time.sleep(100)\x04");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "OK");
+    type(d, "\x03");
+    drain(d, &sb);
+    CHECK_STR(sb.buf, "\x04Traceback (most recent call last):\r\n  File \"<stdin>\", line 1, in "
+                      "<module>\r\nKeyboardInterrupt: \r\n\x04>");
+    strbuf_release(&sb);
+    sim_dev_free(d);
+}
+
+static void test_repl_markers(void)
+{
+    static const char *const scripts[] = {"print(1)\n#sim: reset\nprint(2)",
+                                          "import machine\nmachine.reset()",
+                                          "print(1)\n#sim: vanish"};
+    static const int want[] = {SIM_BECOME, SIM_BECOME, SIM_DISAPPEAR};
+
+    for (size_t i = 0; i < ARRAY_SIZE(scripts); i++) {
+        struct sim_dev *d = make("OPENMV4");
+        struct strbuf sb = STRBUF_INIT;
+
+        if (!d)
+            return;
+        open_link(d, 115200);
+        type(d, "\x01");
+        type(d, scripts[i]);
+        type(d, "\x04");
+        CHECK_INT(d->transition, ==, want[i]);
+        if (want[i] == SIM_BECOME)
+            CHECK_STR(d->next_spec, "camera:OPENMV4");
+        drain(d, &sb);
+        CHECK(strstr(sb.buf, "2\r\n") == NULL);
+        strbuf_release(&sb);
+        sim_dev_free(d);
+    }
+}
+
 TESTS(TEST(test_crc_reference), TEST(test_descriptors), TEST(test_line_coding), TEST(test_sys_boot),
       TEST(test_bad_packets), TEST(test_payload_crc), TEST(test_sys_reset), TEST(test_split_writes),
       TEST(test_link_down), TEST(test_conversation), TEST(test_v1), TEST(test_endpoints),
-      TEST(test_targets))
+      TEST(test_targets), TEST(test_repl_friendly), TEST(test_repl_raw), TEST(test_repl_buffer),
+      TEST(test_repl_markers))
