@@ -13,8 +13,10 @@ mkdir -p "$repo/ports" "$repo/lib/micropython" "$repo/boards/OPENMV4" "$repo/bui
 echo "all:" >"$repo/Makefile"
 echo "1.6.0" >"$repo/SDK_VERSION"
 printf 'fw' >"$repo/build/OPENMV4/bin/firmware.bin"
-printf '[sdk]\nmirror = http://%s/sdk\n[build]\ntarget = OPENMV4\n[targets]\nk%sy = 1\n' "$bad" "$bad" \
-    >"$repo/.omvdev.ini"
+printf '[build]\ntarget = OPENMV4\n[targets]\nk%sy = 1\n' "$bad" >"$repo/.omvdev.ini"
+# sdk.mirror is read only from the user's own file (a clone cannot choose it)
+mkdir -p "$XDG_CONFIG_HOME/omvdev"
+printf '[sdk]\nmirror = http://%s/sdk\n' "$bad" >"$XDG_CONFIG_HOME/omvdev/config.ini"
 export OMVDEV_SYSROOT="$TMPD/sys"
 mkdir -p "$OMVDEV_SYSROOT/proc/sys/kernel" "$OMVDEV_SYSROOT/proc/net"
 echo "6.1.0-debian" >"$OMVDEV_SYSROOT/proc/sys/kernel/osrelease"

@@ -8,7 +8,7 @@ repo="$TMPD/openmv"
 mkdir -p "$repo/ports" "$repo/lib/micropython" "$repo/boards/OPENMV4"
 echo "all:" >"$repo/Makefile"
 # A title change (OSC), a screen clear and a colour: in a key, a bad value and a free value.
-printf '[targets]\nk\033]0;pwned\007ey = 1\n[core]\ncolor = \033[2J\n[sdk]\nmirror = http://\033[31mred\n' \
+printf '[targets]\nk\033]0;pwned\007ey = 1\n[core]\ncolor = \033[2J\n[vscode]\njlink-host = http://\033[31mred\n' \
     >"$repo/.omvdev.ini"
 no_raw_esc() { # FILE
     if grep -q "$esc" "$1"; then fail "a raw ESC reached $(basename "$1")"; od -c "$1" | head >&2; else pass; fi
@@ -18,7 +18,7 @@ t "an unknown key with escapes: the warning shows them, escaped"
 expect 0 -C "$repo" config list
 err_has "unknown key 'targets.k\\x1b]0;pwned\\x07ey'"
 no_raw_esc "$err"
-out_has 'sdk.mirror=http://\x1b[31mred'
+out_has 'vscode.jlink-host=http://\x1b[31mred'
 out_has 'core.color=\x1b[2J'
 no_raw_esc "$out"
 
@@ -28,7 +28,7 @@ err_has "invalid value '\\x1b[2J' for 'core.color'"
 no_raw_esc "$err"
 
 t "--json keeps the value exact (JSON escapes it)"
-expect 0 -C "$repo" --json config get sdk.mirror
+expect 0 -C "$repo" --json config get vscode.jlink-host
 out_has '"value": "http://\u001b[31mred"'
 no_raw_esc "$out"
 
