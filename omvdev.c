@@ -82,21 +82,25 @@ static const struct omv_cmd commands[] = {
     {"flash", cmd_flash, "flash a build onto a camera over USB DFU",
      "[-t TARGET] [--firmware F] [--romfs R] [--file F [--alt N | --address A]]\n"
      "                    [--erase-fs] [--serial S | --all] [--wait SECONDS] [--verify]\n"
-     "                    [--skip-unchanged] [--mass-erase] [--no-reset] [--dry-run]\n"
-     "                    | --swd -t TARGET [--probe jlink|stlink] [--speed KHZ]",
+     "                    [--skip-unchanged] [--mass-erase] [--no-reset] [--dry-run] [--monitor]\n"
+     "                    | --swd -t TARGET [--probe jlink|stlink|cmsis-dap] [--speed KHZ]",
      "Write the board's images from build/<TARGET>/bin/ with omvdev's own USB DFU code: by\n"
      "alt for OpenMV cameras (firmware, ROMFS; the AE3's four images), by DfuSe address for\n"
      "Arduino boards. A camera running its firmware is asked to jump into its bootloader\n"
-     "(SYS_BOOT); otherwise omvdev waits for the bootloader to appear. Partitions are found\n"
+     "(SYS_BOOT); otherwise omvdev waits for the bootloader to appear. Every image is mapped\n"
+     "to a memory and checked before the first erase; each sector is erased once, then\n"
+     "everything is written, then (--verify) read back. Partitions are found\n"
      "by the names the bootloader reports and cross-checked with the board database; an\n"
      "image larger than its partition, a read-only partition, a .dfu file made for another\n"
      "device or two matching cameras without --serial (or --all) are refused before\n"
      "anything is written. --file with --address on an STM32 camera goes through the ST\n"
      "system bootloader (BOOT jumper). --all flashes every matching camera at once;\n"
-     "--json prints newline-delimited progress, step and summary events.\n"
+     "--json prints newline-delimited progress, step and summary events. --monitor\n"
+     "attaches the console when the new firmware comes up.\n"
      "--swd writes over a debug probe instead (no bootloader, no USB): the SDK's\n"
-     "STM32_Programmer_CLI with an ST-Link, or JLinkExe with a J-Link, with the images,\n"
-     "addresses and external loader of the board database.",
+     "STM32_Programmer_CLI (or OpenOCD) with an ST-Link, OpenOCD with a CMSIS-DAP probe, or\n"
+     "JLinkExe with a J-Link, with the images, addresses and external loader of the board\n"
+     "database.",
      flash_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"build", cmd_build, "build the firmware for a board with the SDK's toolchain",
      "[-t TARGET[,TARGET...] | --all] [--debug] [-j N] [-v] [--clean] [--option NAME=VALUE...]\n"
