@@ -292,6 +292,36 @@ bool config_key_user_only(const char *section, const char *name)
     return false;
 }
 
+/* The flag the handler sets: one device operation catches signals at a time. */
+static volatile sig_atomic_t *interrupt_flag;
+
+static void on_interrupt(int sig)
+{
+    if (interrupt_flag)
+        *interrupt_flag = sig;
+}
+
+void cmd_interrupts_catch(struct cmd_interrupts *ci, volatile sig_atomic_t *flag)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = (int)SA_RESETHAND; /* a second Ctrl-C ends omvdev at once */
+    *flag = 0;
+    interrupt_flag = flag;
+    sigaction(SIGINT, &sa, &ci->old_int);
+    sigaction(SIGTERM, &sa, &ci->old_term);
+}
+
+void cmd_interrupts_restore(struct cmd_interrupts *ci)
+{
+    sigaction(SIGINT, &ci->old_int, NULL);
+    sigaction(SIGTERM, &ci->old_term, NULL);
+    interrupt_flag = NULL;
+}
+
 int cmd_number(const struct omv_invocation *inv, const char *name, uint64_t *out, char *err,
                size_t errlen)
 {

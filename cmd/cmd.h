@@ -13,6 +13,7 @@
 #include "lib/strbuf.h"
 #include "targets/targets.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -146,6 +147,18 @@ const struct config_number *config_key_number(const char *section, const char *n
  * environment and the command line can.
  */
 bool config_key_user_only(const char *section, const char *name);
+
+/*
+ * Ctrl-C and SIGTERM during a device operation: cmd_interrupts_catch() makes
+ * both set *flag (to the signal number) instead of ending omvdev, so the
+ * operation can finish its USB request and report; a second signal ends omvdev
+ * at once. cmd_interrupts_restore() puts the previous handlers back.
+ */
+struct cmd_interrupts {
+    struct sigaction old_int, old_term;
+};
+void cmd_interrupts_catch(struct cmd_interrupts *ci, volatile sig_atomic_t *flag);
+void cmd_interrupts_restore(struct cmd_interrupts *ci);
 
 /* A number option of `inv` through opt_number() with its range: 0 with *out set,
  * 0 with *out untouched when the option has no value, or OMV_EUSAGE with

@@ -79,11 +79,6 @@ const struct opt flash_opts[] = {
  */
 static volatile sig_atomic_t flash_signal;
 
-static void on_signal(int sig)
-{
-    flash_signal = sig;
-}
-
 /* ---- finding the devices -------------------------------------------------------- */
 
 /* The board a lone connected camera is, for `omvdev flash` with no -t. */
@@ -483,7 +478,7 @@ static int finish(struct flash_run *r)
 /* Find the devices and flash them, with Ctrl-C caught so each session can stop safely. */
 static int flash_devices(struct flash_run *r)
 {
-    struct sigaction sa, old_int, old_term;
+    struct cmd_interrupts ci;
     /* Cameras in their firmware count only where SYS_BOOT can move them. */
     bool can_boot = r->t->method == TARGET_METHOD_OPENMV_DFU && !r->rom;
     struct flash_find f;
@@ -502,13 +497,7 @@ static int flash_devices(struct flash_run *r)
     f.ud = r;
     f.waiting = find_waiting;
     f.asked = find_asked;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = (int)SA_RESETHAND; /* a second Ctrl-C ends omvdev at once */
-    flash_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    cmd_interrupts_catch(&ci, &flash_signal);
     rc = flash_find_devices(&f, err, sizeof(err));
     if (rc < 0) {
         error(r->ctx, "%s", err);
@@ -522,8 +511,7 @@ static int flash_devices(struct flash_run *r)
         r->signal = (int)flash_signal;
         rc = finish(r);
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cmd_interrupts_restore(&ci);
     flash_find_release(&f);
     return rc;
 }

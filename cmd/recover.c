@@ -587,11 +587,6 @@ static int do_wait(struct recover *r, const struct rstep *s)
  */
 static volatile sig_atomic_t recover_signal;
 
-static void on_signal(int sig)
-{
-    recover_signal = sig;
-}
-
 static void st_begin(void *ud, const char *label)
 {
     struct progress *prog = ud;
@@ -661,7 +656,7 @@ static int st_boot_session(struct recover *r, const struct flash_plan *plan,
     struct progress prog = {0};
     struct flash_session_hooks hooks = {&prog, st_begin, st_progress, st_done, NULL};
     struct flash_session_opts so = {true, true, true, false, false, false, &recover_signal};
-    struct sigaction sa, old_int, old_term;
+    struct cmd_interrupts ci;
     struct usb_dfu *h = NULL;
     struct dfu_io io;
     struct dfu_dev dd;
@@ -674,16 +669,9 @@ static int st_boot_session(struct recover *r, const struct flash_plan *plan,
     prog.enabled = r->ctx->verbosity >= 0 && isatty(2);
     usb_dfu_io(h, &io);
     flash_session_dev(&dd, dev, &io);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = (int)SA_RESETHAND; /* a second Ctrl-C ends omvdev at once */
-    recover_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    cmd_interrupts_catch(&ci, &recover_signal);
     rc = flash_session_run(plan, &so, dev, &dd, &hooks, out, err, errlen);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cmd_interrupts_restore(&ci);
     progress_end(&prog);
     usb_dfu_close(h);
     return rc;
