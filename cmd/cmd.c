@@ -260,15 +260,28 @@ const struct opt *config_key_opt(const struct omv_ctx *ctx, const char *section,
  * place a number option's bounds are written. Options of subcommands are under
  * their top-level command ("sdk" for sdk install); flash --swd reads flash's.
  */
+/* clang-format off */
 static const struct config_number config_numbers[] = {
-    {"build", "jobs", 1, 4096},        {"debug", "port", 1, 65535},
-    {"debug", "speed", 1, 100000},     {"debug", "wait", 0, 3600},
-    {"devices", "timeout", 1, 86400},  {"flash", "address", 0, UINT32_MAX},
-    {"flash", "alt", 0, 255},          {"flash", "speed", 1, 100000},
-    {"flash", "wait", 0, 3600},        {"recover", "timeout", 1, 86400},
-    {"recover", "wait", 0, 3600},      {"sdk", "retries", 0, 20},
-    {"sdk", "stall-timeout", 1, 3600},
+    {"build",   "jobs",          1, 4096},
+    {"debug",   "port",          1, 65535},
+    {"debug",   "speed",         1, 100000},
+    {"debug",   "wait",          0, 3600},
+    {"devices", "timeout",       1, 86400},
+    {"emulate", "gdb",           1, 65535},
+    {"flash",   "address",       0, UINT32_MAX},
+    {"flash",   "alt",           0, 255},
+    {"flash",   "speed",         1, 100000},
+    {"flash",   "wait",          0, 3600},
+    {"monitor", "baud",          1, 12000000},
+    {"monitor", "timeout",       1, 86400},
+    {"recover", "timeout",       1, 86400},
+    {"recover", "wait",          0, 3600},
+    {"reset",   "wait",          0, 3600},
+    {"run",     "timeout",       1, 86400},
+    {"sdk",     "retries",       0, 20},
+    {"sdk",     "stall-timeout", 1, 3600},
 };
+/* clang-format on */
 
 const struct config_number *config_key_number(const char *section, const char *name)
 {

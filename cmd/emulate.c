@@ -48,7 +48,6 @@ static int read_emulate_opts(struct omv_ctx *ctx, struct omv_invocation *inv,
 {
     const struct opt_result *r = &inv->opts;
     const char *target = opt_value(r, emulate_opts, "target");
-    const char *gdb = opt_value(r, emulate_opts, "gdb");
     char err[256], names[64] = "";
     size_t n;
     const struct qemu_board *all = qemu_boards(&n);
@@ -64,7 +63,7 @@ static int read_emulate_opts(struct omv_ctx *ctx, struct omv_invocation *inv,
     a->board = qemu_board_find(target);
     if (!a->board)
         return usage_error(ctx, inv, "'%s' is not an emulated board (%s)", target, names);
-    if (gdb && opt_number("--gdb", gdb, 1, 65535, &a->gdb_port, err, sizeof(err)) < 0)
+    if (cmd_number(inv, "gdb", &a->gdb_port, err, sizeof(err)) < 0)
         return usage_error(ctx, inv, "%s", err);
     a->elf = opt_value(r, emulate_opts, "elf");
     a->qemu = opt_value(r, emulate_opts, "qemu");

@@ -520,15 +520,14 @@ static int read_monitor_opts(struct omv_ctx *ctx, struct omv_invocation *inv,
         return usage_error(ctx, inv, "unexpected argument '%s'", inv->opts.args[0]);
     if (o->port && (o->serial || o->target))
         return usage_error(ctx, inv, "--port names the device; it goes without -t and --serial");
-    if (opt_number("--baud", opt_value(r, monitor_opts, "baud"), 1, 12000000, &o->baud, err,
-                   sizeof(err)) < 0)
+    if (cmd_number(inv, "baud", &o->baud, err, sizeof(err)) < 0)
         return usage_error(ctx, inv, "%s", err);
     if (o->baud == 921600 && !o->port)
         return usage_error(ctx, inv,
                            "--baud 921600 switches the camera to its IDE protocol; the "
                            "console needs another rate");
     v = opt_value(r, monitor_opts, "timeout");
-    if (v && opt_number("--timeout", v, 1, 86400, &o->timeout_s, err, sizeof(err)) < 0)
+    if (cmd_number(inv, "timeout", &o->timeout_s, err, sizeof(err)) < 0)
         return usage_error(ctx, inv, "%s", err);
     o->has_timeout = v != NULL;
     if (parse_quit_key(opt_value(r, monitor_opts, "quit-key"), &o->quit_key) < 0)
@@ -703,29 +702,49 @@ static int run_script(struct console_session *s, const struct strbuf *script, bo
     return rc;
 }
 
-int cmd_run(struct omv_ctx *ctx, struct omv_invocation *inv)
+struct run_options {
+    const char *script, *target, *serial, *port;
+    bool follow;
+    uint64_t timeout_s; /* 0: none */
+};
+
+static int read_run_options(struct omv_ctx *ctx, struct omv_invocation *inv, struct run_options *ro)
 {
     const struct opt_result *o = &inv->opts;
-    const char *timeout = opt_value(o, run_opts, "timeout");
+    char err[256];
+
+    memset(ro, 0, sizeof(*ro));
+    if (o->nr_args != 1)
+        return usage_error(ctx, inv, "run takes one script, e.g. omvdev run main.py");
+    ro->script = o->args[0];
+    ro->target = opt_value(o, run_opts, "target");
+    ro->serial = opt_value(o, run_opts, "serial");
+    ro->port = opt_value(o, run_opts, "port");
+    ro->follow = opt_count(o, run_opts, "no-follow") == 0;
+    if (cmd_number(inv, "timeout", &ro->timeout_s, err, sizeof(err)) < 0)
+        return usage_error(ctx, inv, "%s", err);
+    return 0;
+}
+
+int cmd_run(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    struct run_options ro;
     struct console_session s;
     struct strbuf script = STRBUF_INIT;
     struct sigaction old[3];
-    uint64_t timeout_s = 0;
     char err[256];
     int rc;
 
-    if (o->nr_args != 1)
-        return usage_error(ctx, inv, "run takes one script, e.g. omvdev run main.py");
-    if (timeout && opt_number("--timeout", timeout, 1, 86400, &timeout_s, err, sizeof(err)) < 0)
-        return usage_error(ctx, inv, "%s", err);
-    if (fs_read_file(o->args[0], &script, err, sizeof(err)) < 0) {
+    rc = read_run_options(ctx, inv, &ro);
+    if (rc)
+        return rc;
+    if (fs_read_file(ro.script, &script, err, sizeof(err)) < 0) {
         strbuf_release(&script);
         error(ctx, "%s", err);
         return OMV_EXIT_FAILURE;
     }
     memset(&s, 0, sizeof(s));
-    rc = session_prepare(ctx, &s, opt_value(o, run_opts, "target"),
-                         opt_value(o, run_opts, "serial"), opt_value(o, run_opts, "port"));
+    rc = session_prepare(ctx, &s, ro.target, ro.serial, ro.port);
     s.baud = CONSOLE_BAUD;
     s.sink.keep_cr = isatty(STDOUT_FILENO);
     if (rc)
@@ -737,8 +756,7 @@ int cmd_run(struct omv_ctx *ctx, struct omv_invocation *inv)
         goto out;
     }
     catch_signals(old);
-    rc = run_script(&s, &script, opt_count(o, run_opts, "no-follow") > 0,
-                    timeout ? (int)timeout_s * 1000 : -1);
+    rc = run_script(&s, &script, !ro.follow, ro.timeout_s ? (int)ro.timeout_s * 1000 : -1);
     restore_signals(old);
 out:
     session_release(&s);
@@ -848,40 +866,59 @@ static int reset_dispatch(struct omv_ctx *ctx, struct console_session *s, bool t
     return rc;
 }
 
-int cmd_reset(struct omv_ctx *ctx, struct omv_invocation *inv)
+struct reset_options {
+    const char *target, *serial;
+    bool to_bootloader, soft;
+    uint64_t wait_s;
+};
+
+static int read_reset_options(struct omv_ctx *ctx, struct omv_invocation *inv,
+                              struct reset_options *ro)
 {
     const struct opt_result *o = &inv->opts;
-    bool to_bl = opt_count(o, reset_opts, "bootloader") > 0;
-    bool soft = opt_count(o, reset_opts, "soft") > 0;
+    char err[256];
+
+    memset(ro, 0, sizeof(*ro));
+    ro->target = opt_value(o, reset_opts, "target");
+    ro->serial = opt_value(o, reset_opts, "serial");
+    ro->to_bootloader = opt_count(o, reset_opts, "bootloader") > 0;
+    ro->soft = opt_count(o, reset_opts, "soft") > 0;
+    ro->wait_s = 10;
+    if (o->nr_args)
+        return usage_error(ctx, inv, "unexpected argument '%s'", o->args[0]);
+    if (ro->soft && ro->to_bootloader)
+        return usage_error(ctx, inv, "--soft and --bootloader exclude each other");
+    if (cmd_number(inv, "wait", &ro->wait_s, err, sizeof(err)) < 0)
+        return usage_error(ctx, inv, "%s", err);
+    return 0;
+}
+
+int cmd_reset(struct omv_ctx *ctx, struct omv_invocation *inv)
+{
+    struct reset_options ro;
     struct console_session s;
     struct camera_ref back = {NULL, 0, 0, NULL, false};
-    uint64_t wait_s = 10;
     char err[256];
     int rc;
 
-    if (o->nr_args)
-        return usage_error(ctx, inv, "unexpected argument '%s'", o->args[0]);
-    if (soft && to_bl)
-        return usage_error(ctx, inv, "--soft and --bootloader exclude each other");
-    if (opt_number("--wait", opt_value(o, reset_opts, "wait"), 0, 3600, &wait_s, err, sizeof(err)) <
-        0)
-        return usage_error(ctx, inv, "%s", err);
+    rc = read_reset_options(ctx, inv, &ro);
+    if (rc)
+        return rc;
     memset(&s, 0, sizeof(s));
     s.ctx = ctx;
     s.baud = CONSOLE_BAUD;
     s.db = ctx_targets(ctx);
     rc = s.db ? 0 : OMV_EXIT_USAGE;
-    if (!rc && opt_value(o, reset_opts, "target") &&
-        !(s.ref.board = ctx_target(ctx, opt_value(o, reset_opts, "target"))))
+    if (!rc && ro.target && !(s.ref.board = ctx_target(ctx, ro.target)))
         rc = OMV_EXIT_USAGE;
     if (rc)
         goto out;
     rc = usb_open_ctx(&s.u, err, sizeof(err));
     if (rc == 0)
-        rc = find_camera(s.db, s.u, s.ref.board, opt_value(o, reset_opts, "serial"), true, &s.ref,
-                         err, sizeof(err));
+        rc = find_camera(s.db, s.u, s.ref.board, ro.serial, true, &s.ref, err, sizeof(err));
     if (rc == 0)
-        rc = reset_dispatch(ctx, &s, to_bl, soft, (int64_t)wait_s * 1000, &back, err, sizeof(err));
+        rc = reset_dispatch(ctx, &s, ro.to_bootloader, ro.soft, (int64_t)ro.wait_s * 1000, &back,
+                            err, sizeof(err));
     if (rc < 0) {
         error(ctx, "%s", err);
         if (rc == OMV_ENOENT)
