@@ -306,6 +306,30 @@ static void bad_value_hint(struct omv_ctx *ctx, const struct cfg_entry *e)
     strbuf_release(&cmd);
 }
 
+/* A cloned repository's .omvdev.ini cannot set what omvdev downloads or runs: such keys
+ * are dropped from the project layer, with a warning. */
+static void drop_user_only_keys(struct omv_ctx *ctx)
+{
+    size_t i = 0;
+
+    while (i < ctx->cfg.nr) {
+        const struct cfg_entry *e = &ctx->cfg.entries[i];
+        char where[512];
+
+        if (e->level != CFG_LEVEL_PROJECT || !config_key_user_only(e->section, e->name)) {
+            i++;
+            continue;
+        }
+        warning(ctx,
+                "%s: '%s.%s' is ignored in a repository's .omvdev.ini: it decides what "
+                "omvdev downloads or runs, so only your own configuration can set it",
+                cfg_entry_where(e, where, sizeof(where)), e->section, e->name);
+        hint(ctx, "if you trust this value, set it with 'omvdev config set %s.%s VALUE'",
+             e->section, e->name);
+        cfg_remove(&ctx->cfg, i);
+    }
+}
+
 /*
  * Warn about keys nobody reads; reject values a known key cannot take. With
  * `lax` (the config command, which must be able to repair them) a bad value
@@ -316,6 +340,7 @@ static int check_config(struct omv_ctx *ctx, bool lax)
     struct key_names keys = {{0}, {0}, 0};
     int rc = 0;
 
+    drop_user_only_keys(ctx);
     config_keys_foreach(ctx, collect_key, &keys);
     for (size_t i = 0; i < ctx->cfg.nr && rc == 0; i++) {
         const struct cfg_entry *e = &ctx->cfg.entries[i];
@@ -332,16 +357,6 @@ static int check_config(struct omv_ctx *ctx, bool lax)
             if (s)
                 hint(ctx, "did you mean '%s'?", s);
             strbuf_release(&key);
-            continue;
-        }
-        if (e->level == CFG_LEVEL_PROJECT && config_key_user_only(e->section, e->name)) {
-            warning(ctx,
-                    "%s: '%s.%s' is ignored in a repository's .omvdev.ini: it decides what "
-                    "omvdev downloads or runs, so only your own configuration can set it",
-                    cfg_entry_where(e, where, sizeof(where)), e->section, e->name);
-            hint(ctx, "if you trust this value, set it with 'omvdev config set %s.%s VALUE'",
-                 e->section, e->name);
-            cfg_remove(&ctx->cfg, i--);
             continue;
         }
         if (config_value_check(ctx, e->section, e->name, e->value, err, sizeof(err)) < 0) {
