@@ -1,8 +1,8 @@
 /*
  * ST DfuSe (ST AN3156 and AN2662; dfu-util's src/dfuse.c): commands are DNLOAD wValue 0
- * (21 = SET_ADDRESS, 41 = ERASE, 41 alone = MASS ERASE), data is DNLOAD
- * wValue 2 after an explicit SET_ADDRESS per chunk, reads are UPLOAD
- * wValue 2, 3, ... after one SET_ADDRESS. Each command "is executed only
+ * (21 = SET_ADDRESS, 41 = ERASE, 41 alone = MASS ERASE); data is DNLOAD and
+ * reads are UPLOAD with wValue 2, 3, ... after one SET_ADDRESS, block n at
+ * (n - 2) * wTransferSize + the address pointer. Each command "is executed only
  * when a DFU_GETSTATUS request is issued" (AN2662): the first GETSTATUS
  * answers dfuDNBUSY (or, on quick devices, dfuDNLOAD-IDLE), the following
  * ones, sent after bwPollTimeout, dfuDNLOAD-IDLE.
@@ -42,7 +42,7 @@ enum {
 #define PIPE_RETRIES       3      /* STM32L4: GETSTATUS STALLs while busy */
 #define VERIFY_BYTES       4096   /* read back after a rev V recovery */
 #define FLASH_WORD         32     /* STM32H7: 256-bit flash words, programmed once */
-#define READ_WINDOW        0xFF00 /* UPLOAD blocks per SET_ADDRESS: wValue stays 16-bit */
+#define BLOCK_WINDOW       0xFF00 /* blocks per SET_ADDRESS: wValue stays 16-bit */
 
 enum cmd_kind { KIND_SET_ADDRESS, KIND_ERASE, KIND_MASS_ERASE, KIND_WRITE };
 
@@ -262,7 +262,7 @@ int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
         rc = abort_to_idle(d, err, errlen);
         if (rc < 0)
             return rc;
-        for (unsigned block = 2; block < READ_WINDOW && done < len; block++) {
+        for (unsigned block = 2; block < BLOCK_WINDOW && done < len; block++) {
             size_t n = len - done < xfer ? len - done : xfer;
 
             snprintf(what, sizeof(what), "read at 0x%08lX", (unsigned long)(addr + done));
@@ -426,34 +426,49 @@ int dfuse_erase(struct dfu_dev *d, const struct dfuse_layout *layout, const uint
     return 0;
 }
 
-/* SET_ADDRESS and DNLOAD(wValue 2) per chunk into pages that are already erased. */
+/*
+ * Program pages that are already erased: DNLOAD wValue 2, 3, ... after one
+ * SET_ADDRESS, the device writing block n at (n - 2) * wTransferSize + the
+ * address pointer (AN3156, "Write memory"). A chunk then costs its DNLOAD and
+ * the two GETSTATUS that run it, where a SET_ADDRESS per chunk (dfu-util's
+ * way) doubles the control transfers, each a millisecond or more on a
+ * full-speed bus. The formula holds only for chunks of the device's own
+ * wTransferSize: where that is not a whole number of flash words, every
+ * chunk gets its own SET_ADDRESS and wValue 2 ("no address offset").
+ */
 static int program(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
                    const uint8_t *data, size_t len, const struct dfu_progress *p, char *err,
                    size_t errlen)
 {
     size_t chunk = d->transfer_size, plen, off;
+    unsigned block = BLOCK_WINDOW;
+    bool address_each;
     uint8_t *buf;
     char what[96];
     int rc = 0;
 
     if (chunk >= FLASH_WORD)
         chunk = chunk / FLASH_WORD * FLASH_WORD; /* every chunk starts on a flash word */
+    address_each = chunk != d->transfer_size;
     plen = padded_len(layout, addr, len);
     buf = xmalloc(chunk);
     dfu_report(p, "write", 0, len);
-    for (off = 0; off < plen;) {
+    for (off = 0; off < plen; block++) {
         size_t n = plen - off < chunk ? plen - off : chunk;
         size_t have = off < len ? (len - off < n ? len - off : n) : 0;
         uint32_t a = (uint32_t)(addr + off);
 
         memcpy(buf, data + off, have);
         memset(buf + have, 0xFF, n - have);
-        rc = set_address(d, a, err, errlen);
-        if (rc < 0)
-            goto out;
-        /* wValue 2: "no address offset", whatever the device's own wTransferSize. */
+        if (address_each || block >= BLOCK_WINDOW) {
+            rc = set_address(d, a, err, errlen);
+            if (rc < 0)
+                goto out;
+            block = 2;
+        }
         snprintf(what, sizeof(what), "write at 0x%08lX", (unsigned long)a);
-        rc = dfu_request(d, TYPE_OUT, REQ_DNLOAD, 2, buf, (uint16_t)n, dfu_timeout(d));
+        rc =
+            dfu_request(d, TYPE_OUT, REQ_DNLOAD, (uint16_t)block, buf, (uint16_t)n, dfu_timeout(d));
         if (rc < 0) {
             rc = dfu_fail_request(d, rc, what, err, errlen);
             goto out;

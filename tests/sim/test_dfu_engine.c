@@ -23,7 +23,9 @@ struct rig {
     struct sim_dev *d;
     struct dfu_dev dev;
     uint64_t slept_ms;
-    unsigned reqs[8]; /* class requests by bRequest */
+    unsigned reqs[8];       /* class requests by bRequest */
+    unsigned set_addresses; /* DfuSe SET_ADDRESS commands (DNLOAD wValue 0, 0x21) */
+    unsigned max_block;     /* the highest wValue of a DNLOAD carrying data */
     uint8_t xbuf[65536];
     /* progress */
     unsigned calls;
@@ -43,6 +45,10 @@ static int io_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint
     (void)timeout_ms;
     if ((type & 0x60) == 0x20 && req < ARRAY_SIZE(r->reqs))
         r->reqs[req]++;
+    if (type == 0x21 && req == 1 && value == 0 && len == 5 && data[0] == 0x21)
+        r->set_addresses++;
+    if (type == 0x21 && req == 1 && value >= 2 && value > r->max_block)
+        r->max_block = value;
     if (!(type & 0x80) && len)
         memcpy(r->xbuf, data, len);
     rc = sim_dev_control(r->d, &s, r->xbuf, &n);
@@ -537,6 +543,53 @@ out:
     rig_close(r);
 }
 
+/*
+ * Data goes out as DNLOAD wValue 2, 3, ... after one SET_ADDRESS (the device
+ * writes block n at (n - 2) * wTransferSize + the pointer): three control
+ * transfers a chunk. A host transfer size that is not the device's own would
+ * misplace every block after the first, so then each chunk gets its own
+ * SET_ADDRESS and wValue 2.
+ */
+static void test_h743_consecutive_blocks(void)
+{
+    struct rig *r = rig_open("st-rom:H743", 0);
+    struct dfuse_layout l = DFUSE_LAYOUT_INIT;
+    size_t len = 300 * 1024 + 100, chunks = (len + 2047) / 2048;
+    uint8_t *img = pattern(len, 11);
+    char err[256] = "";
+
+    if (!r)
+        return;
+    if (!parse_alt_layout(r, 0, &l))
+        goto out;
+    memset(r->reqs, 0, sizeof(r->reqs));
+    CHECK_INT(dfuse_write(&r->dev, &l, 0x08020000, img, len, false, NULL, NULL, err, sizeof(err)),
+              ==, 0);
+    CHECK_STR(err, "");
+    CHECK(!memcmp(mem(r, 0x08020000), img, len));
+    CHECK_INT(r->set_addresses, ==, 1);
+    CHECK_INT(r->max_block, ==, 2 + chunks - 1);
+    /* 3 erases, 1 SET_ADDRESS, the chunks; two GETSTATUS each, and the state checks
+     * before the erases and after the writes */
+    CHECK_INT(r->reqs[1], ==, 3 + 1 + chunks);
+    CHECK_INT(r->reqs[3], <=, 2 * (3 + 1 + chunks) + 3);
+
+    /* the host believes in 1000-byte transfers: 992-byte chunks, an address each */
+    r->dev.transfer_size = 1000;
+    r->set_addresses = r->max_block = 0;
+    memset(internal(r)->data, 0xFF, internal(r)->size);
+    CHECK_INT(dfuse_write(&r->dev, &l, 0x08020000, img, len, true, NULL, NULL, err, sizeof(err)),
+              ==, 0);
+    CHECK_STR(err, "");
+    CHECK(!memcmp(mem(r, 0x08020000), img, len));
+    CHECK_INT(r->set_addresses, ==, (len + 991) / 992);
+    CHECK_INT(r->max_block, ==, 2);
+out:
+    dfuse_layout_release(&l);
+    free(img);
+    rig_close(r);
+}
+
 /* H7 flash words are 32 bytes, programmed once: the tail goes out padded with 0xFF. */
 static void test_h743_tail_padding(void)
 {
@@ -899,7 +952,8 @@ TESTS(TEST(test_names), TEST(test_omv_download_upload), TEST(test_omv_read_only)
       TEST(test_omv_too_large), TEST(test_omv_refuse_write), TEST(test_omv_unplug),
       TEST(test_omv_gone_in_manifest), TEST(test_omv_detach), TEST(test_normalise),
       TEST(test_h743_page0), TEST(test_h743_pages_1_to_3), TEST(test_h743_tail_padding),
-      TEST(test_h743_device_error), TEST(test_h743_rev_v), TEST(test_h743_mass_erase),
-      TEST(test_f427_boundary), TEST(test_leave), TEST(test_portenta_qspi),
-      TEST(test_healthy_slow_erases_never_stall), TEST(test_rev_v_stalls_end),
-      TEST(test_rev_v_stalls_without_upload), TEST(test_no_upload_refused))
+      TEST(test_h743_consecutive_blocks), TEST(test_h743_device_error), TEST(test_h743_rev_v),
+      TEST(test_h743_mass_erase), TEST(test_f427_boundary), TEST(test_leave),
+      TEST(test_portenta_qspi), TEST(test_healthy_slow_erases_never_stall),
+      TEST(test_rev_v_stalls_end), TEST(test_rev_v_stalls_without_upload),
+      TEST(test_no_upload_refused))
