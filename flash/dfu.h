@@ -138,8 +138,9 @@ int dfu_fail_request(struct dfu_dev *d, int rc, const char *what, char *err, siz
 
 /*
  * Write data at addr: erase exactly the pages the range touches (from the
- * layout; none with skip_erase, after a mass erase), then SET_ADDRESS and
- * DNLOAD(wValue 2) per transfer_size chunk. A page erase still answering
+ * layout; none with skip_erase, after a mass erase), then one SET_ADDRESS and
+ * DNLOAD wValue 2, 3, ... per transfer_size chunk (an address per chunk where
+ * that size is not a whole number of flash words). A page erase still answering
  * dfuDNBUSY once the datasheet's maximum erase time for its size has passed
  * (STM32H7 Rev V, bank 2) is stalled; once one has, later pages from there on
  * are taken as stalled at their first poll. A stall is recovered as ST's
