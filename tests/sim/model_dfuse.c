@@ -112,6 +112,9 @@ static const char *const mem_names[] = {NULL, "internal", "option", "qspi"};
  *   STM32H743 (DS12110) and STM32H747 (DS12930, the same flash): 128 KiB
  *     sector erase 1.1 s typical, 2.2 s maximum; one 256-bit flash word
  *     programmed in 130 us typical, 260 us maximum; mass erase 6 s / 12 s.
+ *     (The sector erase figures at x32 are also quoted by an ST employee in
+ *     the ST community thread "STM32H743 Flash EraseSector Reset Problem":
+ *     1.1 s typical, 2.2 s for slow parts.)
  *   STM32F427 (DS9484): sector erase 16 KiB 250/500 ms, 64 KiB 550/1100 ms,
  *     128 KiB 1/2 s; one 32-bit word 16/100 us; mass erase 8/16 s.
  *   STM32F765 (DS11532): sector erase 32 KiB 250/500 ms, 128 KiB 550/1100 ms,
