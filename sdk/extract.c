@@ -221,8 +221,6 @@ struct dirfix {
 };
 
 struct reader_glue {
-    extract_reader_fn fn;
-    void *ud;
     struct xwriter *w;
     int rc; /* the reader's error */
 };
@@ -250,9 +248,9 @@ struct extractor {
 static la_ssize_t glue_read(struct archive *a, void *ud, const void **buf)
 {
     struct reader_glue *g = ud;
-    size_t cap, len = 0;
-    uint8_t *b = xwriter_buffer(g->w, &cap);
-    int rc = g->fn(g->ud, b, cap, &len);
+    uint8_t *b;
+    size_t len;
+    int rc = xwriter_next(g->w, &b, &len);
 
     if (rc < 0) {
         g->rc = rc;
@@ -629,9 +627,9 @@ static int all_entries(struct extractor *ex)
         return omv_seterr(ex->err, ex->errlen, OMV_EPARSE, "the archive is empty");
     /* Read the rest of the stream, so its end is checked too. */
     for (;;) {
-        size_t cap, len = 0;
-        uint8_t *b = xwriter_buffer(ex->w, &cap);
-        int rc = ex->glue.fn(ex->glue.ud, b, cap, &len);
+        uint8_t *b;
+        size_t len;
+        int rc = xwriter_next(ex->w, &b, &len);
 
         if (rc < 0 || len == 0)
             return rc;
@@ -751,10 +749,11 @@ static int extractor_open(struct extractor *ex, const char *dest, extract_reader
     ex->in = archive_read_new();
     if (!ex->in)
         return omv_seterr(ex->err, ex->errlen, OMV_EIO, "libarchive: out of memory");
-    ex->w = xwriter_start(dest, manifest, ex->err, ex->errlen);
+    ex->w = xwriter_start(dest, manifest, reader, ex->opts->reader_stop, reader_ud, ex->err,
+                          ex->errlen);
     if (!ex->w)
         return OMV_EIO;
-    ex->glue = (struct reader_glue){reader, reader_ud, ex->w, 0};
+    ex->glue = (struct reader_glue){ex->w, 0};
     archive_read_support_format_tar(ex->in);
     if (archive_read_open(ex->in, &ex->glue, NULL, glue_read, NULL) != ARCHIVE_OK)
         return ex->glue.rc ? ex->glue.rc

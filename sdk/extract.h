@@ -20,10 +20,10 @@
  * can always read files and read and search directories, so that a fresh
  * install always verifies.
  *
- * Parsing runs on the caller's thread; the data of regular files is written
- * and hashed by a writer thread (sdk/writer.h) from the buffers the stream
- * was decoded into. Every file, directory and symlink goes into a manifest
- * (see sdk.h).
+ * Parsing runs on the caller's thread, the reader on a read-ahead thread;
+ * the data of regular files is written and hashed by a writer thread
+ * (sdk/writer.h) from the buffers the stream was decoded into. Every file, directory and symlink
+ * goes into a manifest (see sdk.h).
  *
  * Ownership: the caller owns the reader and the manifest stream.
  */
@@ -45,13 +45,18 @@
  * Fills buf (cap bytes) with the next bytes of the tar stream, *len set to
  * how many (0 only at the end), or returns a negative omv_err after
  * describing the failure itself (the extractor then reports the reader's
- * failure, not libarchive's).
+ * failure, not libarchive's). It runs on a read-ahead thread of the
+ * extractor's, one call at a time, until it returns the end or an error.
  */
 typedef int (*extract_reader_fn)(void *ud, void *buf, size_t cap, size_t *len);
 
 struct extract_opts {
     uint64_t max_bytes;   /* bound on the sum of regular files' sizes */
     uint64_t max_entries; /* bound on the number of entries */
+    /* When the extraction stops before the stream's end (a refused entry, a
+     * full disk), this makes a reader blocked waiting for input return soon
+     * (with an error). NULL for a reader that never blocks. */
+    void (*reader_stop)(void *reader_ud);
 };
 
 struct extract_stats {

@@ -3,9 +3,10 @@
  *
  * Threads during an install: the calling thread receives bytes (libcurl or
  * read(2)), hashes them, appends them to the .part cache file and puts them
- * into a bounded ring; the extractor thread takes them out, decodes the xz
- * (liblzma adds its own two decoder threads) and parses the tar, and the
- * extractor's writer thread writes and hashes the files (sdk/writer.h). A
+ * into a bounded ring; the extractor's read-ahead thread takes them out and
+ * decodes the xz (liblzma adds its own two decoder threads) into the
+ * extractor's buffers, the extractor thread parses the tar and creates the
+ * files, and its writer thread writes and hashes them (sdk/writer.h). A
  * full ring makes the receiver wait, so memory stays bounded. On a resume a
  * downloader thread appends the rest to the .part while the calling thread
  * reads the part from byte 0 behind it; a reaper thread removes what killed
@@ -429,21 +430,24 @@ static void ring_close(struct ring *r)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* The extractor stops taking: the receiver's puts fail, and a get waiting
+ * for bytes returns 0 at once. */
 static void ring_stop_consumer(struct ring *r)
 {
     pthread_mutex_lock(&r->mu);
     r->consumer = true;
     pthread_cond_signal(&r->can_put);
+    pthread_cond_broadcast(&r->can_get);
     pthread_mutex_unlock(&r->mu);
 }
 
-/* Take up to cap bytes; 0 only at the end. */
+/* Take up to cap bytes; 0 only at the end, or once the consumer stopped. */
 static size_t ring_get(struct ring *r, uint8_t *out, size_t cap)
 {
     size_t got = 0;
 
     pthread_mutex_lock(&r->mu);
-    while (r->len == 0 && !r->eof)
+    while (r->len == 0 && !r->eof && !r->consumer)
         pthread_cond_wait(&r->can_get, &r->mu);
     while (r->len && got < cap) {
         size_t n = r->cap - r->head;
@@ -487,7 +491,8 @@ struct pipeline {
     bool xz_truncated; /* the stream ended before the xz end */
 };
 
-/* The extractor's reader: decode the ring's bytes into its buffer. */
+/* The extractor's reader (on its read-ahead thread): decode the ring's
+ * bytes into its buffer. */
 static int pipe_read(void *ud, void *buf, size_t cap, size_t *len)
 {
     struct pipeline *p = ud;
@@ -526,6 +531,14 @@ static int pipe_read(void *ud, void *buf, size_t cap, size_t *len)
     return 0;
 }
 
+/* The extraction stopped early: a pipe_read waiting for bytes gives up. */
+static void pipe_stop(void *ud)
+{
+    struct pipeline *p = ud;
+
+    ring_stop_consumer(&p->ring);
+}
+
 static void *extractor_main(void *ud)
 {
     struct pipeline *p = ud;
@@ -551,6 +564,7 @@ static int pipeline_start(struct pipeline *p, const struct sdk_install_opts *o, 
     p->manifest = manifest;
     p->xopts.max_bytes = o->max_unpacked;
     p->xopts.max_entries = 2000000;
+    p->xopts.reader_stop = pipe_stop;
     /* Up to 40 MiB for the decoder's threads and their output queue: two
      * threads on upstream's xz -3 blocks (12 MiB out + 4 MiB dictionary + the
      * compressed block each). Past that liblzma waits for output to be taken,

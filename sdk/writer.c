@@ -20,8 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Eight 512 KiB buffers: the one libarchive parses, and seven whose data
- * waits for the writer; past that the parser waits. */
+/* Eight 512 KiB buffers: the one libarchive parses, and seven either decoded
+ * ahead or holding data that waits for the writer; past that the read-ahead
+ * thread waits. */
 #define NBUF     8
 #define BUF_SIZE ((size_t)512 << 10)
 #define QLEN     512
@@ -45,12 +46,24 @@ struct job {
 
 struct xwriter {
     pthread_mutex_t mu;
-    pthread_cond_t can_put, can_get, released;
+    pthread_cond_t can_put, can_get, released, filled;
     struct job q[QLEN];
     size_t head, len;
     uint8_t *pool[NBUF];
-    unsigned refs[NBUF];
-    int held, next;    /* the buffer libarchive reads (-1: none), the next to give */
+    unsigned refs[NBUF]; /* the parser's hold on a buffer, and queued data in it */
+    bool ready[NBUF];    /* filled by the read-ahead thread, not yet given out */
+    size_t filled_len[NBUF];
+    int held, next; /* the buffer libarchive reads (-1: none), the next to give */
+    /* the read-ahead thread */
+    pthread_t reader;
+    bool reading; /* the thread runs (joined by xwriter_finish) */
+    xwriter_read_fn read;
+    xwriter_stop_fn stop;
+    void *ud;
+    int fill;          /* the next buffer it fills */
+    bool ended;        /* it returned the end or an error: nothing more comes */
+    int end_rc;        /* the read function's error, or 0 at the end */
+    bool stopping;     /* xwriter_finish: fill no more */
     unsigned open;     /* CLOSE jobs queued and not yet done */
     unsigned max_open; /* the bound on open */
     pthread_t thread;
@@ -234,7 +247,58 @@ static void put(struct xwriter *w, const struct job *j)
     pthread_mutex_unlock(&w->mu);
 }
 
-struct xwriter *xwriter_start(const char *root, FILE *manifest, char *err, size_t errlen)
+/* Fill each buffer in turn once the parser and the writer are done with it. */
+static void *reader_main(void *ud)
+{
+    struct xwriter *w = ud;
+
+    for (;;) {
+        size_t len = 0;
+        int i, rc;
+
+        pthread_mutex_lock(&w->mu);
+        i = w->fill;
+        while (!w->stopping && (w->refs[i] || w->ready[i]))
+            pthread_cond_wait(&w->released, &w->mu);
+        if (w->stopping) {
+            w->ended = true;
+            pthread_mutex_unlock(&w->mu);
+            return NULL;
+        }
+        pthread_mutex_unlock(&w->mu);
+        rc = w->read(w->ud, w->pool[i], BUF_SIZE, &len);
+        pthread_mutex_lock(&w->mu);
+        if (rc < 0 || len == 0) {
+            w->ended = true;
+            w->end_rc = rc < 0 ? rc : 0;
+        } else {
+            w->ready[i] = true;
+            w->filled_len[i] = len;
+            w->fill = (i + 1) % NBUF;
+        }
+        pthread_cond_broadcast(&w->filled);
+        pthread_mutex_unlock(&w->mu);
+        if (rc < 0 || len == 0)
+            return NULL;
+    }
+}
+
+static void pool_release(struct xwriter *w)
+{
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->can_put);
+    pthread_cond_destroy(&w->can_get);
+    pthread_cond_destroy(&w->released);
+    pthread_cond_destroy(&w->filled);
+    for (int i = 0; i < NBUF; i++)
+        free(w->pool[i]);
+    digest_release(&w->d);
+    free(w->root);
+    free(w);
+}
+
+struct xwriter *xwriter_start(const char *root, FILE *manifest, xwriter_read_fn read,
+                              xwriter_stop_fn stop, void *ud, char *err, size_t errlen)
 {
     struct xwriter *w = xcalloc(1, sizeof(*w));
     struct rlimit rl;
@@ -243,6 +307,7 @@ struct xwriter *xwriter_start(const char *root, FILE *manifest, char *err, size_
     pthread_cond_init(&w->can_put, NULL);
     pthread_cond_init(&w->can_get, NULL);
     pthread_cond_init(&w->released, NULL);
+    pthread_cond_init(&w->filled, NULL);
     for (int i = 0; i < NBUF; i++)
         w->pool[i] = xmalloc(BUF_SIZE);
     w->held = -1;
@@ -252,35 +317,49 @@ struct xwriter *xwriter_start(const char *root, FILE *manifest, char *err, size_
         w->max_open = rl.rlim_cur / 4 > 4 ? (unsigned)(rl.rlim_cur / 4) : 4;
     w->manifest = manifest;
     w->root = xstrdup(root);
+    w->read = read;
+    w->stop = stop;
+    w->ud = ud;
     digest_init(&w->d);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         omv_seterr(err, errlen, OMV_EIO, "cannot start the writer thread");
-        for (int i = 0; i < NBUF; i++)
-            free(w->pool[i]);
-        digest_release(&w->d);
-        free(w->root);
-        free(w);
+        pool_release(w);
         return NULL;
     }
+    if (pthread_create(&w->reader, NULL, reader_main, w) != 0) {
+        omv_seterr(err, errlen, OMV_EIO, "cannot start the read-ahead thread");
+        xwriter_finish(w, NULL, 0);
+        return NULL;
+    }
+    w->reading = true;
     return w;
 }
 
-uint8_t *xwriter_buffer(struct xwriter *w, size_t *cap)
+int xwriter_next(struct xwriter *w, uint8_t **buf, size_t *len)
 {
-    int i;
+    int i, rc = 0;
 
+    *buf = NULL;
+    *len = 0;
     pthread_mutex_lock(&w->mu);
-    if (w->held >= 0)
-        w->refs[w->held]--;
+    if (w->held >= 0 && --w->refs[w->held] == 0)
+        pthread_cond_broadcast(&w->released);
+    w->held = -1;
     i = w->next;
-    w->next = (w->next + 1) % NBUF;
-    while (w->refs[i])
-        pthread_cond_wait(&w->released, &w->mu);
-    w->refs[i]++;
-    w->held = i;
+    while (!w->ready[i] && !w->ended)
+        pthread_cond_wait(&w->filled, &w->mu);
+    if (w->ready[i]) {
+        w->ready[i] = false;
+        w->refs[i]++;
+        w->held = i;
+        w->next = (i + 1) % NBUF;
+        *buf = w->pool[i];
+        *len = w->filled_len[i];
+    } else {
+        rc = w->end_rc; /* the end, or the read's error: every call from now on */
+    }
     pthread_mutex_unlock(&w->mu);
-    *cap = BUF_SIZE;
-    return w->pool[i];
+    return rc;
 }
 
 void xwriter_data(struct xwriter *w, int fd, const void *data, size_t len, uint64_t off)
@@ -341,19 +420,24 @@ int xwriter_failed(struct xwriter *w, char *err, size_t errlen)
 int xwriter_finish(struct xwriter *w, char *err, size_t errlen)
 {
     struct job stop = {JOB_STOP, -1, -1, NULL, NULL, 0, 0, 0, NULL, {{0, 0}, {0, 0}}};
-    int rc;
+    bool early;
+    int rc = 0;
 
+    if (w->reading) {
+        pthread_mutex_lock(&w->mu);
+        early = !w->ended;
+        w->stopping = true;
+        pthread_cond_broadcast(&w->released);
+        pthread_mutex_unlock(&w->mu);
+        /* A read blocked waiting for input would hold up the join. */
+        if (early && w->stop)
+            w->stop(w->ud);
+        pthread_join(w->reader, NULL);
+    }
     put(w, &stop);
     pthread_join(w->thread, NULL);
-    rc = xwriter_failed(w, err, errlen);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->can_put);
-    pthread_cond_destroy(&w->can_get);
-    pthread_cond_destroy(&w->released);
-    for (int i = 0; i < NBUF; i++)
-        free(w->pool[i]);
-    digest_release(&w->d);
-    free(w->root);
-    free(w);
+    if (err)
+        rc = xwriter_failed(w, err, errlen);
+    pool_release(w);
     return rc;
 }

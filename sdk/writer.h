@@ -5,13 +5,18 @@
  * manifest lines in the order they were queued.
  *
  * The tar stream is decoded into a small pool of buffers owned by the
- * writer; a piece of file data that lies in one of them is written from
- * there (no copy) and the buffer is reused only after the writer is done
- * with every piece in it. Memory is bounded by the pool and the job queue.
+ * writer, by a read-ahead thread of its own that fills each buffer as it
+ * comes free, so decoding never waits for the parser's file creation (the
+ * xz decoder's threads stall when their output is not taken). A piece of
+ * file data that lies in one of the buffers is written from there (no
+ * copy) and the buffer is refilled only after the parser has moved past it
+ * and the writer is done with every piece in it. Memory is bounded by the
+ * pool and the job queue.
  *
  * Ownership: xwriter_start() returns a writer that xwriter_finish() frees;
  * file descriptors handed over with xwriter_close() are closed by the writer.
- * The parser thread is the only caller of every function here.
+ * The parser thread is the only caller of every function here; the read
+ * function runs on the read-ahead thread.
  */
 #ifndef OMVDEV_SDK_WRITER_H
 #define OMVDEV_SDK_WRITER_H
@@ -25,15 +30,28 @@
 
 struct xwriter;
 
-/* root: the directory the relative paths of xwriter_hash_path() are in. */
-struct xwriter *xwriter_start(const char *root, FILE *manifest, char *err, size_t errlen);
+/* Fills buf (cap bytes) with the next bytes of the stream, *len set (0 only at
+ * the end), or returns a negative omv_err. */
+typedef int (*xwriter_read_fn)(void *ud, void *buf, size_t cap, size_t *len);
+/* Makes a read blocked waiting for input return (with an error) soon. */
+typedef void (*xwriter_stop_fn)(void *ud);
 
 /*
- * The next buffer to decode the tar stream into (*cap bytes). The buffer
- * given by the previous call stays valid until this call; data in it that
- * was queued with xwriter_data() stays valid until written.
+ * root: the directory the relative paths of xwriter_hash_path() are in.
+ * read(ud, ...) is called on the read-ahead thread until it returns an error
+ * or the end; stop(ud) (may be NULL for a read that never blocks) is called
+ * by xwriter_finish() when the parser stopped before the end.
  */
-uint8_t *xwriter_buffer(struct xwriter *w, size_t *cap);
+struct xwriter *xwriter_start(const char *root, FILE *manifest, xwriter_read_fn read,
+                              xwriter_stop_fn stop, void *ud, char *err, size_t errlen);
+
+/*
+ * The next piece of the stream: *buf and *len (0 at the end, and at every
+ * call after it), or the read function's error. The buffer given by the
+ * previous call stays valid until this call; data in it that was queued with
+ * xwriter_data() stays valid until written.
+ */
+int xwriter_next(struct xwriter *w, uint8_t **buf, size_t *len);
 
 /* Queue len bytes for fd at offset off (copied only when they are not in a
  * pool buffer). */
@@ -54,7 +72,8 @@ void xwriter_hash_path(struct xwriter *w, const char *rel);
 /* 0, or the writer's first failure (OMV_ENOSPC, OMV_EIO) with its message. */
 int xwriter_failed(struct xwriter *w, char *err, size_t errlen);
 
-/* Write everything queued, stop the thread and free the writer; its result. */
+/* Write everything queued, stop the threads and free the writer; the
+ * writer's result (the read function's errors come from xwriter_next()). */
 int xwriter_finish(struct xwriter *w, char *err, size_t errlen);
 
 #endif

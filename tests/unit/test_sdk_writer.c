@@ -14,6 +14,7 @@
 #include "sdk/extract.h"
 #include "sdk/sdk.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -114,7 +115,7 @@ static void test_extract_pieces(void)
     uint8_t *big = xmalloc(big_len);
     uint64_t rng = 42;
     struct pieces pc = {&tar, 0, 7};
-    struct extract_opts xo = {(uint64_t)1 << 30, 1000};
+    struct extract_opts xo = {(uint64_t)1 << 30, 1000, NULL};
     struct extract_stats st;
     struct stat sb;
     FILE *m;
@@ -210,7 +211,7 @@ static void test_few_descriptors(void)
     char dir[] = "/tmp/omvdev-writer-XXXXXX", err[1024], name[64];
     struct strbuf tar = STRBUF_INIT, path = STRBUF_INIT;
     struct pieces pc = {&tar, 0, 9};
-    struct extract_opts xo = {(uint64_t)1 << 30, 10000};
+    struct extract_opts xo = {(uint64_t)1 << 30, 10000, NULL};
     struct extract_stats st;
     struct rlimit old, low;
     FILE *m;
@@ -247,4 +248,134 @@ static void test_few_descriptors(void)
     strbuf_release(&path);
 }
 
-TESTS(TEST(test_extract_pieces), TEST(test_few_descriptors))
+/*
+ * A reader that hands over the whole stream and then waits for more input
+ * that never comes (a stalled download), until stop() is called. The
+ * archive is refused at its second entry: the extraction must end with that
+ * error, at once, having called stop() to free the read-ahead thread.
+ */
+struct stalling {
+    struct strbuf *tar;
+    size_t pos;
+    bool blocked, stopped;
+    unsigned stops;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static int stalling_read(void *ud, void *buf, size_t cap, size_t *len)
+{
+    struct stalling *s = ud;
+    int rc = 0;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->pos < s->tar->len) {
+        *len = s->tar->len - s->pos < cap ? s->tar->len - s->pos : cap;
+        memcpy(buf, s->tar->buf + s->pos, *len);
+        s->pos += *len;
+    } else {
+        s->blocked = true;
+        while (!s->stopped)
+            pthread_cond_wait(&s->cv, &s->mu);
+        rc = omv_seterr(NULL, 0, OMV_EIO, "stopped");
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void stalling_stop(void *ud)
+{
+    struct stalling *s = ud;
+
+    pthread_mutex_lock(&s->mu);
+    s->stopped = true;
+    s->stops++;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void test_stop_blocked_reader(void)
+{
+    char dir[] = "/tmp/omvdev-writer-XXXXXX", err[1024] = "";
+    struct strbuf tar = STRBUF_INIT, path = STRBUF_INIT;
+    struct stalling s = {
+        &tar, 0, false, false, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    size_t big_len = (size_t)3 << 20;
+    uint8_t *big = xcalloc(1, big_len);
+    struct extract_opts xo = {(uint64_t)1 << 30, 1000, stalling_stop};
+    struct extract_stats st;
+    FILE *m;
+    int rc;
+
+    entry(&tar, TOP, '5', 0755, NULL, NULL, 0);
+    entry(&tar, TOP "README", '0', 0644, NULL, "first\n", 6);
+    /* the reader has handed over all it has (in 512 KiB pieces) and waits by
+     * the time the parser is through this file and meets the next entry */
+    entry(&tar, TOP "big", '0', 0644, NULL, big, big_len);
+    entry(&tar, "/etc/omvdev-test", '0', 0644, NULL, "x", 1);
+    CHECK(mkdtemp(dir) != NULL);
+    fs_path_join(&path, dir, "manifest");
+    m = fopen(path.buf, "w+e");
+    strbuf_reset(&path);
+    fs_path_join(&path, dir, "sdk");
+    CHECK_INT(mkdir(path.buf, 0755), ==, 0);
+    rc = m ? extract_run(path.buf, stalling_read, &s, &xo, m, &st, err, sizeof(err)) : -1;
+    CHECK_INT(rc, ==, OMV_EPARSE);
+    CHECK_CONTAINS(err, "absolute path '/etc/omvdev-test'");
+    CHECK_INT(s.stops, ==, 1);
+    CHECK_INT(access("/etc/omvdev-test", F_OK), !=, 0);
+    if (!s.blocked)
+        fprintf(stderr, "note: the reader had not blocked yet when the parser stopped\n");
+    if (m)
+        fclose(m);
+    sdk_remove_tree(dir, err, sizeof(err));
+    strbuf_release(&tar);
+    strbuf_release(&path);
+    free(big);
+}
+
+static unsigned *stop_count;
+
+static void count_stop(void *ud)
+{
+    (void)ud;
+    (*stop_count)++;
+}
+
+/* A stream that ends cleanly never calls stop(). */
+static void test_no_stop_at_end(void)
+{
+    char dir[] = "/tmp/omvdev-writer-XXXXXX", err[1024] = "";
+    struct strbuf tar = STRBUF_INIT, path = STRBUF_INIT;
+    struct pieces pc = {&tar, 0, 11};
+    unsigned stops = 0;
+    struct extract_opts xo = {(uint64_t)1 << 30, 1000, count_stop};
+    struct extract_stats st;
+    FILE *m;
+    int rc;
+
+    stop_count = &stops;
+    entry(&tar, TOP, '5', 0755, NULL, NULL, 0);
+    entry(&tar, TOP "sdk.version", '0', 0644, NULL, "1.6.0\n", 6);
+    while (tar.len % 1024 || tar.len < 4096)
+        strbuf_addch(&tar, '\0');
+    CHECK(mkdtemp(dir) != NULL);
+    fs_path_join(&path, dir, "manifest");
+    m = fopen(path.buf, "w+e");
+    strbuf_reset(&path);
+    fs_path_join(&path, dir, "sdk");
+    CHECK_INT(mkdir(path.buf, 0755), ==, 0);
+    rc = m ? extract_run(path.buf, piece_reader, &pc, &xo, m, &st, err, sizeof(err)) : -1;
+    CHECK_INT(rc, ==, 0);
+    CHECK_STR(err, "");
+    CHECK_INT(stops, ==, 0);
+    CHECK_INT(st.files, ==, 1);
+    if (m)
+        fclose(m);
+    sdk_remove_tree(dir, err, sizeof(err));
+    strbuf_release(&tar);
+    strbuf_release(&path);
+}
+
+TESTS(TEST(test_extract_pieces), TEST(test_few_descriptors), TEST(test_stop_blocked_reader),
+      TEST(test_no_stop_at_end))
