@@ -565,11 +565,16 @@ static int pipeline_start(struct pipeline *p, const struct sdk_install_opts *o, 
     p->xopts.max_bytes = o->max_unpacked;
     p->xopts.max_entries = 2000000;
     p->xopts.reader_stop = pipe_stop;
-    /* Up to 40 MiB for the decoder's threads and their output queue: two
-     * threads on upstream's xz -3 blocks (12 MiB out + 4 MiB dictionary + the
-     * compressed block each). Past that liblzma waits for output to be taken,
-     * or decodes with one thread, rather than fail. */
-    rc = xz_dec_init(&p->xz, o->threads, (uint64_t)40 << 20, err, errlen);
+    /* liblzma starts a block's decoding only while the blocks in flight and
+     * the output not yet taken stay under this limit. A block of upstream's
+     * xz -3 takes its 12 MiB of output, the 4 MiB dictionary and its
+     * compressed bytes (under 6 MiB even for poorly compressing binaries):
+     * 44 MiB lets two blocks decode at once on every pair of blocks, where 40
+     * MiB left one thread idle whenever two neighbours compressed poorly
+     * (measured on a tarball made like upstream's). Past the limit liblzma
+     * waits for its output to be taken, or decodes with one thread, rather
+     * than fail. */
+    rc = xz_dec_init(&p->xz, o->threads, (uint64_t)44 << 20, err, errlen);
     if (rc < 0)
         return rc;
     if (pthread_create(&p->thread, NULL, extractor_main, p) != 0)
