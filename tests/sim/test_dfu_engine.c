@@ -5,6 +5,7 @@
  */
 #include "lib/compat.h"
 
+#include "tests/sim/host.h"
 #include "tests/sim/sim.h"
 
 #include "flash/dfu.h"
@@ -26,7 +27,6 @@ struct rig {
     unsigned reqs[8];       /* class requests by bRequest */
     unsigned set_addresses; /* DfuSe SET_ADDRESS commands (DNLOAD wValue 0, 0x21) */
     unsigned max_block;     /* the highest wValue of a DNLOAD carrying data */
-    uint8_t xbuf[65536];
     /* progress */
     unsigned calls;
     char last_phase[16];
@@ -38,9 +38,6 @@ static int io_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint
                       uint8_t *data, uint16_t len, unsigned timeout_ms)
 {
     struct rig *r = ctx;
-    struct sim_setup s = {type, req, value, index, len};
-    size_t n = len;
-    int rc;
 
     (void)timeout_ms;
     if ((type & 0x60) == 0x20 && req < ARRAY_SIZE(r->reqs))
@@ -49,34 +46,14 @@ static int io_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint
         r->set_addresses++;
     if (type == 0x21 && req == 1 && value >= 2 && value > r->max_block)
         r->max_block = value;
-    if (!(type & 0x80) && len)
-        memcpy(r->xbuf, data, len);
-    rc = sim_dev_control(r->d, &s, r->xbuf, &n);
-    switch (rc) {
-    case SIM_OK:
-        break;
-    case SIM_STALL:
-        return USB_ERR_PIPE;
-    case SIM_GONE:
-        return USB_ERR_NODEV;
-    default:
-        return USB_ERR_IO;
-    }
-    if (type & 0x80) {
-        memcpy(data, r->xbuf, n);
-        return (int)n;
-    }
-    return (int)len;
+    return sim_host_control(r->d, type, req, value, index, data, len);
 }
 
 static int io_set_alt(void *ctx, uint8_t intf, uint8_t alt)
 {
     struct rig *r = ctx;
 
-    if (r->d->gone)
-        return USB_ERR_NODEV;
-    sim_dev_set_alt(r->d, intf, alt);
-    return 0;
+    return sim_host_set_alt(r->d, intf, alt);
 }
 
 static void io_sleep(void *ctx, unsigned ms)
@@ -84,7 +61,7 @@ static void io_sleep(void *ctx, unsigned ms)
     struct rig *r = ctx;
 
     r->slept_ms += ms;
-    sim_dev_advance(r->d, r->d->now_us + (uint64_t)ms * 1000);
+    sim_host_sleep(r->d, ms);
 }
 
 static void on_progress(void *ud, const char *phase, uint64_t done, uint64_t total)

@@ -6,6 +6,7 @@
  */
 #include "lib/compat.h"
 
+#include "tests/sim/host.h"
 #include "tests/sim/sim.h"
 
 #include "flash/dfu.h"
@@ -30,7 +31,6 @@ struct rig {
     struct sim_dev *d;
     struct usb_device_info info;
     struct dfu_dev dev;
-    uint8_t xbuf[65536];
     unsigned dnloads, uploads;
     /* Ctrl-C: set cancel once `cancel_after` bytes of phase `cancel_phase` are done */
     volatile sig_atomic_t cancel;
@@ -44,9 +44,6 @@ static int io_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint
                       uint8_t *data, uint16_t len, unsigned timeout_ms)
 {
     struct rig *r = ctx;
-    struct sim_setup s = {type, req, value, index, len};
-    size_t n = len;
-    int rc;
 
     (void)timeout_ms;
     if ((type & 0x60) == 0x20 && (req == SIM_DFU_DNLOAD || req == SIM_DFU_UPLOAD)) {
@@ -54,37 +51,21 @@ static int io_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint
         r->uploads += req == SIM_DFU_UPLOAD;
         r->sent_after_cancel += r->cancel != 0;
     }
-    if (!(type & 0x80) && len)
-        memcpy(r->xbuf, data, len);
-    rc = sim_dev_control(r->d, &s, r->xbuf, &n);
-    if (rc == SIM_STALL)
-        return USB_ERR_PIPE;
-    if (rc == SIM_GONE)
-        return USB_ERR_NODEV;
-    if (rc != SIM_OK)
-        return USB_ERR_IO;
-    if (type & 0x80) {
-        memcpy(data, r->xbuf, n);
-        return (int)n;
-    }
-    return (int)len;
+    return sim_host_control(r->d, type, req, value, index, data, len);
 }
 
 static int io_set_alt(void *ctx, uint8_t intf, uint8_t alt)
 {
     struct rig *r = ctx;
 
-    if (r->d->gone)
-        return USB_ERR_NODEV;
-    sim_dev_set_alt(r->d, intf, alt);
-    return 0;
+    return sim_host_set_alt(r->d, intf, alt);
 }
 
 static void io_sleep(void *ctx, unsigned ms)
 {
     struct rig *r = ctx;
 
-    sim_dev_advance(r->d, r->d->now_us + (uint64_t)ms * 1000);
+    sim_host_sleep(r->d, ms);
 }
 
 static int ctl_in(struct rig *r, uint16_t value, uint16_t index, uint8_t *buf, uint16_t len)
