@@ -804,6 +804,7 @@ int extract_run(const char *dest, extract_reader_fn reader, void *reader_ud,
             rc = omv_seterr(err, errlen, errno == ENOSPC ? OMV_ENOSPC : OMV_EIO,
                             "cannot write the manifest: %s", strerror(errno));
     }
+    stats->reader_failed = rc < 0 && ex.glue.rc != 0;
     extractor_release(&ex);
     return rc;
 }

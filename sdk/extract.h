@@ -34,6 +34,7 @@
 #include "lib/libversion.h"
 #include "lib/strbuf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,8 +62,9 @@ struct extract_opts {
 
 struct extract_stats {
     uint64_t files, dirs, symlinks, hardlinks;
-    uint64_t bytes; /* sum of regular files' sizes */
-    char top[256];  /* the stripped top-level directory */
+    uint64_t bytes;     /* sum of regular files' sizes */
+    char top[256];      /* the stripped top-level directory */
+    bool reader_failed; /* the failure is the reader's error, which reached the parser */
 };
 
 /*

@@ -441,14 +441,16 @@ static void ring_stop_consumer(struct ring *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-/* Take up to cap bytes; 0 only at the end, or once the consumer stopped. */
-static size_t ring_get(struct ring *r, uint8_t *out, size_t cap)
+/* Take up to cap bytes; 0 only at the end, or (*stopped set) once the
+ * consumer stopped. */
+static size_t ring_get(struct ring *r, uint8_t *out, size_t cap, bool *stopped)
 {
     size_t got = 0;
 
     pthread_mutex_lock(&r->mu);
     while (r->len == 0 && !r->eof && !r->consumer)
         pthread_cond_wait(&r->can_get, &r->mu);
+    *stopped = r->consumer;
     while (r->len && got < cap) {
         size_t n = r->cap - r->head;
 
@@ -485,7 +487,6 @@ struct pipeline {
     struct extract_opts xopts;
     struct extract_stats stats;
     int rc;            /* extractor's result */
-    int reader_rc;     /* the decoder's failure, when it caused rc */
     char err[1024];    /* extractor's message */
     char rerr[1024];   /* decoder's message */
     bool xz_truncated; /* the stream ended before the xz end */
@@ -504,8 +505,14 @@ static int pipe_read(void *ud, void *buf, size_t cap, size_t *len)
         int rc;
 
         if (p->in_len == 0 && !p->in_eof) {
-            p->in_len = ring_get(&p->ring, p->in, CHUNK_SIZE);
+            bool stopped;
+
+            p->in_len = ring_get(&p->ring, p->in, CHUNK_SIZE, &stopped);
             p->in_next = p->in;
+            /* The parser gave up first (pipe_stop): its error is the cause,
+             * not a stream that seems to end here. */
+            if (stopped)
+                return OMV_EINTR;
             if (p->in_len == 0)
                 p->in_eof = true;
         }
@@ -515,16 +522,14 @@ static int pipe_read(void *ud, void *buf, size_t cap, size_t *len)
                         cap - have, &n, p->rerr, sizeof(p->rerr));
         if (rc < 0) {
             p->xz_truncated = p->xz.truncated;
-            p->reader_rc = rc;
             return rc;
         }
         have += n;
         if (n)
             idle = 0;
         if (idle > 1000000) {
-            p->reader_rc = omv_seterr(p->rerr, sizeof(p->rerr), OMV_EPARSE,
-                                      "the xz decoder makes no progress");
-            return p->reader_rc;
+            return omv_seterr(p->rerr, sizeof(p->rerr), OMV_EPARSE,
+                              "the xz decoder makes no progress");
         }
     }
     *len = have;
@@ -545,8 +550,12 @@ static void *extractor_main(void *ud)
 
     p->rc = extract_run(p->dest, pipe_read, p, &p->xopts, p->manifest, &p->stats, p->err,
                         sizeof(p->err));
-    if (p->rc < 0 && p->reader_rc < 0)
+    /* The reader runs ahead of the parser: its failure is the cause only when
+     * the parser got to it, not when the parser failed first. */
+    if (p->rc < 0 && p->stats.reader_failed)
         snprintf(p->err, sizeof(p->err), "%s", p->rerr);
+    else
+        p->xz_truncated = false;
     ring_stop_consumer(&p->ring);
     return NULL;
 }

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tarfile
 
-CASES = ["good", "abs", "dotdot", "symlink-escape", "symlink-abs", "symlink-through", "hardlink-escape",
+CASES = ["good", "abs", "abs-then-data", "dotdot", "symlink-escape", "symlink-abs", "symlink-through", "hardlink-escape",
          "hardlink-abs", "device",
          "fifo", "setuid", "two-top", "no-stamp", "wrong-stamp", "truncated-xz", "garbage",
          "bomb", "not-tar", "dup", "mode000"]
@@ -57,6 +57,10 @@ def build(case, version, seed):
         add_file(tar, top + "/README", b"OpenMV SDK %s\n" % version.encode())
         if case == "abs":
             add_file(tar, "/tmp/omvdev-evil", b"evil\n")
+        elif case == "abs-then-data":
+            # refused early, with 2 MB still to come (incompressible)
+            add_file(tar, "/tmp/omvdev-evil", b"evil\n")
+            add_file(tar, top + "/gcc/bin/more", rnd.randbytes(2 << 20), 0o755)
         elif case == "dotdot":
             add_file(tar, top + "/../omvdev-evil", b"evil\n")
         elif case == "symlink-escape":

@@ -519,4 +519,21 @@ err_has "error: refusing plain http:// from '$base/$TB' (redirected from '$sbase
 nothing_at_dest
 no_lock
 
+t "a refused entry while the rest of the download is still on its way: the entry is the cause"
+# The reader decodes ahead of the parser; when the parser refuses an entry, the
+# reader is waiting for bytes the slow server has not sent yet. The message must
+# be the parser's, not "truncated xz stream" or a network error.
+mkdir -p "$TMPD/www-abs"
+python3 "$comp/mkarchive.py" abs-then-data "$TMPD/www-abs/$TB" $V 1 || fail "mkarchive abs-then-data"
+python3 "$comp/server.py" "$TMPD/www-abs" "$TMPD/abs.port" 2>"$TMPD/abs.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$TMPD/abs.port" ] && break; sleep 0.05; done
+reset_state
+install 1 --mirror "http://127.0.0.1:$(cat "$TMPD/abs.port")/f/slow"
+err_has "omvdev: error: absolute path '/tmp/omvdev-evil'"
+err_lacks "truncated"
+nothing_at_dest
+if [ -e /tmp/omvdev-evil ]; then fail "/tmp/omvdev-evil was written"; else pass; fi
+no_lock
+
 finish
