@@ -22,8 +22,8 @@
  *
  * Parsing runs on the caller's thread, the reader on a read-ahead thread;
  * the data of regular files is written and hashed by a writer thread
- * (sdk/writer.h) from the buffers the stream was decoded into. Every file, directory and symlink
- * goes into a manifest (see sdk.h).
+ * (sdk/writer.h) from the buffers the stream was decoded into. Every file,
+ * directory and symlink goes into a manifest (see sdk.h).
  *
  * Ownership: the caller owns the reader and the manifest stream.
  */
