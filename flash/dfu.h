@@ -45,8 +45,11 @@ struct dfu_dev {
     struct dfu_io io;
     uint8_t intf;
     uint16_t transfer_size; /* from the functional descriptor, capped by the caller */
-    uint8_t attributes;     /* enum dfu_attr */
-    unsigned timeout_ms;    /* per control transfer; 0 means 5000 */
+    /* The functional descriptor's own wTransferSize (0: none): a DfuSe device
+     * places block n at (n - 2) times this, whatever the host sends. */
+    uint16_t device_transfer_size;
+    uint8_t attributes;  /* enum dfu_attr */
+    unsigned timeout_ms; /* per control transfer; 0 means 5000 */
 };
 
 struct dfu_status {

@@ -237,6 +237,9 @@ int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
                const struct dfu_progress *p, char *err, size_t errlen)
 {
     size_t xfer = d->transfer_size, done = 0;
+    /* Blocks after the first count in the device's own wTransferSize: when the
+     * host reads less at a time, one block per SET_ADDRESS. */
+    unsigned window = xfer == d->device_transfer_size ? BLOCK_WINDOW : 3;
     char what[64];
     int rc;
 
@@ -255,6 +258,12 @@ int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
         return rc;
     dfu_report(p, "read", 0, len);
     while (done < len) {
+        /* A SET_ADDRESS is a DNLOAD: refused in dfuUPLOAD-IDLE. */
+        if (done) {
+            rc = abort_to_idle(d, err, errlen);
+            if (rc < 0)
+                return rc;
+        }
         /* UPLOAD reads at (wValue - 2) * wTransferSize + the address pointer. */
         rc = set_address(d, (uint32_t)(addr + done), err, errlen);
         if (rc < 0)
@@ -262,7 +271,7 @@ int dfuse_read(struct dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
         rc = abort_to_idle(d, err, errlen);
         if (rc < 0)
             return rc;
-        for (unsigned block = 2; block < BLOCK_WINDOW && done < len; block++) {
+        for (unsigned block = 2; block < window && done < len; block++) {
             size_t n = len - done < xfer ? len - done : xfer;
 
             snprintf(what, sizeof(what), "read at 0x%08lX", (unsigned long)(addr + done));
@@ -433,7 +442,8 @@ int dfuse_erase(struct dfu_dev *d, const struct dfuse_layout *layout, const uint
  * the two GETSTATUS that run it, where a SET_ADDRESS per chunk (dfu-util's
  * way) doubles the control transfers, each a millisecond or more on a
  * full-speed bus. The formula holds only for chunks of the device's own
- * wTransferSize: where that is not a whole number of flash words, every
+ * wTransferSize: where that is not a whole number of flash words, or the
+ * host sends less (a descriptor over the 4 KiB usbfs limit, or none), every
  * chunk gets its own SET_ADDRESS and wValue 2 ("no address offset").
  */
 static int program(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_t addr,
@@ -449,7 +459,7 @@ static int program(struct dfu_dev *d, const struct dfuse_layout *layout, uint32_
 
     if (chunk >= FLASH_WORD)
         chunk = chunk / FLASH_WORD * FLASH_WORD; /* every chunk starts on a flash word */
-    address_each = chunk != d->transfer_size;
+    address_each = chunk != d->device_transfer_size;
     plen = padded_len(layout, addr, len);
     buf = xmalloc(chunk);
     dfu_report(p, "write", 0, len);

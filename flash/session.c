@@ -78,6 +78,7 @@ void flash_session_dev(struct dfu_dev *dev, const struct usb_device_info *info,
     memset(dev, 0, sizeof(*dev));
     dev->io = *io;
     dev->intf = info->dfu_interface;
+    dev->device_transfer_size = info->dfu_transfer_size;
     dev->transfer_size = info->dfu_transfer_size ? info->dfu_transfer_size : 2048;
     if (dev->transfer_size > 4096) /* the Linux usbfs limit for control transfers */
         dev->transfer_size = 4096;

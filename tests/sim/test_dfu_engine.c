@@ -139,6 +139,7 @@ static struct rig *rig_open(const char *spec, uint8_t alt)
         if (cfg[i + 1] == 0x21 && cfg[i] == 9) {
             r->dev.attributes = cfg[i + 2];
             r->dev.transfer_size = (uint16_t)(cfg[i + 5] | cfg[i + 6] << 8);
+            r->dev.device_transfer_size = r->dev.transfer_size;
         }
     CHECK(r->dev.transfer_size > 0);
     CHECK_INT(r->dev.io.set_alt(r, 0, alt), ==, 0);
@@ -532,7 +533,7 @@ static void test_h743_consecutive_blocks(void)
     struct rig *r = rig_open("st-rom:H743", 0);
     struct dfuse_layout l = DFUSE_LAYOUT_INIT;
     size_t len = 300 * 1024 + 100, chunks = (len + 2047) / 2048;
-    uint8_t *img = pattern(len, 11);
+    uint8_t *img = pattern(len, 11), *back = NULL;
     char err[256] = "";
 
     if (!r)
@@ -561,9 +562,26 @@ static void test_h743_consecutive_blocks(void)
     CHECK(!memcmp(mem(r, 0x08020000), img, len));
     CHECK_INT(r->set_addresses, ==, (len + 991) / 992);
     CHECK_INT(r->max_block, ==, 2);
+
+    /* whole flash words, but less than the device's own 2048 (a host capped
+     * below a descriptor's size): still an address a chunk, and reads too */
+    r->dev.transfer_size = 1024;
+    r->set_addresses = r->max_block = 0;
+    memset(internal(r)->data, 0xFF, internal(r)->size);
+    CHECK_INT(dfuse_write(&r->dev, &l, 0x08020000, img, len, true, NULL, NULL, err, sizeof(err)),
+              ==, 0);
+    CHECK_STR(err, "");
+    CHECK(!memcmp(mem(r, 0x08020000), img, len));
+    CHECK_INT(r->set_addresses, ==, (len + 1023) / 1024);
+    CHECK_INT(r->max_block, ==, 2);
+    back = malloc(len);
+    CHECK_INT(dfuse_read(&r->dev, 0x08020000, back, len, NULL, err, sizeof(err)), ==, 0);
+    CHECK_STR(err, "");
+    CHECK(back && !memcmp(back, img, len));
 out:
     dfuse_layout_release(&l);
     free(img);
+    free(back);
     rig_close(r);
 }
 
