@@ -107,6 +107,23 @@ static int count_lines_ending(const char *text, const char *suffix)
     return n;
 }
 
+/* A new directory holding a manifest open for writing and an empty sdk/ to
+ * extract into (its path left in *sdk); NULL when the manifest could not be
+ * opened. */
+static FILE *open_dest(char *dir, struct strbuf *sdk)
+{
+    FILE *m;
+
+    CHECK(mkdtemp(dir) != NULL);
+    strbuf_reset(sdk);
+    fs_path_join(sdk, dir, "manifest");
+    m = fopen(sdk->buf, "w+e");
+    strbuf_reset(sdk);
+    fs_path_join(sdk, dir, "sdk");
+    CHECK_INT(mkdir(sdk->buf, 0755), ==, 0);
+    return m;
+}
+
 static void test_extract_pieces(void)
 {
     char dir[] = "/tmp/omvdev-writer-XXXXXX", err[1024], hex[DIGEST_HEX_LEN + 1];
@@ -136,16 +153,11 @@ static void test_extract_pieces(void)
     strbuf_add(&tar, big, 1024); /* stands for the two zero blocks' place */
     memset(tar.buf + tar.len - 1024, 0, 1024);
 
-    CHECK(mkdtemp(dir) != NULL);
-    fs_path_join(&path, dir, "manifest");
-    m = fopen(path.buf, "w+e");
+    m = open_dest(dir, &path);
     CHECK(m != NULL);
     if (!m)
         goto out;
     fprintf(m, "%s\n", SDK_MANIFEST_HEADER);
-    strbuf_reset(&path);
-    fs_path_join(&path, dir, "sdk");
-    CHECK_INT(mkdir(path.buf, 0755), ==, 0);
     rc = extract_run(path.buf, piece_reader, &pc, &xo, m, &st, err, sizeof(err));
     CHECK_INT(rc, ==, 0);
     if (rc)
@@ -225,12 +237,7 @@ static void test_few_descriptors(void)
     strbuf_addch(&tar, '\0');
     while (tar.len % 512 || tar.len % 1024)
         strbuf_addch(&tar, '\0');
-    CHECK(mkdtemp(dir) != NULL);
-    fs_path_join(&path, dir, "manifest");
-    m = fopen(path.buf, "w+e");
-    strbuf_reset(&path);
-    fs_path_join(&path, dir, "sdk");
-    CHECK_INT(mkdir(path.buf, 0755), ==, 0);
+    m = open_dest(dir, &path);
     CHECK_INT(getrlimit(RLIMIT_NOFILE, &old), ==, 0);
     low = old;
     low.rlim_cur = 20;
@@ -313,12 +320,7 @@ static void test_stop_blocked_reader(void)
      * the time the parser is through this file and meets the next entry */
     entry(&tar, TOP "big", '0', 0644, NULL, big, big_len);
     entry(&tar, "/etc/omvdev-test", '0', 0644, NULL, "x", 1);
-    CHECK(mkdtemp(dir) != NULL);
-    fs_path_join(&path, dir, "manifest");
-    m = fopen(path.buf, "w+e");
-    strbuf_reset(&path);
-    fs_path_join(&path, dir, "sdk");
-    CHECK_INT(mkdir(path.buf, 0755), ==, 0);
+    m = open_dest(dir, &path);
     rc = m ? extract_run(path.buf, stalling_read, &s, &xo, m, &st, err, sizeof(err)) : -1;
     CHECK_INT(rc, ==, OMV_EPARSE);
     CHECK_CONTAINS(err, "absolute path '/etc/omvdev-test'");
@@ -359,12 +361,7 @@ static void test_no_stop_at_end(void)
     entry(&tar, TOP "sdk.version", '0', 0644, NULL, "1.6.0\n", 6);
     while (tar.len % 1024 || tar.len < 4096)
         strbuf_addch(&tar, '\0');
-    CHECK(mkdtemp(dir) != NULL);
-    fs_path_join(&path, dir, "manifest");
-    m = fopen(path.buf, "w+e");
-    strbuf_reset(&path);
-    fs_path_join(&path, dir, "sdk");
-    CHECK_INT(mkdir(path.buf, 0755), ==, 0);
+    m = open_dest(dir, &path);
     rc = m ? extract_run(path.buf, piece_reader, &pc, &xo, m, &st, err, sizeof(err)) : -1;
     CHECK_INT(rc, ==, 0);
     CHECK_STR(err, "");
