@@ -114,11 +114,14 @@ grep -q ' run ' "$ENGINE_LOG" && fail "it ran a container" || pass
 
 t "not in the docker group"
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    # A copy the other user can reach: the checkout may lie under a directory only
+    # its owner may enter (a clone into mktemp -d).
+    cp "$OMVDEV" "$TMPD/omvdev-other-user"
     chmod -R a+rwX "$TMPD"
     chmod 0600 "$TMPD/docker.sock"
     setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$HOME" PATH="$PATH" \
         DOCKER_HOST="$DOCKER_HOST" XDG_CONFIG_HOME="$XDG_CONFIG_HOME" \
-        "$OMVDEV" build -t OPENMV4 --docker >"$out" 2>"$err"
+        "$TMPD/omvdev-other-user" build -t OPENMV4 --docker >"$out" 2>"$err"
     [ $? = 1 ] && pass || fail "exit status"
     err_has "omvdev: error: you may not use Docker: '$TMPD/docker.sock' is only open to root and the docker group"
     err_has "hint: sudo usermod -aG docker \$USER, then log out and in again"
