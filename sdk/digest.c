@@ -1,5 +1,6 @@
 /*
- * SHA-256 via OpenSSL EVP, and the checksum-file parser (see digest.h).
+ * SHA-256 via OpenSSL EVP, CRC-64 via liblzma, and the checksum-file parser
+ * (see digest.h).
  */
 #include "lib/compat.h"
 
@@ -10,6 +11,8 @@
 #include "lib/libversion.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <lzma.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -60,13 +63,13 @@ void digest_release(struct digest *d)
     d->ctx = NULL;
 }
 
-int digest_file(const char *path, char hex[DIGEST_HEX_LEN + 1], uint64_t *size, char *err,
-                size_t errlen)
+/* Feed a whole regular file to fn, 64 KiB at a time; its size in *size. */
+static int read_chunks(const char *path, void (*fn)(void *, const void *, size_t), void *ud,
+                       uint64_t *size, char *err, size_t errlen)
 {
-    struct digest d;
     char *buf;
     uint64_t total = 0;
-    int fd, rc = 0;
+    int fd, rc;
 
     /* Only a regular file: a FIFO or a device would block or never end. */
     rc = fs_open_regular(path, &fd, &total, err, errlen);
@@ -74,7 +77,6 @@ int digest_file(const char *path, char hex[DIGEST_HEX_LEN + 1], uint64_t *size, 
         return rc;
     total = 0;
     buf = xmalloc(1 << 16);
-    digest_init(&d);
     for (;;) {
         ssize_t n = read(fd, buf, 1 << 16);
 
@@ -82,28 +84,71 @@ int digest_file(const char *path, char hex[DIGEST_HEX_LEN + 1], uint64_t *size, 
             continue;
         if (n < 0) {
             rc = omv_seterr(err, errlen, OMV_EIO, "cannot read '%s': %s", path, strerror(errno));
-            goto out;
+            break;
         }
         if (n == 0)
             break;
-        digest_update(&d, buf, (size_t)n);
+        fn(ud, buf, (size_t)n);
         total += (uint64_t)n;
     }
-    digest_final_hex(&d, hex);
-    if (size)
+    if (rc == 0 && size)
         *size = total;
-out:
-    digest_release(&d);
     free(buf);
     close(fd);
     return rc;
 }
 
-int digest_hex_valid(const char *s, char hex[DIGEST_HEX_LEN + 1])
+static void digest_chunk(void *ud, const void *data, size_t len)
+{
+    digest_update(ud, data, len);
+}
+
+int digest_file(const char *path, char hex[DIGEST_HEX_LEN + 1], uint64_t *size, char *err,
+                size_t errlen)
+{
+    struct digest d;
+    int rc;
+
+    digest_init(&d);
+    rc = read_chunks(path, digest_chunk, &d, size, err, errlen);
+    if (rc == 0)
+        digest_final_hex(&d, hex);
+    digest_release(&d);
+    return rc;
+}
+
+void filesum_update(struct filesum *s, const void *data, size_t len)
+{
+    s->crc = lzma_crc64(data, len, s->crc);
+}
+
+void filesum_hex(const struct filesum *s, char hex[FILESUM_HEX_LEN + 1])
+{
+    snprintf(hex, FILESUM_HEX_LEN + 1, "%016" PRIx64, s->crc);
+}
+
+static void filesum_chunk(void *ud, const void *data, size_t len)
+{
+    filesum_update(ud, data, len);
+}
+
+int filesum_file(const char *path, char hex[FILESUM_HEX_LEN + 1], uint64_t *size, char *err,
+                 size_t errlen)
+{
+    struct filesum s = FILESUM_INIT;
+    int rc = read_chunks(path, filesum_chunk, &s, size, err, errlen);
+
+    if (rc == 0)
+        filesum_hex(&s, hex);
+    return rc;
+}
+
+/* Is s exactly n hex digits? Lower-cases them into hex (when not NULL). */
+static int hex_valid(const char *s, size_t n, char *hex)
 {
     size_t i;
 
-    for (i = 0; i < DIGEST_HEX_LEN; i++) {
+    for (i = 0; i < n; i++) {
         char c = s[i];
 
         if (c >= 'A' && c <= 'F')
@@ -116,8 +161,18 @@ int digest_hex_valid(const char *s, char hex[DIGEST_HEX_LEN + 1])
     if (s[i] != '\0')
         return 0;
     if (hex)
-        hex[DIGEST_HEX_LEN] = '\0';
+        hex[n] = '\0';
     return 1;
+}
+
+int digest_hex_valid(const char *s, char hex[DIGEST_HEX_LEN + 1])
+{
+    return hex_valid(s, DIGEST_HEX_LEN, hex);
+}
+
+int filesum_hex_valid(const char *s, char hex[FILESUM_HEX_LEN + 1])
+{
+    return hex_valid(s, FILESUM_HEX_LEN, hex);
 }
 
 /* Does the file name in a checksum line name want (maybe behind a path)? */

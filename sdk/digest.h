@@ -1,6 +1,7 @@
 /*
  * SHA-256 through OpenSSL's EVP interface (this file pair is the only user of
- * <openssl/evp.h>), and the parser for published ".sha256" checksum files.
+ * <openssl/evp.h>), the manifest's per-file CRC-64, and the parser for
+ * published ".sha256" checksum files.
  *
  * Ownership: struct digest owns its EVP context; digest_release() frees it.
  */
@@ -28,9 +29,35 @@ void digest_final_hex(struct digest *d, char hex[DIGEST_HEX_LEN + 1]);
 void digest_reset(struct digest *d);
 void digest_release(struct digest *d);
 
-/* SHA-256 and size of a whole file. */
+/* SHA-256 and size of a whole regular file. */
 int digest_file(const char *path, char hex[DIGEST_HEX_LEN + 1], uint64_t *size, char *err,
                 size_t errlen);
+
+/*
+ * The manifest's per-file checksum: CRC-64 (ECMA-182, the check xz itself
+ * uses; liblzma's lzma_crc64). The manifest lies beside the files it lists,
+ * so its sums can only ever catch accidents (a changed, truncated or
+ * corrupted file), never tampering; a CRC does that at four times the speed
+ * of SHA-256, which an install pays on every byte it writes.
+ */
+#define FILESUM_HEX_LEN 16
+
+struct filesum {
+    uint64_t crc;
+};
+#define FILESUM_INIT                                                                               \
+    {                                                                                              \
+        0                                                                                          \
+    }
+
+void filesum_update(struct filesum *s, const void *data, size_t len);
+/* 16 lower-case hex digits plus NUL. */
+void filesum_hex(const struct filesum *s, char hex[FILESUM_HEX_LEN + 1]);
+/* CRC-64 and size of a whole regular file. */
+int filesum_file(const char *path, char hex[FILESUM_HEX_LEN + 1], uint64_t *size, char *err,
+                 size_t errlen);
+/* Is s exactly 16 hex digits? Lower-cases it into hex when so. */
+int filesum_hex_valid(const char *s, char hex[FILESUM_HEX_LEN + 1]);
 
 /*
  * Parse the text of a checksum file in sha256sum's format: one line

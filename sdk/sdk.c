@@ -1668,7 +1668,16 @@ out:
 
 /* ---- verify ----------------------------------------------------------------- */
 
-int sdk_manifest_parse_line(char *line, struct sdk_manifest_entry *e)
+int sdk_manifest_version(const char *first_line)
+{
+    static const char v1[] = "# omvdev sdk manifest 1";
+
+    if (!strcmp(first_line, SDK_MANIFEST_HEADER))
+        return 2;
+    return strcmp(first_line, v1) ? 0 : 1;
+}
+
+int sdk_manifest_parse_line(char *line, int version, struct sdk_manifest_entry *e)
 {
     char *f[4];
     int n = 0;
@@ -1691,7 +1700,9 @@ int sdk_manifest_parse_line(char *line, struct sdk_manifest_entry *e)
     case 'f': {
         char *end;
 
-        if (n != 4 || !digest_hex_valid(f[1], e->sha256) || !*f[2])
+        if (n != 4 || !*f[2])
+            return -1;
+        if (version == 1 ? !digest_hex_valid(f[1], e->sum) : !filesum_hex_valid(f[1], e->sum))
             return -1;
         errno = 0;
         e->size = strtoull(f[2], &end, 10);
@@ -1779,7 +1790,7 @@ static void walk_extra(struct walk *w, const char *rel)
 static const char MISSING[] = "is missing";
 
 /* What is wrong with one manifest entry on disk (MISSING), or NULL. */
-static const char *entry_problem(const char *dir, const struct sdk_manifest_entry *e,
+static const char *entry_problem(const char *dir, int version, const struct sdk_manifest_entry *e,
                                  unsigned flags, struct strbuf *path)
 {
     char hex[DIGEST_HEX_LEN + 1], e2[256], target[PATH_MAX];
@@ -1805,9 +1816,10 @@ static const char *entry_problem(const char *dir, const struct sdk_manifest_entr
         return "has changed size";
     if (flags & SDK_VERIFY_SIZES_ONLY)
         return NULL;
-    if (digest_file(path->buf, hex, NULL, e2, sizeof(e2)) < 0)
+    if ((version == 1 ? digest_file(path->buf, hex, NULL, e2, sizeof(e2))
+                      : filesum_file(path->buf, hex, NULL, e2, sizeof(e2))) < 0)
         return "cannot be read";
-    return strcmp(hex, e->sha256) ? "has changed content" : NULL;
+    return strcmp(hex, e->sum) ? "has changed content" : NULL;
 }
 
 int sdk_verify(const char *dir, unsigned flags, sdk_problem_fn fn, void *ud,
@@ -1816,6 +1828,7 @@ int sdk_verify(const char *dir, unsigned flags, sdk_problem_fn fn, void *ud,
     struct strbuf text = STRBUF_INIT, path = STRBUF_INIT, link = STRBUF_INIT;
     struct walk w;
     size_t alloc = 0, lineno = 0;
+    int version = 0;
     char *line, *next;
     int rc;
 
@@ -1841,20 +1854,21 @@ int sdk_verify(const char *dir, unsigned flags, sdk_problem_fn fn, void *ud,
         *next++ = '\0';
         lineno++;
         if (lineno == 1) {
-            if (strcmp(line, SDK_MANIFEST_HEADER)) {
+            version = sdk_manifest_version(line);
+            if (!version) {
                 rc = omv_seterr(err, errlen, OMV_EPARSE, "%s: not an omvdev manifest", path.buf);
                 goto out;
             }
             continue;
         }
-        if (sdk_manifest_parse_line(line, &e) < 0) {
+        if (sdk_manifest_parse_line(line, version, &e) < 0) {
             rc = omv_seterr(err, errlen, OMV_EPARSE, "%s:%zu: damaged line", path.buf, lineno);
             goto out;
         }
         XGROW(w.names, alloc, w.nr + 1);
         w.names[w.nr++] = xstrdup(e.path);
         res->checked++;
-        what = entry_problem(dir, &e, flags, &link);
+        what = entry_problem(dir, version, &e, flags, &link);
         if (what == MISSING) {
             res->missing++;
             if (fn)

@@ -13,8 +13,10 @@
  * left beside the directory is moved aside and removed in the background.
  *
  * The manifest "<SDK_DIR>/.omvdev-manifest" lists every installed entry, one
- * per line, tab-separated: "f <sha256> <size> <path>", "d <path>",
- * "l <target> <path>", after a first line "# omvdev sdk manifest 1".
+ * per line, tab-separated: "f <crc64> <size> <path>", "d <path>",
+ * "l <target> <path>", after a first line "# omvdev sdk manifest 2". Version
+ * 1, which earlier omvdev wrote, differs only in its "f" lines: the file's
+ * SHA-256 (64 hex digits) where version 2 has its CRC-64 (16).
  *
  * Nothing here prints: events go to the caller's callback (called on the
  * calling thread only).
@@ -34,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SDK_MANIFEST_HEADER "# omvdev sdk manifest 1"
+#define SDK_MANIFEST_HEADER "# omvdev sdk manifest 2"
 
 enum sdk_event_kind {
     SDK_EV_LOCK_WAIT, /* text: the lock file */
@@ -142,22 +144,27 @@ enum sdk_verify_flags {
 
 /*
  * Check the SDK in dir against its manifest: every entry present with the
- * recorded type, size, SHA-256 (unless SDK_VERIFY_SIZES_ONLY) or link target;
+ * recorded type, size, checksum (unless SDK_VERIFY_SIZES_ONLY) or link target;
  * files the manifest does not list are reported as extra. OMV_ENOENT when
  * there is no manifest, OMV_EPARSE when it is damaged.
  */
 int sdk_verify(const char *dir, unsigned flags, sdk_problem_fn fn, void *ud,
                struct sdk_verify_result *res, char *err, size_t errlen);
 
-/* Parse one manifest line (without its newline): type 'f', 'd' or 'l'. */
+/* The version a manifest's first line (without its newline) names: 1, 2, or
+ * 0 for anything else. */
+int sdk_manifest_version(const char *first_line);
+
+/* Parse one line (without its newline) of a manifest of that version: type
+ * 'f', 'd' or 'l'. */
 struct sdk_manifest_entry {
     char type;
-    char sha256[DIGEST_HEX_LEN + 1];
+    char sum[DIGEST_HEX_LEN + 1]; /* 'f': CRC-64 (version 2), SHA-256 (1) */
     uint64_t size;
     const char *target; /* 'l': points into the line */
     const char *path;   /* points into the line */
 };
-int sdk_manifest_parse_line(char *line, struct sdk_manifest_entry *e);
+int sdk_manifest_parse_line(char *line, int version, struct sdk_manifest_entry *e);
 
 /* ---- remove ------------------------------------------------------------- */
 

@@ -68,7 +68,7 @@ struct xwriter {
     unsigned max_open; /* the bound on open */
     pthread_t thread;
     /* the writer thread's own */
-    struct digest d;
+    struct filesum sum; /* of the file being written */
     uint64_t pos;
     FILE *manifest;
     char *root;
@@ -109,7 +109,7 @@ static void hash_zeros(struct xwriter *w, uint64_t upto)
     while (w->pos < upto) {
         size_t n = upto - w->pos > sizeof(zeros) ? sizeof(zeros) : (size_t)(upto - w->pos);
 
-        digest_update(&w->d, zeros, n);
+        filesum_update(&w->sum, zeros, n);
         w->pos += n;
     }
 }
@@ -121,7 +121,7 @@ static void do_data(struct xwriter *w, struct job *j)
     off_t off = (off_t)j->off;
 
     hash_zeros(w, j->off);
-    digest_update(&w->d, j->data, j->len);
+    filesum_update(&w->sum, j->data, j->len);
     w->pos = j->off + j->len;
     while (left) {
         ssize_t n = pwrite(j->fd, p, left, off);
@@ -145,7 +145,7 @@ static void manifest_file_line(struct xwriter *w, const char *hex, uint64_t size
 
 static void do_close(struct xwriter *w, struct job *j)
 {
-    char hex[DIGEST_HEX_LEN + 1];
+    char hex[FILESUM_HEX_LEN + 1];
     uint64_t end = w->pos;
 
     if (!failed(w)) {
@@ -157,23 +157,23 @@ static void do_close(struct xwriter *w, struct job *j)
             set_failure(w, errno, "write", j->text);
         else if (futimens(j->fd, j->times) < 0)
             set_failure(w, errno, "set the times of", j->text);
-        digest_final_hex(&w->d, hex);
+        filesum_hex(&w->sum, hex);
         manifest_file_line(w, hex, end, j->text);
     }
     if (close(j->fd) < 0 && !failed(w))
         set_failure(w, errno, "write", j->text);
-    digest_reset(&w->d);
+    w->sum = (struct filesum)FILESUM_INIT;
     w->pos = 0;
 }
 
 static void do_hash(struct xwriter *w, struct job *j)
 {
     struct strbuf path = STRBUF_INIT;
-    char hex[DIGEST_HEX_LEN + 1], e[512];
+    char hex[FILESUM_HEX_LEN + 1], e[512];
     uint64_t size;
 
     fs_path_join(&path, w->root, j->text);
-    if (digest_file(path.buf, hex, &size, e, sizeof(e)) < 0)
+    if (filesum_file(path.buf, hex, &size, e, sizeof(e)) < 0)
         set_failure(w, EIO, "read", j->text);
     else
         manifest_file_line(w, hex, size, j->text);
@@ -292,7 +292,6 @@ static void pool_release(struct xwriter *w)
     pthread_cond_destroy(&w->filled);
     for (int i = 0; i < NBUF; i++)
         free(w->pool[i]);
-    digest_release(&w->d);
     free(w->root);
     free(w);
 }
@@ -320,7 +319,6 @@ struct xwriter *xwriter_start(const char *root, FILE *manifest, xwriter_read_fn 
     w->read = read;
     w->stop = stop;
     w->ud = ud;
-    digest_init(&w->d);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         omv_seterr(err, errlen, OMV_EIO, "cannot start the writer thread");
         pool_release(w);

@@ -1,8 +1,8 @@
 /*
  * The file writer of an extraction: a thread that takes the data of regular
- * files from the parser, writes it (pwrite at the entry's offsets), hashes it
- * (SHA-256 per file), sets the times and closes the file, and writes the
- * manifest lines in the order they were queued.
+ * files from the parser, writes it (pwrite at the entry's offsets), sums it
+ * (the manifest's CRC-64 per file), sets the times and closes the file, and
+ * writes the manifest lines in the order they were queued.
  *
  * The tar stream is decoded into a small pool of buffers owned by the
  * writer, by a read-ahead thread of its own that fills each buffer as it
@@ -58,7 +58,7 @@ int xwriter_next(struct xwriter *w, uint8_t **buf, size_t *len);
 void xwriter_data(struct xwriter *w, int fd, const void *data, size_t len, uint64_t off);
 
 /* After the last data of fd: hash zeros up to size (holes), truncate to
- * size, set the times, close fd and write "f <sha256> <size> <rel>". */
+ * size, set the times, close fd and write "f <crc64> <size> <rel>". */
 void xwriter_close(struct xwriter *w, int fd, uint64_t size, const struct timespec times[2],
                    const char *rel);
 

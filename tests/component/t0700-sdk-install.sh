@@ -101,6 +101,36 @@ install 0 --mirror "$base" --force
 same_tree
 expect 0 sdk verify --version $V
 
+t "the manifest: version 2 (CRC-64 per file); an earlier omvdev's version 1 (SHA-256) still verifies"
+head -1 "$dest/.omvdev-manifest" | grep -qx '# omvdev sdk manifest 2' && pass || fail "header"
+grep '^f' "$dest/.omvdev-manifest" | grep -qvE '^f	[0-9a-f]{16}	[0-9]+	' && fail "f lines" || pass
+cp "$dest/.omvdev-manifest" "$TMPD/manifest2"
+python3 - "$dest" <<'PY'
+import hashlib, os, sys
+root = sys.argv[1]
+path = os.path.join(root, ".omvdev-manifest")
+lines = open(path).read().split("\n")
+out = ["# omvdev sdk manifest 1"]
+for line in lines[1:]:
+    f = line.split("\t")
+    if f[0] == "f":
+        f[1] = hashlib.sha256(open(os.path.join(root, f[3]), "rb").read()).hexdigest()
+    out.append("\t".join(f))
+open(path, "w").write("\n".join(out))
+PY
+expect 0 sdk verify --version $V
+out_has "0 missing, 0 changed"
+cp "$dest/README" "$TMPD/README"
+printf 'X' | dd of="$dest/README" bs=1 seek=3 conv=notrunc 2>/dev/null
+expect 1 sdk verify --version $V
+out_has "changed  README: has changed content"
+cp "$TMPD/README" "$dest/README"
+sed -i '1s/.*/# omvdev sdk manifest 3/' "$dest/.omvdev-manifest"
+expect 1 sdk verify --version $V
+err_has "not an omvdev manifest"
+cp "$TMPD/manifest2" "$dest/.omvdev-manifest"
+expect 0 sdk verify --version $V
+
 t "sdk env: upstream's PATH order, SDK_DIR"
 expect 0 sdk env --version $V --shell bash
 (eval "$(cat "$out")"; [ "$SDK_DIR" = "$dest" ] && case "$PATH" in "$dest/gcc/bin:$dest/llvm/bin:$dest/cmake/bin:$dest/python/bin:$dest/stcubeprog/bin:$dest/stedgeai/Utilities/linux:$dest/bin:$dest/make:"*) true ;; *) false ;; esac) && pass || fail "bash env: $(cat "$out")"

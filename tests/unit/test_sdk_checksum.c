@@ -1,6 +1,6 @@
 /*
- * The .sha256 parser (outside input from a mirror), the digest itself and
- * the manifest line parser.
+ * The .sha256 parser (outside input from a mirror), the digest and the
+ * manifest's per-file CRC-64 themselves, and the manifest line parser.
  */
 #include "tests/unit/test.h"
 
@@ -9,7 +9,9 @@
 #include "sdk/digest.h"
 #include "sdk/sdk.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define TB  "openmv-sdk-1.6.0-linux-x86_64.tar.xz"
 #define HEX "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -89,6 +91,40 @@ static void test_digest(void)
     CHECK(!digest_hex_valid("abc", NULL));
 }
 
+/* CRC-64 as xz computes it (the check value of CRC-64/XZ is that of
+ * "123456789"), in pieces and from a file, and both file sums of one file. */
+static void test_filesum(void)
+{
+    struct filesum s = FILESUM_INIT;
+    char hex[DIGEST_HEX_LEN + 1], err[256], path[] = "/tmp/omvdev-filesum-XXXXXX";
+    uint64_t size = 0;
+    int fd;
+
+    filesum_hex(&s, hex);
+    CHECK_STR(hex, "0000000000000000");
+    filesum_update(&s, "1234", 4);
+    filesum_update(&s, "56789", 5);
+    filesum_hex(&s, hex);
+    CHECK_STR(hex, "995dc9bbdf1939fa");
+
+    fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, "123456789", 9) == 9 && close(fd) == 0);
+    CHECK_INT(filesum_file(path, hex, &size, err, sizeof(err)), ==, 0);
+    CHECK_STR(hex, "995dc9bbdf1939fa");
+    CHECK_INT(size, ==, 9);
+    CHECK_INT(digest_file(path, hex, &size, err, sizeof(err)), ==, 0);
+    CHECK_STR(hex, "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225");
+    unlink(path);
+    CHECK_INT(filesum_file(path, hex, &size, err, sizeof(err)), ==, OMV_ENOENT);
+    CHECK_INT(filesum_file("/tmp", hex, &size, err, sizeof(err)), <, 0);
+
+    CHECK(filesum_hex_valid("995DC9BBDF1939FA", hex));
+    CHECK_STR(hex, "995dc9bbdf1939fa");
+    CHECK(!filesum_hex_valid("995dc9bbdf1939f", hex));
+    CHECK(!filesum_hex_valid("995dc9bbdf1939fa0", hex));
+    CHECK(!filesum_hex_valid("995dc9bbdf1939fg", hex));
+}
+
 /* Deterministic mutations of good and bad lines: never a crash, and an
  * accepted text always yields 64 lower-case hex digits that occur in it. */
 static void test_fuzz_sumfile(void)
@@ -138,33 +174,47 @@ static void test_fuzz_sumfile(void)
     }
 }
 
+#define CRC "995dc9bbdf1939fa"
+
+static void test_manifest_version(void)
+{
+    CHECK_INT(sdk_manifest_version(SDK_MANIFEST_HEADER), ==, 2);
+    CHECK_INT(sdk_manifest_version("# omvdev sdk manifest 2"), ==, 2);
+    CHECK_INT(sdk_manifest_version("# omvdev sdk manifest 1"), ==, 1);
+    CHECK_INT(sdk_manifest_version("# omvdev sdk manifest 3"), ==, 0);
+    CHECK_INT(sdk_manifest_version("# omvdev sdk manifest 2 "), ==, 0);
+    CHECK_INT(sdk_manifest_version(""), ==, 0);
+}
+
 static void test_manifest_line(void)
 {
     struct sdk_manifest_entry e;
-    char l1[] = "f\t" HEX "\t12\tgcc/bin/x y", l2[] = "l\tpython3.12\tpython/bin/python3",
-         l3[] = "d\tgcc", b1[] = "f\t" HEX "\t-1\tx", b2[] = "f\tabc\t1\tx", b3[] = "d\t/etc",
-         b4[] = "d\t../x", b5[] = "q\tx", b6[] = "d\tx\ty", b7[] = "f\t" HEX "\t1x\tx",
-         b8[] = "l\t\tx", b9[] = "";
+    char l1[] = "f\t" CRC "\t12\tgcc/bin/x y", l2[] = "l\tpython3.12\tpython/bin/python3",
+         l3[] = "d\tgcc", v1[] = "f\t" HEX "\t7\tgcc/a", up[] = "f\t995DC9BBDF1939FA\t1\tx",
+         b1[] = "f\t" CRC "\t-1\tx", b2[] = "f\tabc\t1\tx", b3[] = "d\t/etc", b4[] = "d\t../x",
+         b5[] = "q\tx", b6[] = "d\tx\ty", b7[] = "f\t" CRC "\t1x\tx", b8[] = "l\t\tx", b9[] = "",
+         sha_in_2[] = "f\t" HEX "\t1\tx", crc_in_1[] = "f\t" CRC "\t1\tx";
+    char *bad[] = {b1, b2, b3, b4, b5, b6, b7, b8, b9, sha_in_2};
 
-    CHECK_INT(sdk_manifest_parse_line(l1, &e), ==, 0);
+    CHECK_INT(sdk_manifest_parse_line(l1, 2, &e), ==, 0);
     CHECK_INT(e.type, ==, 'f');
     CHECK_INT(e.size, ==, 12);
-    CHECK_STR(e.sha256, HEX);
+    CHECK_STR(e.sum, CRC);
     CHECK_STR(e.path, "gcc/bin/x y");
-    CHECK_INT(sdk_manifest_parse_line(l2, &e), ==, 0);
+    CHECK_INT(sdk_manifest_parse_line(l2, 2, &e), ==, 0);
     CHECK_STR(e.target, "python3.12");
     CHECK_STR(e.path, "python/bin/python3");
-    CHECK_INT(sdk_manifest_parse_line(l3, &e), ==, 0);
+    CHECK_INT(sdk_manifest_parse_line(l3, 2, &e), ==, 0);
     CHECK_STR(e.path, "gcc");
-    CHECK_INT(sdk_manifest_parse_line(b1, &e), ==, -1);
-    CHECK_INT(sdk_manifest_parse_line(b2, &e), ==, -1);
-    CHECK_INT(sdk_manifest_parse_line(b3, &e), ==, -1);
-    CHECK_INT(sdk_manifest_parse_line(b4, &e), ==, -1);
-    CHECK_INT(sdk_manifest_parse_line(b5, &e), ==, -1);
-    CHECK_INT(sdk_manifest_parse_line(b6, &e), ==, -1);
-    CHECK_INT(sdk_manifest_parse_line(b7, &e), ==, -1);
-    CHECK_INT(sdk_manifest_parse_line(b8, &e), ==, -1);
-    CHECK_INT(sdk_manifest_parse_line(b9, &e), ==, -1);
+    CHECK_INT(sdk_manifest_parse_line(up, 2, &e), ==, 0);
+    CHECK_STR(e.sum, CRC);
+    /* Version 1: a SHA-256 where version 2 has a CRC-64, and nothing else. */
+    CHECK_INT(sdk_manifest_parse_line(v1, 1, &e), ==, 0);
+    CHECK_STR(e.sum, HEX);
+    CHECK_STR(e.path, "gcc/a");
+    CHECK_INT(sdk_manifest_parse_line(crc_in_1, 1, &e), ==, -1);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        CHECK_INT(sdk_manifest_parse_line(bad[i], 2, &e), ==, -1);
 }
 
 static void test_fuzz_manifest_line(void)
@@ -175,15 +225,18 @@ static void test_fuzz_manifest_line(void)
     for (int round = 0; round < 20000; round++) {
         char line[96];
         size_t n = test_rand(&rng) % (sizeof(line) - 1);
+        int version = 1 + round % 2;
         struct sdk_manifest_entry e;
 
         for (size_t i = 0; i < n; i++)
             line[i] = alphabet[test_rand(&rng) % (sizeof(alphabet) - 1)];
         line[n] = '\0';
-        if (sdk_manifest_parse_line(line, &e) == 0) {
+        if (sdk_manifest_parse_line(line, version, &e) == 0) {
             CHECK(e.type == 'f' || e.type == 'd' || e.type == 'l');
             CHECK(e.path && *e.path && e.path[0] != '/' && !strchr(e.path, '\t'));
             CHECK(strncmp(e.path, "..", 2) != 0);
+            if (e.type == 'f')
+                CHECK_INT(strlen(e.sum), ==, version == 1 ? DIGEST_HEX_LEN : FILESUM_HEX_LEN);
         }
     }
 }
@@ -209,5 +262,6 @@ static void test_url_rules(void)
     CHECK_CONTAINS(err, "unsupported URL");
 }
 
-TESTS(TEST(test_accepted), TEST(test_rejected), TEST(test_digest), TEST(test_fuzz_sumfile),
-      TEST(test_manifest_line), TEST(test_fuzz_manifest_line), TEST(test_url_rules))
+TESTS(TEST(test_accepted), TEST(test_rejected), TEST(test_digest), TEST(test_filesum),
+      TEST(test_fuzz_sumfile), TEST(test_manifest_version), TEST(test_manifest_line),
+      TEST(test_fuzz_manifest_line), TEST(test_url_rules))

@@ -80,14 +80,14 @@ static int piece_reader(void *ud, void *buf, size_t cap, size_t *len)
     return 0;
 }
 
-static void sha(const void *data, size_t len, char hex[DIGEST_HEX_LEN + 1])
+/* The manifest's sum of data (filesum_update is checked against CRC-64/XZ's
+ * check value in test_sdk_checksum). */
+static void sum(const void *data, size_t len, char hex[FILESUM_HEX_LEN + 1])
 {
-    struct digest d;
+    struct filesum s = FILESUM_INIT;
 
-    digest_init(&d);
-    digest_update(&d, data, len);
-    digest_final_hex(&d, hex);
-    digest_release(&d);
+    filesum_update(&s, data, len);
+    filesum_hex(&s, hex);
 }
 
 static int count_lines_ending(const char *text, const char *suffix)
@@ -126,7 +126,7 @@ static FILE *open_dest(char *dir, struct strbuf *sdk)
 
 static void test_extract_pieces(void)
 {
-    char dir[] = "/tmp/omvdev-writer-XXXXXX", err[1024], hex[DIGEST_HEX_LEN + 1];
+    char dir[] = "/tmp/omvdev-writer-XXXXXX", err[1024], hex[FILESUM_HEX_LEN + 1];
     struct strbuf tar = STRBUF_INIT, path = STRBUF_INIT, got = STRBUF_INIT, line = STRBUF_INIT;
     size_t big_len = (size_t)1500 * 1000 + 7;
     uint8_t *big = xmalloc(big_len);
@@ -185,22 +185,22 @@ static void test_extract_pieces(void)
     CHECK_INT(stat(path.buf, &sb), ==, 0);
     CHECK_INT(sb.st_mode & 0777, ==, 0400);
 
-    /* the manifest: one line per path, the hashes of what is on disk */
+    /* the manifest: one line per path, the sums of what is on disk */
     fflush(m);
     strbuf_reset(&path);
     fs_path_join(&path, dir, "manifest");
     strbuf_reset(&got);
     CHECK_INT(fs_read_file(path.buf, &got, err, sizeof(err)), ==, 0);
     CHECK_INT(count_lines_ending(got.buf, "README"), ==, 1);
-    sha("the later one\n", 14, hex);
+    sum("the later one\n", 14, hex);
     strbuf_addf(&line, "f\t%s\t14\tREADME\n", hex);
     CHECK_CONTAINS(got.buf, line.buf);
-    sha(big, big_len, hex);
+    sum(big, big_len, hex);
     strbuf_reset(&line);
     strbuf_addf(&line, "f\t%s\t%zu\tbin/big\n", hex, big_len);
     CHECK_CONTAINS(got.buf, line.buf);
     /* the hardlink was made to the first README and keeps its content */
-    sha("first\n", 6, hex);
+    sum("first\n", 6, hex);
     strbuf_reset(&line);
     strbuf_addf(&line, "f\t%s\t6\thard\n", hex);
     CHECK_CONTAINS(got.buf, line.buf);
