@@ -610,6 +610,7 @@ static void ctx_release(struct omv_ctx *ctx)
     cfg_release(&ctx->cfg);
     if (ctx->db_loaded)
         target_db_release(&ctx->db);
+    free(ctx->qemu);
     free(ctx->user_config_path);
     free(ctx->project_root);
     free(ctx->project_config_path);

@@ -4,7 +4,9 @@
 #include "lib/error.h"
 #include "lib/term.h"
 
+#include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +160,36 @@ void out_write(const char *s, size_t len)
     strbuf_release(&sb);
 }
 
+/* The QEMU board of a board whose data file names a qemu_machine; false for
+ * any other. Its strings are t's. */
+static bool qemu_board_of(const struct target *t, struct qemu_board *qb)
+{
+    size_t i;
+
+    if (!t->qemu_machine || !t->core || strlen(t->core) >= sizeof(qb->cpu))
+        return false;
+    memset(qb, 0, sizeof(*qb));
+    qb->target = t->name;
+    qb->machine = t->qemu_machine;
+    for (i = 0; t->core[i]; i++)
+        qb->cpu[i] = (char)tolower((unsigned char)t->core[i]);
+    /* romfsN.img is ROMFS part N (OMV_ROMFS_PARTn_ORIGIN), loaded at its address. */
+    for (i = 0; i < t->nr_images; i++) {
+        const struct target_image *im = &t->images[i];
+        unsigned part;
+
+        if (im->role != TARGET_ROLE_ROMFS || im->address <= 0 || im->address > UINT32_MAX ||
+            strncmp(im->file, "romfs", 5) || !im->file[5] || strcmp(im->file + 6, ".img"))
+            continue;
+        part = (unsigned)(im->file[5] - '0');
+        if (part < QEMU_ROMFS_PARTS)
+            qb->romfs_origin[part] = (uint32_t)im->address;
+    }
+    /* From v5.0.0 the firmware runs MPS3_AN547 on Arm's FVP (fvp_machine). */
+    qb->make_run_uses_qemu = !t->fvp_machine;
+    return true;
+}
+
 const struct target_db *ctx_targets(struct omv_ctx *ctx)
 {
     char err[512];
@@ -173,7 +205,28 @@ const struct target_db *ctx_targets(struct omv_ctx *ctx)
         return NULL;
     }
     ctx->db_loaded = true;
+    ctx->qemu = xcalloc(ctx->db.nr + 1, sizeof(*ctx->qemu));
+    for (size_t i = 0; i < ctx->db.nr; i++)
+        if (qemu_board_of(&ctx->db.targets[i], &ctx->qemu[ctx->nr_qemu]))
+            ctx->nr_qemu++;
     return &ctx->db;
+}
+
+const struct qemu_board *ctx_qemu_boards(struct omv_ctx *ctx, size_t *n)
+{
+    *n = ctx_targets(ctx) ? ctx->nr_qemu : 0;
+    return *n ? ctx->qemu : NULL;
+}
+
+const struct qemu_board *ctx_qemu_board(struct omv_ctx *ctx, const char *name)
+{
+    size_t n;
+    const struct qemu_board *all = ctx_qemu_boards(ctx, &n);
+
+    for (size_t i = 0; name && i < n; i++)
+        if (!strcasecmp(all[i].target, name))
+            return &all[i];
+    return NULL;
 }
 
 const struct target *ctx_target(struct omv_ctx *ctx, const char *name)

@@ -8,6 +8,7 @@
 #define OMVDEV_CMD_CMD_H
 
 #include "lib/compat.h"
+#include "flash/qemu.h"
 #include "lib/config.h"
 #include "lib/opts.h"
 #include "lib/strbuf.h"
@@ -76,7 +77,9 @@ struct omv_ctx {
     bool dir_given;          /* -C DIR was given */
     char *project_config_path;
     struct cfg cfg;
-    struct target_db db; /* loaded on first use by ctx_targets() */
+    struct target_db db;     /* loaded on first use by ctx_targets() */
+    struct qemu_board *qemu; /* db's emulated boards, built with it */
+    size_t nr_qemu;
     bool db_loaded;
     bool db_failed; /* the error was printed once already */
 };
@@ -110,6 +113,12 @@ int exit_status_for(int err);
 
 /* The board database, loaded once; NULL after printing an error. */
 const struct target_db *ctx_targets(struct omv_ctx *ctx);
+
+/* The boards QEMU emulates: those whose data file names a qemu_machine, with
+ * their core and ROMFS image addresses. NULL (and *n 0) without a database. */
+const struct qemu_board *ctx_qemu_boards(struct omv_ctx *ctx, size_t *n);
+/* The emulated board `name` (in any case, as target_find), or NULL. */
+const struct qemu_board *ctx_qemu_board(struct omv_ctx *ctx, const char *name);
 
 /* Find a board or print "unknown board" with a suggestion and return NULL. */
 const struct target *ctx_target(struct omv_ctx *ctx, const char *name);

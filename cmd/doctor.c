@@ -398,7 +398,7 @@ static void check_qemu(struct doctor *d, struct check_result *r)
 {
     struct strbuf exe = STRBUF_INIT;
 
-    if (!d->t || !qemu_board_find(d->t->name))
+    if (!d->t || !ctx_qemu_board(d->ctx, d->t->name))
         set(r, CHECK_SKIP, NULL, "needed only for the emulated boards MPS2_AN500 and MPS3_AN547");
     else if (proc_find_program(QEMU_PROGRAM, d->path.buf, &exe, NULL, 0) == 0)
         set(r, CHECK_OK, NULL, "%s", exe.buf);

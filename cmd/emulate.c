@@ -50,7 +50,7 @@ static int read_emulate_opts(struct omv_ctx *ctx, struct omv_invocation *inv,
     const char *target = opt_value(r, emulate_opts, "target");
     char err[256], names[64] = "";
     size_t n;
-    const struct qemu_board *all = qemu_boards(&n);
+    const struct qemu_board *all = ctx_qemu_boards(ctx, &n);
 
     memset(a, 0, sizeof(*a));
     for (size_t i = 0; i < n; i++)
@@ -60,7 +60,7 @@ static int read_emulate_opts(struct omv_ctx *ctx, struct omv_invocation *inv,
         return usage_error(ctx, inv, "unexpected argument '%s'", r->args[0]);
     if (!target)
         return usage_error(ctx, inv, "name the board: omvdev emulate -t TARGET (%s)", names);
-    a->board = qemu_board_find(target);
+    a->board = ctx_qemu_board(ctx, target);
     if (!a->board)
         return usage_error(ctx, inv, "'%s' is not an emulated board (%s)", target, names);
     if (cmd_number(inv, "gdb", &a->gdb_port, err, sizeof(err)) < 0)

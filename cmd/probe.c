@@ -41,18 +41,12 @@ static int probe_parse(const char *s)
 int probe_board(struct omv_ctx *ctx, const char *name, const struct target **t,
                 const struct qemu_board **qb)
 {
-    const struct target_db *db;
-
-    *qb = qemu_board_find(name);
+    *qb = NULL;
     *t = NULL;
-    db = ctx_targets(ctx);
-    if (*qb) {
-        *t = db ? target_find(db, name) : NULL;
-        return OMV_EXIT_OK;
-    }
-    if (!db)
+    if (!ctx_targets(ctx))
         return OMV_EXIT_FAILURE;
     *t = ctx_target(ctx, name);
+    *qb = ctx_qemu_board(ctx, name);
     return *t ? OMV_EXIT_OK : OMV_EXIT_USAGE;
 }
 

@@ -51,9 +51,9 @@ const char *probe_label(enum probe p);
 const char *probe_name(enum probe p);
 
 /*
- * The board `name`: an emulated board (*qb set; *t is its database entry when
- * the database has one, else NULL) or a board of the database. Prints the
- * unknown-board error and returns OMV_EXIT_USAGE; OMV_EXIT_OK otherwise.
+ * The board `name` of the database in *t, and in *qb its emulation when QEMU
+ * emulates it (else NULL). Prints the unknown-board error and returns
+ * OMV_EXIT_USAGE; OMV_EXIT_OK otherwise.
  */
 int probe_board(struct omv_ctx *ctx, const char *name, const struct target **t,
                 const struct qemu_board **qb);

@@ -1126,28 +1126,24 @@ static int pick_boards(struct vs_run *r, const struct vs_options *o, struct vs_b
                        size_t *nr, struct strbuf *skipped)
 {
     const struct target_db *db = ctx_targets(r->ctx);
-    size_t n = 0, nskip = 0, nq = 0;
-    const struct qemu_board *qbs = qemu_boards(&nq);
+    size_t n = 0, nskip = 0;
     struct vs_board *v;
     int rc = OMV_EXIT_OK;
 
     if (!db)
         return OMV_EXIT_FAILURE;
     /* every board at most once: named twice, it is added once */
-    v = xcalloc(db->nr + nq + 1, sizeof(*v));
+    v = xcalloc(db->nr + 1, sizeof(*v));
     if (!o->all) {
         rc = named_boards(r, o, v, &n, skipped);
     } else {
         for (size_t i = 0; i < db->nr; i++) {
             const struct target *t = &db->targets[i];
-            const struct qemu_board *qb = qemu_board_find(t->name);
+            const struct qemu_board *qb = ctx_qemu_board(r->ctx, t->name);
 
             if ((t->supported || qb) && !add_board(r, o, t, qb, v, &n))
                 strbuf_addf(skipped, "%s%s", nskip++ ? ", " : "", t->name);
         }
-        for (size_t i = 0; i < nq; i++)
-            if (!target_find(db, qbs[i].target) && !add_board(r, o, NULL, &qbs[i], v, &n))
-                strbuf_addf(skipped, "%s%s", nskip++ ? ", " : "", qbs[i].target);
         if (nskip)
             note(r->ctx, "skipped %s: %s", skipped->buf,
                  o->probe ? "the probe cannot serve them (omvdev debug -t BOARD --probe ... "

@@ -5,28 +5,6 @@
 
 #include <string.h>
 
-/* Machines and ROMFS origins from boards/<TARGET>/board_config.mk of the firmware;
- * the MPS3_AN547's `make run` starts Arm's FVP_Corstone_SSE-300_Ethos-U55, QEMU
- * models the same AN547 FPGA image (without the Ethos-U55 NPU). */
-static const struct qemu_board boards[] = {
-    {"MPS2_AN500", "mps2-an500", "cortex-m7", {0x60C00000u, 0}, true},
-    {"MPS3_AN547", "mps3-an547", "cortex-m55", {0x62000000u, 0}, false},
-};
-
-const struct qemu_board *qemu_board_find(const char *target)
-{
-    for (size_t i = 0; target && i < ARRAY_SIZE(boards); i++)
-        if (!strcmp(boards[i].target, target))
-            return &boards[i];
-    return NULL;
-}
-
-const struct qemu_board *qemu_boards(size_t *n)
-{
-    *n = ARRAY_SIZE(boards);
-    return boards;
-}
-
 int qemu_argv(struct runner_argv *a, const struct qemu_board *b, const struct qemu_run *r,
               char *err, size_t errlen)
 {

@@ -9,14 +9,15 @@
  *
  * plus `-S -gdb tcp:127.0.0.1:PORT` to start halted with a GDB server.
  *
- *     const struct qemu_board *b = qemu_board_find("MPS2_AN500");
+ *     const struct qemu_board *b = ctx_qemu_board(ctx, "MPS2_AN500");
  *     struct qemu_run r = {.firmware = "build/bin/firmware.elf", .gdb_port = 3333};
  *     struct runner_argv a = RUNNER_ARGV_INIT;
  *     qemu_argv(&a, b, &r, err, sizeof(err));
  *
  * Nothing here runs anything, prints or exits.
  *
- * Ownership: boards are static; the argv owns its strings (runner_argv_release()).
+ * Ownership: a board's strings are its data file's; the argv owns its strings
+ * (runner_argv_release()).
  */
 #ifndef OMVDEV_FLASH_QEMU_H
 #define OMVDEV_FLASH_QEMU_H
@@ -33,22 +34,18 @@
 #define QEMU_DEBIAN_PACKAGE "qemu-system-arm"
 #define QEMU_ROMFS_PARTS    2
 
+/* An emulated board, as its data file in the board database describes it
+ * (cmd/'s ctx_qemu_board() builds these from targets/boards/<TARGET>.ini). */
 struct qemu_board {
     const char *target;  /* the firmware's TARGET: "MPS2_AN500" */
     const char *machine; /* QEMU's -machine: "mps2-an500" */
-    const char *cpu;     /* the core the machine emulates: "cortex-m7" */
+    char cpu[24];        /* the core the machine emulates, QEMU's spelling: "cortex-m7" */
     /* OMV_ROMFS_PARTn_ORIGIN of the board config; 0 when the board has no such part. */
     uint32_t romfs_origin[QEMU_ROMFS_PARTS];
     /* false when the firmware's `make run` uses another emulator (Arm's FVP) for the
      * board and omvdev runs QEMU's model of the same machine instead. */
     bool make_run_uses_qemu;
 };
-
-/* The QEMU board whose TARGET is `target` (case-sensitive), NULL for any other board. */
-const struct qemu_board *qemu_board_find(const char *target);
-
-/* The QEMU boards, for listings and messages ("MPS2_AN500, MPS3_AN547"). */
-const struct qemu_board *qemu_boards(size_t *n);
 
 struct qemu_run {
     const char *program;  /* NULL: "qemu-system-arm" looked up on PATH */

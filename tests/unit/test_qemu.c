@@ -3,9 +3,11 @@
 #include "lib/compat.h"
 #include "tests/unit/test.h"
 
+#include "cmd/cmd.h"
 #include "flash/qemu.h"
 #include "lib/error.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void check_argv(struct runner_argv *a, const char *want)
@@ -19,32 +21,48 @@ static void check_argv(struct runner_argv *a, const char *want)
     runner_argv_release(a);
 }
 
+/* The emulated boards come from their data files (targets/boards/MPS*.ini): the
+ * machine, the core in QEMU's spelling, the ROMFS origin of romfs0.img, and whether
+ * `make run` still uses QEMU (MPS3_AN547 names an FVP machine from v5.0.0). */
+static struct omv_ctx ctx;
+
+/* What omvdev.c's ctx_release() frees of what ctx_targets() loaded. */
+static void ctx_done(void)
+{
+    if (ctx.db_loaded)
+        target_db_release(&ctx.db);
+    free(ctx.qemu);
+    memset(&ctx, 0, sizeof(ctx));
+}
+
 static void test_boards(void)
 {
     size_t n = 0;
-    const struct qemu_board *all = qemu_boards(&n);
-    const struct qemu_board *b = qemu_board_find("MPS2_AN500");
+    const struct qemu_board *all = ctx_qemu_boards(&ctx, &n);
+    const struct qemu_board *b = ctx_qemu_board(&ctx, "MPS2_AN500");
 
     CHECK(n == 2);
     CHECK(b == &all[0]);
+    CHECK_STR(b->target, "MPS2_AN500");
     CHECK_STR(b->machine, "mps2-an500");
     CHECK_STR(b->cpu, "cortex-m7");
     CHECK(b->romfs_origin[0] == 0x60C00000u && b->romfs_origin[1] == 0);
     CHECK(b->make_run_uses_qemu);
-    b = qemu_board_find("MPS3_AN547");
+    b = ctx_qemu_board(&ctx, "MPS3_AN547");
     CHECK(b && !strcmp(b->machine, "mps3-an547") && !strcmp(b->cpu, "cortex-m55"));
-    CHECK(b->romfs_origin[0] == 0x62000000u);
+    CHECK(b->romfs_origin[0] == 0x62000000u && b->romfs_origin[1] == 0);
     CHECK(!b->make_run_uses_qemu);
-    CHECK(qemu_board_find("OPENMV4") == NULL);
-    CHECK(qemu_board_find("mps2_an500") == NULL);
-    CHECK(qemu_board_find(NULL) == NULL);
+    CHECK(ctx_qemu_board(&ctx, "OPENMV4") == NULL);
+    CHECK(ctx_qemu_board(&ctx, "mps2_an500") == &all[0]); /* any case, as every -t */
+    CHECK(ctx_qemu_board(&ctx, NULL) == NULL);
+    ctx_done();
 }
 
 static void test_argv(void)
 {
     struct runner_argv a = RUNNER_ARGV_INIT;
-    const struct qemu_board *an500 = qemu_board_find("MPS2_AN500");
-    const struct qemu_board *an547 = qemu_board_find("MPS3_AN547");
+    const struct qemu_board *an500 = ctx_qemu_board(&ctx, "MPS2_AN500");
+    const struct qemu_board *an547 = ctx_qemu_board(&ctx, "MPS3_AN547");
     struct qemu_run r = {.firmware = "build/MPS2_AN500/bin/firmware.elf",
                          .romfs = {"build/MPS2_AN500/bin/romfs0.img", NULL}};
     char err[256];
@@ -77,6 +95,7 @@ static void test_argv(void)
     CHECK_STR(err, "cannot pass 'a,b/romfs0.img' to QEMU: its path contains a ','");
     CHECK(a.n == 0);
     runner_argv_release(&a);
+    ctx_done();
 }
 
 static void test_pty_line(void)
