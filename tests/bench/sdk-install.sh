@@ -13,7 +13,10 @@
 # other processes used during each run (the noise: "other" is in cores, 0.00
 # means the machine was otherwise idle). Finished trees are moved aside, never
 # deleted between timed runs (deleting a large tree makes the extraction that
-# follows slower on ext4); they are deleted at the end.
+# follows slower on ext4); they are deleted at the end. Before each timed run
+# the writes of earlier runs are flushed and, as root, the page cache dropped
+# and the run's input read back in (see settle), so that every run starts
+# from the same memory.
 #
 #   tests/bench/sdk-install.sh [BUILD_DIR] [ROUNDS] [SIZE_MB]
 #       (default build/release, 5 rounds, 1400 MB unpacked: upstream's size)
@@ -97,10 +100,24 @@ fresh() { # a new run directory; the previous one is moved aside, not deleted
     run=$((run + 1))
     mkdir -p "$work/run/home"
 }
+# Every timed run starts from the same memory: what earlier runs wrote is
+# flushed (no writeback of theirs overlaps it), and as root the page cache is
+# dropped, so the finished trees do not fill memory as rounds go on; then the
+# files a run reads (the tarball, a kept .part) are read back into the cache.
+can_drop=false
+[ -w /proc/sys/vm/drop_caches ] && can_drop=true
+settle() {
+    sync
+    if $can_drop; then
+        echo 3 >/proc/sys/vm/drop_caches
+        find "$www" "$work/run" -type f \( -name "$TB" -o -name '*.part' \) -exec cat {} + >/dev/null
+    fi
+}
 # timed NAME CMD...: "wall_s peak_rss_kib other_cores" appended to $work/NAME.txt
 timed() {
     local name=$1 b0 b1 s0 s1
     shift
+    settle
     b0=$(busy) s0=$(srv_cpu)
     /usr/bin/time -f "%e %M %U %S" -o "$work/time.out" bash -c '"$@"' bash "$@" >"$work/cmd.log" 2>&1 || {
         echo "bench: $name failed:" >&2
@@ -167,6 +184,11 @@ ratios() { paste -d' ' <(col "$1" 1) <(col "$2" 1) | awk '{printf "%.3f\n", $1 /
 printf 'tarball: %s bytes xz -3 -T2 in %s blocks, %s bytes in %s files unpacked\n' "$tbytes" "$blocks" "$ubytes" "$files"
 printf '%s rounds, commands rotated; %s CPUs; load average %s before, %s after\n' \
     "$rounds" "$(nproc)" "$load_before" "$load_after"
+if $can_drop; then
+    echo "before each run: sync, page cache dropped, the tarball (and a kept .part) read back in"
+else
+    echo "before each run: sync (not root: the page cache was not dropped)"
+fi
 printf '\n%-44s %s\n' "wall seconds: median (min-max)" "other CPU during the runs, cores: median (max)"
 for n in floor omv-fast download omv-slow rest resume; do
     case $n in
@@ -180,7 +202,9 @@ printf '\nper-round ratios: median (min-max)            goal\n'
 printf '  unthrottled: omvdev / floor             %s   <= 1.00\n' "$(ratios omv-fast floor | stats)"
 printf '  %3s Mbit/s: omvdev / download          %s   <= 1.02\n' "$((rate * 8 / 1000000))" "$(ratios omv-slow download | stats)"
 printf '  resume: omvdev / remaining download     %s   <= 1.10\n' "$(ratios resume rest | stats)"
-printf '\npeak RSS of omvdev: %s KiB\n' "$(cat "$work/omv-fast.txt" "$work/omv-slow.txt" "$work/resume.txt" | cut -d' ' -f2 | sort -n | tail -1)"
+printf '\npeak RSS of omvdev: %s KiB (goal <= 64 MB); of the floor: %s KiB (xz; tar is smaller)\n' \
+    "$(cat "$work/omv-fast.txt" "$work/omv-slow.txt" "$work/resume.txt" | cut -d' ' -f2 | sort -n | tail -1)" \
+    "$(cut -d' ' -f2 "$work/floor.txt" | sort -n | tail -1)"
 printf '\nall runs (wall s, peak RSS KiB, other cores):\n'
 for n in floor omv-fast download omv-slow rest resume; do
     printf '  %-9s %s\n' "$n" "$(tr '\n' ';' <"$work/$n.txt")"
