@@ -15,8 +15,10 @@
 # deleted between timed runs (deleting a large tree makes the extraction that
 # follows slower on ext4); they are deleted at the end. Before each timed run
 # the writes of earlier runs are flushed and, as root, the page cache dropped
-# and the run's input read back in (see settle), so that every run starts
-# from the same memory.
+# and the run's input and the programs read back in (see settle), so that every
+# run starts from the same memory. Beside the wall time each run's CPU time is
+# kept: the floor and omvdev both have two cores to fill, and "busy" (CPU
+# seconds per wall second) shows how well each keeps them filled.
 #
 #   tests/bench/sdk-install.sh [BUILD_DIR] [ROUNDS] [SIZE_MB]
 #       (default build/release, 5 rounds, 1400 MB unpacked: upstream's size)
@@ -103,17 +105,26 @@ fresh() { # a new run directory; the previous one is moved aside, not deleted
 # Every timed run starts from the same memory: what earlier runs wrote is
 # flushed (no writeback of theirs overlaps it), and as root the page cache is
 # dropped, so the finished trees do not fill memory as rounds go on; then the
-# files a run reads (the tarball, a kept .part) are read back into the cache.
+# files a run reads (the tarball, a kept .part) are read back into the cache,
+# and so are the programs and their shared libraries, as after any earlier use
+# of them. Left cold they would charge the run for loading them from disk,
+# more for omvdev's 46 libraries (about 70 ms here) than for xz's and tar's.
 can_drop=false
 [ -w /proc/sys/vm/drop_caches ] && can_drop=true
+programs=$(for p in "$omvdev" "$(command -v xz)" "$(command -v tar)" "$(command -v curl)" "$(command -v bash)"; do
+    echo "$p"
+    ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'
+done | sort -u)
 settle() {
     sync
     if $can_drop; then
         echo 3 >/proc/sys/vm/drop_caches
         find "$www" "$work/run" -type f \( -name "$TB" -o -name '*.part' \) -exec cat {} + >/dev/null
+        # shellcheck disable=SC2086 # one path per line, none with spaces
+        cat $programs >/dev/null
     fi
 }
-# timed NAME CMD...: "wall_s peak_rss_kib other_cores" appended to $work/NAME.txt
+# timed NAME CMD...: "wall_s peak_rss_kib other_cores cpu_s" appended to $work/NAME.txt
 timed() {
     local name=$1 b0 b1 s0 s1
     shift
@@ -127,7 +138,7 @@ timed() {
     b1=$(busy) s1=$(srv_cpu)
     awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" '{
         other = (b - s) / 100 - $3 - $4; if (other < 0) other = 0
-        printf "%s %s %.2f\n", $1, $2, other / ($1 > 0 ? $1 : 1) }' "$work/time.out" >>"$work/$name.txt"
+        printf "%s %s %.2f %.2f\n", $1, $2, other / ($1 > 0 ? $1 : 1), $3 + $4 }' "$work/time.out" >>"$work/$name.txt"
 }
 omv() { # omv MIRROR (exec: a background omv's pid is omvdev's, for the Ctrl-C)
     HOME=$work/run/home XDG_CACHE_HOME=$work/run/cache XDG_CONFIG_HOME=$work/run/config \
@@ -180,12 +191,13 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 col() { cut -d' ' -f"$2" "$work/$1.txt"; }
 stats() { sort -n | awk '{a[NR] = $1} END {printf "%.2f (%.2f-%.2f)", a[int((NR + 1) / 2)], a[1], a[NR]}'; }
-ratios() { paste -d' ' <(col "$1" 1) <(col "$2" 1) | awk '{printf "%.3f\n", $1 / $2}'; }
+ratios() { paste -d' ' <(col "$1" "${3:-1}") <(col "$2" "${3:-1}") | awk '{printf "%.3f\n", $1 / $2}'; }
+kept_busy() { paste -d' ' <(col "$1" 4) <(col "$1" 1) | awk '{printf "%.3f\n", $1 / $2}'; }
 printf 'tarball: %s bytes xz -3 -T2 in %s blocks, %s bytes in %s files unpacked\n' "$tbytes" "$blocks" "$ubytes" "$files"
 printf '%s rounds, commands rotated; %s CPUs; load average %s before, %s after\n' \
     "$rounds" "$(nproc)" "$load_before" "$load_after"
 if $can_drop; then
-    echo "before each run: sync, page cache dropped, the tarball (and a kept .part) read back in"
+    echo "before each run: sync, page cache dropped, the tarball (and a kept .part) and the programs read back in"
 else
     echo "before each run: sync (not root: the page cache was not dropped)"
 fi
@@ -202,10 +214,13 @@ printf '\nper-round ratios: median (min-max)            goal\n'
 printf '  unthrottled: omvdev / floor             %s   <= 1.00\n' "$(ratios omv-fast floor | stats)"
 printf '  %3s Mbit/s: omvdev / download          %s   <= 1.02\n' "$((rate * 8 / 1000000))" "$(ratios omv-slow download | stats)"
 printf '  resume: omvdev / remaining download     %s   <= 1.10\n' "$(ratios resume rest | stats)"
+printf '\nunthrottled CPU time, per round: omvdev / floor  %s\n' "$(ratios omv-fast floor 4 | stats)"
+printf 'cores kept busy (CPU s per wall s) of %s: floor %s, omvdev %s\n' \
+    "$(nproc)" "$(kept_busy floor | stats)" "$(kept_busy omv-fast | stats)"
 printf '\npeak RSS of omvdev: %s KiB (goal <= 64 MB); of the floor: %s KiB (xz; tar is smaller)\n' \
     "$(cat "$work/omv-fast.txt" "$work/omv-slow.txt" "$work/resume.txt" | cut -d' ' -f2 | sort -n | tail -1)" \
     "$(cut -d' ' -f2 "$work/floor.txt" | sort -n | tail -1)"
-printf '\nall runs (wall s, peak RSS KiB, other cores):\n'
+printf '\nall runs (wall s, peak RSS KiB, other cores, CPU s):\n'
 for n in floor omv-fast download omv-slow rest resume; do
     printf '  %-9s %s\n' "$n" "$(tr '\n' ';' <"$work/$n.txt")"
 done
