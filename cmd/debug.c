@@ -184,7 +184,7 @@ static int resolve(struct debug_session *s)
     } else {
         if ((rc = cmd_images_dir(ctx, s->board, &s->elf)))
             return rc;
-        fs_path_join(&s->elf, "", s->t && s->t->debug_elf ? s->t->debug_elf : "firmware.elf");
+        fs_path_join(&s->elf, "", s->t->debug_elf ? s->t->debug_elf : "firmware.elf");
     }
     /* QEMU loads the ELF itself, so it is needed even for the server alone. */
     if ((!s->o.server_only || s->qb) && !s->o.dry && !fs_is_file(s->elf.buf)) {
@@ -296,8 +296,8 @@ static void print_dry_run(const struct debug_session *s)
 {
     struct strbuf outb = STRBUF_INIT;
 
-    strbuf_addf(&outb, "debug %s (%s) with %s:\n  $ ", s->board,
-                s->t ? s->t->camera : s->qb->machine, probe_label(s->pk.probe));
+    strbuf_addf(&outb, "debug %s (%s) with %s:\n  $ ", s->board, s->t->camera,
+                probe_label(s->pk.probe));
     runner_argv_render(&s->sargv, &outb);
     strbuf_addf(&outb, "\n  wait for localhost:%u\n", s->o.port);
     if (!s->o.server_only) {

@@ -59,7 +59,8 @@ int probe_board(struct omv_ctx *ctx, const char *name, const struct target **t,
                 const struct qemu_board **qb);
 
 /*
- * Choose the probe for a board (t and/or qb as probe_board() found them):
+ * Choose the probe for a board (t, and qb when QEMU emulates it, as probe_board()
+ * found them):
  * `name` (NULL: the config's debug.probe as the caller read it, else the
  * board's default), `server` NULL, "openocd" or "st". Prints why a probe
  * cannot serve the board, with a hint, and returns OMV_EXIT_USAGE then.

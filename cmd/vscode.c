@@ -118,7 +118,7 @@ struct vs_options {
 
 /* One board to configure and the probe it is debugged with. */
 struct vs_board {
-    const struct target *t;      /* NULL: an emulated board the database lacks */
+    const struct target *t;      /* the board (emulated ones are in the database too) */
     const struct qemu_board *qb; /* an emulated board, or NULL */
     const char *name;
     struct probe_pick pk;
@@ -561,10 +561,10 @@ static int generate_board(struct vs_run *r, const struct vs_board *vb, bool firs
                           const char *svd_arg, const char *build_dir, const char *cc_dir)
 {
     const struct target *t = vb->t;
-    bool jlink = vb->pk.probe == PROBE_JLINK, attach = t && t->boots_external_flash;
+    bool jlink = vb->pk.probe == PROBE_JLINK, attach = t->boots_external_flash;
     struct strbuf debug = STRBUF_INIT, release = STRBUF_INIT, flash = STRBUF_INIT,
                   clean = STRBUF_INIT, glob = STRBUF_INIT, romfs = STRBUF_INIT;
-    char *svd = t ? board_svd(r, t, svd_arg) : NULL;
+    char *svd = board_svd(r, t, svd_arg);
     int rc;
 
     strbuf_addf(&debug, "omvdev: build %s (debug)", vb->name);
@@ -583,11 +583,11 @@ static int generate_board(struct vs_run *r, const struct vs_board *vb, bool firs
     {
         const struct template_var vars[] = {
             {"TARGET", vb->name},
-            {"CAMERA", t ? t->camera : vb->qb->machine},
+            {"CAMERA", t->camera},
             {"PROBE", probe_title(vb)},
             {"BUILD_DIR", build_dir},
             {"DEVICE", jlink && !r->external ? t->jlink_device : NULL},
-            {"DEBUG_ELF", t && t->debug_elf ? t->debug_elf : "firmware.elf"},
+            {"DEBUG_ELF", t->debug_elf ? t->debug_elf : "firmware.elf"},
             {"REQUEST", attach ? "attach" : "launch"},
             {"RUN_TO_ENTRY", attach ? NULL : "main"},
             {"SERVERTYPE", servertype(r, vb)},
@@ -1071,7 +1071,7 @@ static void vs_run_release(struct vs_run *r)
     free(r->values);
 }
 
-/* Add board `name` (t and/or qb) to v when a probe serves it; note it in skipped otherwise. */
+/* Add board t (qb: its emulation, or NULL) to v when a probe serves it; false otherwise. */
 static bool add_board(struct vs_run *r, const struct vs_options *o, const struct target *t,
                       const struct qemu_board *qb, struct vs_board *v, size_t *n)
 {
@@ -1085,7 +1085,7 @@ static bool add_board(struct vs_run *r, const struct vs_options *o, const struct
     vb->name = qb ? qb->target : t->name;
     if (!probe_serves(t, qb, o->probe, o->server, PROBE_FOR_DEBUG, &vb->pk))
         return false;
-    if (!o->all && r->root && t && !qb && !repo_has_board(r->root, t->name))
+    if (!o->all && r->root && !qb && !repo_has_board(r->root, t->name))
         warning(r->ctx,
                 "this repository has no boards/%s (a release without it?): its configuration is "
                 "written anyway",
