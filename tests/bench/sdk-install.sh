@@ -111,7 +111,7 @@ fresh() { # a new run directory; the previous one is moved aside, not deleted
 # more for omvdev's 46 libraries (about 70 ms here) than for xz's and tar's.
 can_drop=false
 [ -w /proc/sys/vm/drop_caches ] && can_drop=true
-programs=$(for p in "$omvdev" "$(command -v xz)" "$(command -v tar)" "$(command -v curl)" "$(command -v bash)"; do
+mapfile -t programs < <(for p in "$omvdev" "$(command -v xz)" "$(command -v tar)" "$(command -v curl)" "$(command -v bash)"; do
     echo "$p"
     ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'
 done | sort -u)
@@ -120,8 +120,7 @@ settle() {
     if $can_drop; then
         echo 3 >/proc/sys/vm/drop_caches
         find "$www" "$work/run" -type f \( -name "$TB" -o -name '*.part' \) -exec cat {} + >/dev/null
-        # shellcheck disable=SC2086 # one path per line, none with spaces
-        cat $programs >/dev/null
+        cat "${programs[@]}" >/dev/null
     fi
 }
 # timed NAME CMD...: "wall_s peak_rss_kib other_cores cpu_s" appended to $work/NAME.txt
