@@ -190,8 +190,10 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 col() { cut -d' ' -f"$2" "$work/$1.txt"; }
 stats() { sort -n | awk '{a[NR] = $1} END {printf "%.2f (%.2f-%.2f)", a[int((NR + 1) / 2)], a[1], a[NR]}'; }
-ratios() { paste -d' ' <(col "$1" "${3:-1}") <(col "$2" "${3:-1}") | awk '{printf "%.3f\n", $1 / $2}'; }
-kept_busy() { paste -d' ' <(col "$1" 4) <(col "$1" 1) | awk '{printf "%.3f\n", $1 / $2}'; }
+# quotients A COLA B COLB: per round, column COLA of A's runs over column COLB of B's
+quotients() { paste -d' ' <(col "$1" "$2") <(col "$3" "$4") | awk '{printf "%.3f\n", $1 / $2}'; }
+ratios() { quotients "$1" 1 "$2" 1; }          # wall times
+kept_busy() { quotients "$1" 4 "$1" 1; }       # CPU seconds per wall second
 printf 'tarball: %s bytes xz -3 -T2 in %s blocks, %s bytes in %s files unpacked\n' "$tbytes" "$blocks" "$ubytes" "$files"
 printf '%s rounds, commands rotated; %s CPUs; load average %s before, %s after\n' \
     "$rounds" "$(nproc)" "$load_before" "$load_after"
@@ -213,7 +215,7 @@ printf '\nper-round ratios: median (min-max)            goal\n'
 printf '  unthrottled: omvdev / floor             %s   <= 1.00\n' "$(ratios omv-fast floor | stats)"
 printf '  %3s Mbit/s: omvdev / download          %s   <= 1.02\n' "$((rate * 8 / 1000000))" "$(ratios omv-slow download | stats)"
 printf '  resume: omvdev / remaining download     %s   <= 1.10\n' "$(ratios resume rest | stats)"
-printf '\nunthrottled CPU time, per round: omvdev / floor  %s\n' "$(ratios omv-fast floor 4 | stats)"
+printf '\nunthrottled CPU time, per round: omvdev / floor  %s\n' "$(quotients omv-fast 4 floor 4 | stats)"
 printf 'cores kept busy (CPU s per wall s) of %s: floor %s, omvdev %s\n' \
     "$(nproc)" "$(kept_busy floor | stats)" "$(kept_busy omv-fast | stats)"
 printf '\npeak RSS of omvdev: %s KiB (goal <= 64 MB); of the floor: %s KiB (xz; tar is smaller)\n' \
